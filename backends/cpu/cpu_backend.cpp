@@ -1,0 +1,64 @@
+// cpu_backend.cpp — op -> kernel table built once at construction, aligned host allocations, type checks.
+// Kernels live in backends/cpu/ref (reference); faster per-ISA kernels will plug into the same table.
+#include "backends/cpu/cpu_backend.hpp"
+
+#include <moe/quant.hpp>
+
+#include <cstdlib>
+
+MOE_BEGIN_NAMESPACE
+
+cpu_backend::cpu_backend(int n_threads) : ctx_(new cpu::context(n_threads)) {
+    auto set = [&](op o, cpu::kernel_fn f) { kernels_[static_cast<int>(o)] = f; };
+    set(op::get_rows, cpu::get_rows);
+    set(op::rms_norm, cpu::rms_norm);
+    set(op::mul_mat, cpu::mul_mat);
+    set(op::mul_mat_id, cpu::mul_mat_id);
+    set(op::add, cpu::add);
+    set(op::mul, cpu::mul);
+    set(op::scale, cpu::scale);
+    set(op::swiglu, cpu::swiglu);
+    set(op::softmax, cpu::softmax);
+    set(op::top_k, cpu::top_k);
+    set(op::gather_cols, cpu::gather_cols);
+    set(op::normalize_sum, cpu::normalize_sum);
+    set(op::weighted_sum, cpu::weighted_sum);
+    set(op::rope, cpu::rope);
+    set(op::attention, cpu::attention);
+}
+
+bool cpu_backend::supports(const graph& g, const node& n) const {
+    if (n.kind == op::view) return true;
+    if (!kernels_[static_cast<int>(n.kind)]) return false;
+    switch (n.kind) {
+    case op::get_rows: return can_convert(g.val(n.in[0]).type);
+    case op::mul_mat:
+    case op::mul_mat_id: return can_convert(g.val(n.in[1]).type);
+    default:
+        for (int j = 0; j < n.n_in; ++j) {
+            dtype t = g.val(n.in[static_cast<size_t>(j)]).type;
+            if (t != dtype::f32 && t != dtype::i32) return false;
+        }
+        return true;
+    }
+}
+
+result<void*> cpu_backend::alloc(size_t bytes) {
+    const size_t align = 64;
+    size_t rounded = (bytes + align - 1) / align * align;
+    if (rounded == 0) rounded = align;
+    void* p = std::aligned_alloc(align, rounded);
+    if (!p) return status(errc::out_of_memory, "CPU allocation of " + std::to_string(bytes) + " bytes failed");
+    return p;
+}
+
+void cpu_backend::free(void* p) noexcept { std::free(p); }
+
+status cpu_backend::run_node(const graph&, const node& n, const tensor_view& out, const tensor_view* in,
+                             const run_args& args) {
+    cpu::kernel_fn f = kernels_[static_cast<int>(n.kind)];
+    if (!f) return status(errc::unsupported, std::string("cpu backend has no kernel for ") + op_name(n.kind));
+    return f(*ctx_, n, out, in, args);
+}
+
+MOE_END_NAMESPACE

@@ -1,0 +1,117 @@
+// elementwise.cpp — reference kernels that work row by row: RMSNorm, add/mul with broadcast, scale, SwiGLU,
+// softmax and sum-normalisation. Sums run in double where llama.cpp's ggml sums in double, to round alike.
+#include "backends/cpu/ref/ref_kernels.hpp"
+
+#include <cmath>
+
+MOE_BEGIN_NAMESPACE
+namespace cpu {
+
+namespace {
+template <class F>
+void rows_parallel(context& c, int64_t rows, F&& f) {
+    // Small tensors are not worth waking the pool for.
+    if (rows < 4) {
+        for (int64_t r = 0; r < rows; ++r) f(r);
+        return;
+    }
+    c.pool.parallel_for(rows, [&](int64_t b, int64_t e) {
+        for (int64_t r = b; r < e; ++r) f(r);
+    });
+}
+}  // namespace
+
+status rms_norm(context& c, const node& n, const tensor_view& out, const tensor_view* in, const run_args&) {
+    const int64_t d = in[0].sh.last(), R = in[0].sh.rows();
+    const float* x = static_cast<const float*>(in[0].data);
+    const float* w = static_cast<const float*>(in[1].data);
+    float* o = static_cast<float*>(out.data);
+    const float eps = n.f[0];
+    rows_parallel(c, R, [&](int64_t r) {
+        const float* xr = x + r * d;
+        double sum = 0.0;
+        for (int64_t i = 0; i < d; ++i) sum += static_cast<double>(xr[i]) * static_cast<double>(xr[i]);
+        const float mean = static_cast<float>(sum / static_cast<double>(d));
+        const float s = 1.0f / std::sqrt(mean + eps);
+        for (int64_t i = 0; i < d; ++i) o[r * d + i] = (xr[i] * s) * w[i];
+    });
+    return {};
+}
+
+namespace {
+template <class Op>
+status binary(context& c, const tensor_view& out, const tensor_view* in, Op op) {
+    const int64_t d = in[0].sh.last(), R = in[0].sh.rows();
+    const bool bcast = in[1].sh.elements() != in[0].sh.elements();
+    const float* a = static_cast<const float*>(in[0].data);
+    const float* b = static_cast<const float*>(in[1].data);
+    float* o = static_cast<float*>(out.data);
+    rows_parallel(c, R, [&](int64_t r) {
+        const float* br = bcast ? b : b + r * d;
+        for (int64_t i = 0; i < d; ++i) o[r * d + i] = op(a[r * d + i], br[i]);
+    });
+    return {};
+}
+}  // namespace
+
+status add(context& c, const node&, const tensor_view& out, const tensor_view* in, const run_args&) {
+    return binary(c, out, in, [](float a, float b) { return a + b; });
+}
+
+status mul(context& c, const node&, const tensor_view& out, const tensor_view* in, const run_args&) {
+    return binary(c, out, in, [](float a, float b) { return a * b; });
+}
+
+status scale(context&, const node& n, const tensor_view& out, const tensor_view* in, const run_args&) {
+    const int64_t N = in[0].sh.elements();
+    const float* x = static_cast<const float*>(in[0].data);
+    float* o = static_cast<float*>(out.data);
+    for (int64_t i = 0; i < N; ++i) o[i] = x[i] * n.f[0];
+    return {};
+}
+
+status swiglu(context& c, const node&, const tensor_view& out, const tensor_view* in, const run_args&) {
+    const int64_t d = in[0].sh.last(), R = in[0].sh.rows();
+    const float* g = static_cast<const float*>(in[0].data);
+    const float* u = static_cast<const float*>(in[1].data);
+    float* o = static_cast<float*>(out.data);
+    rows_parallel(c, R, [&](int64_t r) {
+        for (int64_t i = r * d; i < (r + 1) * d; ++i) o[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
+    });
+    return {};
+}
+
+status softmax(context& c, const node&, const tensor_view& out, const tensor_view* in, const run_args&) {
+    const int64_t d = in[0].sh.last(), R = in[0].sh.rows();
+    const float* x = static_cast<const float*>(in[0].data);
+    float* o = static_cast<float*>(out.data);
+    rows_parallel(c, R, [&](int64_t r) {
+        const float* xr = x + r * d;
+        float* orow = o + r * d;
+        float mx = xr[0];
+        for (int64_t i = 1; i < d; ++i) mx = xr[i] > mx ? xr[i] : mx;
+        double sum = 0.0;
+        for (int64_t i = 0; i < d; ++i) {
+            orow[i] = std::exp(xr[i] - mx);
+            sum += orow[i];
+        }
+        const float inv = static_cast<float>(1.0 / sum);
+        for (int64_t i = 0; i < d; ++i) orow[i] *= inv;
+    });
+    return {};
+}
+
+status normalize_sum(context&, const node&, const tensor_view& out, const tensor_view* in, const run_args&) {
+    const int64_t d = in[0].sh.last(), R = in[0].sh.rows();
+    const float* x = static_cast<const float*>(in[0].data);
+    float* o = static_cast<float*>(out.data);
+    for (int64_t r = 0; r < R; ++r) {
+        float sum = 0.0f;
+        for (int64_t i = 0; i < d; ++i) sum += x[r * d + i];
+        for (int64_t i = 0; i < d; ++i) o[r * d + i] = x[r * d + i] / sum;
+    }
+    return {};
+}
+
+}  // namespace cpu
+MOE_END_NAMESPACE

@@ -1,0 +1,108 @@
+// matmul.cpp — reference kernels that read weights: embedding lookup (get_rows), dense and per-expert products.
+// Weights of any supported type are dequantized one row at a time into thread scratch, then dotted in float.
+#include "backends/cpu/ref/ref_kernels.hpp"
+
+#include <moe/quant.hpp>
+
+#include <Eigen/Core>
+
+MOE_BEGIN_NAMESPACE
+namespace cpu {
+
+float dot(const float* a, const float* b, int64_t n) {
+    Eigen::Map<const Eigen::VectorXf> x(a, n), y(b, n);
+    return x.dot(y);
+}
+
+namespace {
+// Row r of a [rows, k] weight of any type, as floats: a pointer into the weight itself for f32, else scratch.
+const float* weight_row(const tensor_view& w, int64_t r, int64_t k, float* buf) {
+    const size_t rb = row_bytes(w.type, k);
+    const uint8_t* src = static_cast<const uint8_t*>(w.data) + static_cast<size_t>(r) * rb;
+    if (w.type == dtype::f32) return reinterpret_cast<const float*>(src);
+    (void)dequantize_row(w.type, src, buf, k);  // type support was checked by cpu_backend::supports
+    return buf;
+}
+}  // namespace
+
+status get_rows(context& c, const node&, const tensor_view& out, const tensor_view* in, const run_args&) {
+    const tensor_view &table = in[0], &ids = in[1];
+    const int64_t V = table.sh[0], d = table.sh[1], T = ids.sh[0];
+    const int32_t* id = static_cast<const int32_t*>(ids.data);
+    for (int64_t t = 0; t < T; ++t)
+        if (id[t] < 0 || id[t] >= V)
+            return status(errc::invalid_argument, "token id " + std::to_string(id[t]) + " outside the vocabulary (" +
+                                                      std::to_string(V) + " tokens)");
+    float* o = static_cast<float*>(out.data);
+    c.pool.parallel_for(T, [&](int64_t b, int64_t e) {
+        for (int64_t t = b; t < e; ++t) {
+            const size_t rb = row_bytes(table.type, d);
+            const uint8_t* src = static_cast<const uint8_t*>(table.data) + static_cast<size_t>(id[t]) * rb;
+            (void)dequantize_row(table.type, src, o + t * d, d);
+        }
+    });
+    return {};
+}
+
+// out [R, n] = x [R, k] * w [n, k]^T. Threads split the weight rows, so each weight row is read once.
+status mul_mat(context& c, const node&, const tensor_view& out, const tensor_view* in, const run_args&) {
+    const tensor_view &x = in[0], &w = in[1];
+    const int64_t R = x.sh.rows(), k = x.sh.last(), n = w.sh[0];
+    const float* xp = static_cast<const float*>(x.data);
+    float* op = static_cast<float*>(out.data);
+    c.pool.run([&](int ith, int nth) {
+        float* buf = c.scratch(ith, static_cast<size_t>(k));
+        const int64_t per = (n + nth - 1) / nth, b = per * ith, e = b + per < n ? b + per : n;
+        for (int64_t r = b; r < e; ++r) {
+            const float* wr = weight_row(w, r, k, buf);
+            for (int64_t i = 0; i < R; ++i) op[i * n + r] = dot(xp + i * k, wr, k);
+        }
+    });
+    return {};
+}
+
+// out [T, u, n]: slot j of token t is multiplied by expert ids[t][j] of w [E, n, k]; x [T, s, k] with s = 1 shares
+// one input row across the slots. Token lists are grouped per expert first, so each expert row is read once.
+status mul_mat_id(context& c, const node&, const tensor_view& out, const tensor_view* in, const run_args&) {
+    const tensor_view &x = in[0], &w = in[1], &ids = in[2];
+    const int64_t T = ids.sh[0], U = ids.sh[1], E = w.sh[0], n = w.sh[1], k = w.sh[2], S = x.sh[1];
+    const int32_t* id = static_cast<const int32_t*>(ids.data);
+    // counting sort of (t, j) slots by expert: offsets [E + 1], then slot list [T * U]
+    std::vector<int32_t>& sc = c.index_scratch;
+    sc.assign(static_cast<size_t>(2 * E + 1 + T * U), 0);
+    int32_t* offs = sc.data();
+    int32_t* list = offs + E + 1;
+    int32_t* fill = list + T * U;
+    for (int64_t s = 0; s < T * U; ++s) {
+        if (id[s] < 0 || id[s] >= E)
+            return status(errc::invalid_argument, "expert id " + std::to_string(id[s]) + " outside " + std::to_string(E));
+        ++offs[id[s] + 1];
+    }
+    for (int64_t e = 0; e < E; ++e) offs[e + 1] += offs[e];
+    for (int64_t e = 0; e < E; ++e) fill[e] = offs[e];
+    for (int64_t s = 0; s < T * U; ++s) list[fill[id[s]]++] = static_cast<int32_t>(s);
+    const float* xp = static_cast<const float*>(x.data);
+    float* op = static_cast<float*>(out.data);
+    const size_t expert_bytes = row_bytes(w.type, k) * static_cast<size_t>(n);
+    c.pool.run([&](int ith, int nth) {
+        float* buf = c.scratch(ith, static_cast<size_t>(k));
+        const int64_t per = (n + nth - 1) / nth, b = per * ith, e_row = b + per < n ? b + per : n;
+        for (int64_t e = 0; e < E; ++e) {
+            if (offs[e] == offs[e + 1]) continue;  // expert not selected: its bytes are never touched
+            tensor_view we = w;
+            we.data = static_cast<uint8_t*>(w.data) + static_cast<size_t>(e) * expert_bytes;
+            for (int64_t r = b; r < e_row; ++r) {
+                const float* wr = weight_row(we, r, k, buf);
+                for (int32_t p = offs[e]; p < offs[e + 1]; ++p) {
+                    const int64_t s = list[p], t = s / U, j = s % U;
+                    const float* xr = xp + (t * S + (S == 1 ? 0 : j)) * k;
+                    op[s * n + r] = dot(xr, wr, k);
+                }
+            }
+        }
+    });
+    return {};
+}
+
+}  // namespace cpu
+MOE_END_NAMESPACE

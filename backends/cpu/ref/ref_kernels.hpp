@@ -1,0 +1,51 @@
+// ref_kernels.hpp — the CPU backend's reference kernel for every graph op: plain loops, correct before fast.
+// Called by cpu_backend::run_node; also the ground truth later SIMD kernels and other backends are tested against.
+#pragma once
+
+#include "backends/cpu/thread_pool.hpp"
+#include "runtime/backend.hpp"
+
+#include <vector>
+
+MOE_BEGIN_NAMESPACE
+namespace cpu {
+
+// Threads and grow-only scratch shared by the kernels of one CPU backend (one session).
+struct context {
+    explicit context(int n_threads) : pool(n_threads), scratch_(static_cast<size_t>(pool.size())) {}
+    thread_pool pool;
+    // Per-thread float scratch of at least n elements; grows only, so steady-state decoding allocates nothing.
+    float* scratch(int thread, size_t n) {
+        std::vector<float>& s = scratch_[static_cast<size_t>(thread)];
+        if (s.size() < n) s.resize(n);
+        return s.data();
+    }
+    std::vector<int32_t> index_scratch;  // single-threaded bookkeeping (expert token lists)
+
+private:
+    std::vector<std::vector<float>> scratch_;
+};
+
+using kernel_fn = status (*)(context&, const node&, const tensor_view& out, const tensor_view* in, const run_args&);
+
+status get_rows(context&, const node&, const tensor_view&, const tensor_view*, const run_args&);
+status mul_mat(context&, const node&, const tensor_view&, const tensor_view*, const run_args&);
+status mul_mat_id(context&, const node&, const tensor_view&, const tensor_view*, const run_args&);
+status rms_norm(context&, const node&, const tensor_view&, const tensor_view*, const run_args&);
+status add(context&, const node&, const tensor_view&, const tensor_view*, const run_args&);
+status mul(context&, const node&, const tensor_view&, const tensor_view*, const run_args&);
+status scale(context&, const node&, const tensor_view&, const tensor_view*, const run_args&);
+status swiglu(context&, const node&, const tensor_view&, const tensor_view*, const run_args&);
+status softmax(context&, const node&, const tensor_view&, const tensor_view*, const run_args&);
+status normalize_sum(context&, const node&, const tensor_view&, const tensor_view*, const run_args&);
+status top_k(context&, const node&, const tensor_view&, const tensor_view*, const run_args&);
+status gather_cols(context&, const node&, const tensor_view&, const tensor_view*, const run_args&);
+status weighted_sum(context&, const node&, const tensor_view&, const tensor_view*, const run_args&);
+status rope(context&, const node&, const tensor_view&, const tensor_view*, const run_args&);
+status attention(context&, const node&, const tensor_view&, const tensor_view*, const run_args&);
+
+// Float dot product of two contiguous vectors (Eigen, vectorised for the build's baseline ISA).
+float dot(const float* a, const float* b, int64_t n);
+
+}  // namespace cpu
+MOE_END_NAMESPACE

@@ -1,0 +1,131 @@
+// moe-make-test-model — command-line front end of testgen::write_random_model: writes a random-weight GGUF model.
+// Its files feed moe-run, the unit/conformance tests and llama.cpp comparisons; nothing runs before it.
+#include "testgen/model_writer.hpp"
+
+#include <moe/dtype.hpp>
+
+#include <cerrno>
+#include <cinttypes>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+namespace {
+
+void print_help(std::FILE* f) {
+    std::fputs(
+        "usage: moe-make-test-model -o FILE [options]\n"
+        "Writes a random-weight llama-architecture GGUF model (Mixtral-style MoE, or dense with --experts 0).\n"
+        "\n"
+        "  -o, --output FILE     output path (required)\n"
+        "  --type T              weight type: f32 (default), f16, bf16, q8_0, q4_0\n"
+        "  --vocab N             vocabulary size, >= 259 (default 512)\n"
+        "  --embd N              embedding width (default 128)\n"
+        "  --layers N            number of layers (default 2)\n"
+        "  --heads N             attention heads (default 4)\n"
+        "  --kv-heads N          key/value heads (default 2)\n"
+        "  --head-dim N          head dimension; 0 = embd / heads (default 0)\n"
+        "  --ff N                (expert) FFN width (default 256)\n"
+        "  --experts N           experts per layer; 0 = dense FFN (default 8)\n"
+        "  --experts-used N      experts used per token (default 2)\n"
+        "  --seed S              random seed (default 1)\n"
+        "  --tie-output          no output.weight: the head reuses token_embd\n"
+        "  -h, --help            show this help\n",
+        f);
+}
+
+bool parse_i64(const char* s, int64_t& out) {
+    if (s == nullptr || *s == '\0') return false;
+    errno = 0;
+    char* end = nullptr;
+    const long long v = std::strtoll(s, &end, 10);
+    if (errno != 0 || end == s || *end != '\0') return false;
+    out = static_cast<int64_t>(v);
+    return true;
+}
+
+bool parse_u64(const char* s, uint64_t& out) {
+    if (s == nullptr || *s == '\0' || *s == '-') return false;
+    errno = 0;
+    char* end = nullptr;
+    const unsigned long long v = std::strtoull(s, &end, 10);
+    if (errno != 0 || end == s || *end != '\0') return false;
+    out = static_cast<uint64_t>(v);
+    return true;
+}
+
+bool parse_type(const std::string& s, moe::dtype& out) {
+    if (s == "f32") out = moe::dtype::f32;
+    else if (s == "f16") out = moe::dtype::f16;
+    else if (s == "bf16") out = moe::dtype::bf16;
+    else if (s == "q8_0") out = moe::dtype::q8_0;
+    else if (s == "q4_0") out = moe::dtype::q4_0;
+    else return false;
+    return true;
+}
+
+int fail(const std::string& msg) {
+    std::fprintf(stderr, "moe-make-test-model: %s\n", msg.c_str());
+    return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    moe::testgen::model_spec spec;
+    std::string out_path;
+
+    for (int i = 1; i < argc; ++i) {
+        const std::string arg = argv[i];
+        auto next = [&](const char*& v) {
+            if (i + 1 >= argc) return false;
+            v = argv[++i];
+            return true;
+        };
+        const char* v = nullptr;
+        struct int_opt {
+            const char* name;
+            int64_t* dst;
+        };
+        const int_opt int_opts[] = {
+            {"--vocab", &spec.n_vocab},   {"--embd", &spec.n_embd},       {"--layers", &spec.n_layer},
+            {"--heads", &spec.n_head},    {"--kv-heads", &spec.n_head_kv}, {"--head-dim", &spec.head_dim},
+            {"--ff", &spec.n_ff},         {"--experts", &spec.n_expert},  {"--experts-used", &spec.n_expert_used},
+        };
+        bool handled = false;
+        for (const int_opt& o : int_opts) {
+            if (arg != o.name) continue;
+            if (!next(v)) return fail(arg + " needs a value");
+            if (!parse_i64(v, *o.dst)) return fail(arg + ": not an integer: '" + v + "'");
+            handled = true;
+            break;
+        }
+        if (handled) continue;
+
+        if (arg == "-h" || arg == "--help") {
+            print_help(stdout);
+            return 0;
+        } else if (arg == "-o" || arg == "--output") {
+            if (!next(v)) return fail(arg + " needs a value");
+            out_path = v;
+        } else if (arg == "--type") {
+            if (!next(v)) return fail(arg + " needs a value");
+            if (!parse_type(v, spec.weight_type)) {
+                return fail(std::string("--type: unknown type '") + v + "' (f32, f16, bf16, q8_0, q4_0)");
+            }
+        } else if (arg == "--seed") {
+            if (!next(v)) return fail(arg + " needs a value");
+            if (!parse_u64(v, spec.seed)) return fail(std::string("--seed: not an unsigned integer: '") + v + "'");
+        } else if (arg == "--tie-output") {
+            spec.tie_output = true;
+        } else {
+            return fail("unknown option '" + arg + "' (see --help)");
+        }
+    }
+    if (out_path.empty()) return fail("missing -o FILE (see --help)");
+
+    const moe::status s = moe::testgen::write_random_model(out_path, spec);
+    if (!s.ok()) return fail(s.to_string());
+    return 0;
+}

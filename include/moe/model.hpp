@@ -1,0 +1,60 @@
+// model.hpp — loading a GGUF model: parameters, what the loaded model describes, and the model handle.
+// A model is read-only once loaded and can be shared by many sessions (include/moe/session.hpp).
+#pragma once
+
+#include <moe/config.hpp>
+#include <moe/status.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+MOE_BEGIN_NAMESPACE
+
+struct model_params {
+    // Called with progress in [0, 1] while loading; return false to cancel (load then fails with errc::aborted).
+    std::function<bool(float progress)> progress;
+};
+
+// What the file describes, as read from its metadata.
+struct model_info {
+    std::string architecture;  // general.architecture, e.g. "llama"
+    std::string name;          // general.name, may be empty
+    int64_t n_vocab = 0;
+    int64_t n_embd = 0;
+    int64_t n_layer = 0;
+    int64_t n_head = 0;
+    int64_t n_head_kv = 0;
+    int64_t head_dim = 0;
+    int64_t n_expert = 0;       // 0 for dense models
+    int64_t n_expert_used = 0;
+    int64_t n_ctx_train = 0;
+    uint64_t n_params = 0;      // total weights in the file
+    uint64_t weight_bytes = 0;  // bytes of tensor data
+};
+
+class session;
+namespace detail { struct model_impl; }
+
+class MOE_API model {
+public:
+    // Maps the file, validates the GGUF structure, recognises the architecture and checks every tensor's presence,
+    // shape and type. Errors: io_error, bad_format, unsupported (architecture or tensor type), shape_mismatch, aborted.
+    static result<model> load(const std::string& path, const model_params& params = {});
+    // Same, from bytes the caller keeps alive for the model's lifetime (an asset pack, an embedded model).
+    static result<model> load_from_memory(const void* data, size_t size, const model_params& params = {});
+
+    const model_info& info() const noexcept;
+
+    model(model&&) noexcept;
+    model& operator=(model&&) noexcept;
+    ~model();
+
+private:
+    friend class session;
+    explicit model(std::shared_ptr<const detail::model_impl> impl);
+    std::shared_ptr<const detail::model_impl> impl_;
+};
+
+MOE_END_NAMESPACE

@@ -1,0 +1,44 @@
+// arch.hpp — the interface every architecture builder implements: hyperparameters and weights read from GGUF,
+// then a graph for a batch. The model loader creates one through the registry; the session asks it for graphs.
+#pragma once
+
+#include "gguf/gguf.hpp"
+#include "graph/ir.hpp"
+
+#include <moe/model.hpp>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+MOE_BEGIN_NAMESPACE
+
+// Shape of one layer's KV cache, which the session allocates (rows = context length).
+struct kv_layer_shape {
+    int64_t n_head_kv = 0;
+    int64_t key_dim = 0;
+    int64_t value_dim = 0;
+};
+
+// What a session asks for: a graph over n_tokens new tokens, with logits for all of them or only the last.
+struct build_request {
+    int64_t n_tokens = 1;
+    bool all_logits = false;
+    int64_t n_ctx = 0;                  // KV cache rows
+    std::vector<void*> k_cache, v_cache;  // per layer, f32 [n_ctx, n_head_kv, key_dim / value_dim]
+};
+
+class architecture {
+public:
+    virtual ~architecture() = default;
+    virtual const model_info& info() const noexcept = 0;
+    virtual std::vector<kv_layer_shape> kv_shape() const = 0;
+    // Graph inputs are "tokens" [T] i32 and "positions" [T] i32; the output is logits [T or 1, n_vocab] f32.
+    virtual result<graph> build(const build_request& req) const = 0;
+};
+
+// Creates the builder named by general.architecture; reads hyperparameters and binds and checks every tensor.
+// An unknown architecture names the architecture and the list of supported ones.
+result<std::unique_ptr<architecture>> create_architecture(const gguf::file& f);
+
+MOE_END_NAMESPACE

@@ -1,0 +1,32 @@
+// arch_registry.cpp — maps general.architecture to the builder that reads that family's GGUF files.
+// Called by the model loader; adding a family means one builder file and one line in the table below.
+#include "arch/arch.hpp"
+
+MOE_BEGIN_NAMESPACE
+
+result<std::unique_ptr<architecture>> make_llama(const gguf::file& f);
+
+namespace {
+struct arch_entry {
+    const char* name;
+    result<std::unique_ptr<architecture>> (*make)(const gguf::file&);
+};
+const arch_entry registry[] = {
+    {"llama", make_llama},
+};
+}  // namespace
+
+result<std::unique_ptr<architecture>> create_architecture(const gguf::file& f) {
+    if (!f.find("general.architecture"))
+        return status(errc::bad_format, "metadata key 'general.architecture' is missing");
+    result<std::string> name = f.get_string("general.architecture");
+    if (!name) return name.error();
+    std::string supported;
+    for (const arch_entry& e : registry) {
+        if (*name == e.name) return e.make(f);
+        supported += supported.empty() ? e.name : std::string(", ") + e.name;
+    }
+    return status(errc::unsupported, "architecture '" + *name + "' is not supported (supported: " + supported + ")");
+}
+
+MOE_END_NAMESPACE

@@ -1,0 +1,143 @@
+// ir.hpp — the graph IR: values (shape, dtype, kind) and nodes (op + inputs + params), plus a validating builder.
+// Architecture builders (src/arch) write graphs with graph_builder; the planner (src/plan) and executor run them.
+#pragma once
+
+#include <moe/dtype.hpp>
+#include <moe/status.hpp>
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+MOE_BEGIN_NAMESPACE
+
+constexpr int max_rank = 4;
+
+// Shapes are written outermost first (numpy order): {rows, cols} means `rows` rows of `cols` contiguous elements.
+// A GGUF tensor with ne = {k, n} is shape {n, k}.
+struct shape {
+    int rank = 0;
+    std::array<int64_t, max_rank> d{1, 1, 1, 1};
+
+    shape() = default;
+    shape(std::initializer_list<int64_t> dims);
+    int64_t operator[](int i) const { return d[static_cast<size_t>(i)]; }
+    int64_t last() const { return rank > 0 ? d[static_cast<size_t>(rank - 1)] : 1; }
+    int64_t rows() const;      // product of all dims but the last
+    int64_t elements() const;  // product of all dims
+    bool operator==(const shape& o) const;
+    bool operator!=(const shape& o) const { return !(*this == o); }
+    std::string to_string() const;  // "[2, 3]"
+};
+
+using value_id = int32_t;
+constexpr value_id no_value = -1;
+
+enum class value_kind : uint8_t {
+    input,         // written by the host before each run (token ids, positions)
+    weight,        // read-only model tensor; external data (mmap view, or a backend's repacked copy)
+    state,         // persistent per-session buffer (KV cache); external data owned by the session
+    intermediate,  // produced by a node; lives in the planned arena
+};
+
+struct value {
+    std::string name;
+    dtype type = dtype::f32;
+    shape sh;
+    value_kind kind = value_kind::intermediate;
+    bool is_output = false;          // kept alive to the end of the run and readable afterwards
+    value_id alias_of = no_value;    // a view: shares the storage of alias_of, starting alias_offset bytes in
+    size_t alias_offset = 0;
+    const void* external = nullptr;  // weight data (host pointer into the model file) or state buffer
+    int32_t producer = -1;           // node index, -1 for inputs, weights and states
+    size_t bytes() const { return row_bytes(type, sh.last()) * static_cast<size_t>(sh.rows()); }
+};
+
+enum class op : uint8_t {
+    get_rows,      // (table [V, d] any type, ids [T] i32) -> [T, d] f32
+    rms_norm,      // (x [.., d], w [d]) -> x / sqrt(mean(x^2) + eps) * w          f[0] = eps
+    mul_mat,       // (x [.., k] f32, w [n, k] any type) -> [.., n]               y = x W^T
+    mul_mat_id,    // (x [T, s, k], w [E, n, k], ids [T, u] i32) -> [T, u, n]     s = 1 (shared input) or u
+    add,           // (a [..., d], b [d] or same shape as a) -> a + b
+    mul,           // (a [..., d], b [d] or same shape as a) -> a * b
+    scale,         // x * f[0]
+    swiglu,        // (gate, up) -> silu(gate) * up
+    softmax,       // softmax over the last dim
+    top_k,         // (x [R, n]) -> i32 [R, k] indices of the k largest, largest first     i[0] = k
+    gather_cols,   // (x [R, n], ids [R, k] i32) -> [R, k]     out[r][j] = x[r][ids[r][j]]
+    normalize_sum, // rows divided by their sum
+    weighted_sum,  // (y [T, u, d], w [T, u]) -> [T, d]     sum over u of w * y
+    rope,          // (x [T, H, D], pos [T] i32) -> same shape     i[0] = n_rot, i[1] = rope_mode, f[0] = base,
+                   //                                              f[1] = freq_scale
+    attention,     // (q [T, Hq, Dk], k [T, Hkv, Dk], v [T, Hkv, Dv], kcache [C, Hkv, Dk], vcache [C, Hkv, Dv])
+                   //   -> [T, Hq * Dv]; writes k/v into the caches at rows n_past.. and attends causally
+                   //   over rows 0 .. n_past + t.      f[0] = scale
+    view,          // reshape or row-slice without copying (alias); shape and offset from the value
+};
+const char* op_name(op o) noexcept;
+
+enum class rope_mode : int64_t { norm = 0, neox = 2 };  // ggml numbering: pairs (2i, 2i+1) or (i, i + n_rot/2)
+
+constexpr int max_inputs = 5;
+
+struct node {
+    op kind = op::view;
+    std::array<value_id, max_inputs> in{no_value, no_value, no_value, no_value, no_value};
+    int n_in = 0;
+    value_id out = no_value;
+    std::array<float, 4> f{0, 0, 0, 0};
+    std::array<int64_t, 4> i{0, 0, 0, 0};
+};
+
+struct graph {
+    std::vector<value> values;
+    std::vector<node> nodes;
+    std::vector<value_id> outputs;
+    const value& val(value_id id) const { return values[static_cast<size_t>(id)]; }
+    // One line per node: "%5 = mul_mat(%3, blk.0.attn_q.weight) [7, 128] f32".
+    std::string dump() const;
+};
+
+// Builds a graph op by op, inferring and checking shapes. The first error is kept, later calls become no-ops,
+// and finish() returns it, so architecture code reads straight through without checking every line.
+class graph_builder {
+public:
+    value_id input(const std::string& name, dtype type, shape sh);
+    value_id weight(const std::string& name, dtype type, shape sh, const void* data);
+    value_id state(const std::string& name, dtype type, shape sh, void* data);  // data: session-owned buffer
+
+    value_id get_rows(value_id table, value_id ids);
+    value_id rms_norm(value_id x, value_id w, float eps);
+    value_id mul_mat(value_id x, value_id w);
+    value_id mul_mat_id(value_id x, value_id w, value_id ids);
+    value_id add(value_id a, value_id b);
+    value_id mul(value_id a, value_id b);
+    value_id scale(value_id x, float s);
+    value_id swiglu(value_id gate, value_id up);
+    value_id softmax(value_id x);
+    value_id top_k(value_id x, int64_t k);
+    value_id gather_cols(value_id x, value_id ids);
+    value_id normalize_sum(value_id x);
+    value_id weighted_sum(value_id y, value_id w);
+    value_id rope(value_id x, value_id pos, int64_t n_rot, rope_mode mode, float base, float freq_scale);
+    value_id attention(value_id q, value_id k, value_id v, value_id kcache, value_id vcache, float scale);
+    value_id reshape(value_id x, shape sh);
+    value_id rows(value_id x, int64_t first, int64_t count);  // rows [first, first+count) of a 2-D value
+
+    void mark_output(value_id v);
+    const value& val(value_id id) const { return g_.val(id); }
+    bool ok() const { return err_.ok(); }
+    result<graph> finish();
+
+private:
+    bool check(bool cond, const std::string& what);
+    bool valid(value_id v) const;
+    value_id add_value(value v);
+    value_id add_node(op kind, std::initializer_list<value_id> in, dtype type, shape sh);
+    value_id elementwise(op kind, value_id a, value_id b);
+    graph g_;
+    status err_;
+};
+
+MOE_END_NAMESPACE

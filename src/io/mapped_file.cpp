@@ -1,0 +1,90 @@
+// mapped_file.cpp — maps a model file read-only with POSIX mmap, or wraps caller-owned memory without copying.
+// Comes first in the load pipeline: its bytes go to gguf::file::parse; tensors stay views into the mapping.
+#include "io/mapped_file.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <string>
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+MOE_BEGIN_NAMESPACE
+
+namespace {
+
+std::string os_error(const char* what, const std::string& path, int err) {
+    return std::string(what) + " '" + path + "': " + std::strerror(err);
+}
+
+}  // namespace
+
+mapped_file::mapped_file(mapped_file&& o) noexcept
+    : data_(o.data_), size_(o.size_), owned_mapping_(o.owned_mapping_) {
+    o.data_ = nullptr;
+    o.size_ = 0;
+    o.owned_mapping_ = false;
+}
+
+mapped_file& mapped_file::operator=(mapped_file&& o) noexcept {
+    if (this != &o) {
+        if (owned_mapping_ && data_ != nullptr) munmap(const_cast<uint8_t*>(data_), size_);
+        data_ = o.data_;
+        size_ = o.size_;
+        owned_mapping_ = o.owned_mapping_;
+        o.data_ = nullptr;
+        o.size_ = 0;
+        o.owned_mapping_ = false;
+    }
+    return *this;
+}
+
+mapped_file::~mapped_file() {
+    if (owned_mapping_ && data_ != nullptr) munmap(const_cast<uint8_t*>(data_), size_);
+}
+
+result<mapped_file> mapped_file::open(const std::string& path) {
+    int fd;
+    do {
+        fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    } while (fd < 0 && errno == EINTR);
+    if (fd < 0) return result<mapped_file>(errc::io_error, os_error("cannot open", path, errno));
+
+    struct stat st {};
+    if (fstat(fd, &st) != 0) {
+        const int err = errno;
+        ::close(fd);
+        return result<mapped_file>(errc::io_error, os_error("cannot stat", path, err));
+    }
+    if (!S_ISREG(st.st_mode)) {
+        ::close(fd);
+        return result<mapped_file>(errc::io_error, "cannot map '" + path + "': not a regular file");
+    }
+    if (st.st_size <= 0) {
+        ::close(fd);
+        return result<mapped_file>(errc::io_error, "cannot map '" + path + "': file is empty");
+    }
+    const auto size = static_cast<size_t>(st.st_size);
+    void* p = mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+    const int map_err = errno;
+    ::close(fd);  // the mapping keeps its own reference to the file
+    if (p == MAP_FAILED) return result<mapped_file>(errc::io_error, os_error("cannot mmap", path, map_err));
+
+    mapped_file m;
+    m.data_ = static_cast<const uint8_t*>(p);
+    m.size_ = size;
+    m.owned_mapping_ = true;
+    return m;
+}
+
+mapped_file mapped_file::borrow(const void* data, size_t size) {
+    mapped_file m;
+    m.data_ = static_cast<const uint8_t*>(data);
+    m.size_ = data != nullptr ? size : 0;
+    m.owned_mapping_ = false;
+    return m;
+}
+
+MOE_END_NAMESPACE

@@ -1,0 +1,70 @@
+// model.cpp — model::load: map (or borrow) the bytes, parse GGUF, pick the architecture, bind every tensor.
+// Before: a path or buffer from the user. After: sessions (session.cpp) build graphs from the architecture.
+#include "model/model_impl.hpp"
+
+#include <moe/model.hpp>
+
+#include <new>
+
+MOE_BEGIN_NAMESPACE
+
+namespace {
+using impl_ptr = std::shared_ptr<detail::model_impl>;
+
+result<impl_ptr> finish_load(mapped_file file, const model_params& params, const std::string& where) {
+    auto report = [&](float p) { return !params.progress || params.progress(p); };
+    if (!report(0.0f)) return status(errc::aborted, "loading " + where + " was cancelled");
+    std::shared_ptr<detail::model_impl> impl;
+    try {
+        impl = std::make_shared<detail::model_impl>();
+    } catch (const std::bad_alloc&) {
+        return status(errc::out_of_memory, "out of memory loading " + where);
+    }
+    impl->file = std::move(file);
+    result<gguf::file> meta = gguf::file::parse(impl->file.data(), impl->file.size());
+    if (!meta) return status(meta.error().code(), where + ": " + meta.error().message());
+    impl->meta = std::move(*meta);
+    if (!report(0.5f)) return status(errc::aborted, "loading " + where + " was cancelled");
+    result<std::unique_ptr<architecture>> arch = create_architecture(impl->meta);
+    if (!arch) return status(arch.error().code(), where + ": " + arch.error().message());
+    impl->arch = std::move(*arch);
+    if (!report(1.0f)) return status(errc::aborted, "loading " + where + " was cancelled");
+    return impl;
+}
+}  // namespace
+
+result<model> model::load(const std::string& path, const model_params& params) {
+    try {
+        result<mapped_file> f = mapped_file::open(path);
+        if (!f) return f.error();
+        result<impl_ptr> impl = finish_load(std::move(*f), params, "'" + path + "'");
+        if (!impl) return impl.error();
+        return model(std::move(*impl));
+    } catch (const std::bad_alloc&) {
+        return status(errc::out_of_memory, "out of memory loading '" + path + "'");
+    } catch (const std::exception& e) {
+        return status(errc::internal, std::string("unexpected exception loading '" + path + "': ") + e.what());
+    }
+}
+
+result<model> model::load_from_memory(const void* data, size_t size, const model_params& params) {
+    if (!data || size == 0) return status(errc::invalid_argument, "model buffer is empty");
+    try {
+        result<impl_ptr> impl = finish_load(mapped_file::borrow(data, size), params, "model buffer");
+        if (!impl) return impl.error();
+        return model(std::move(*impl));
+    } catch (const std::bad_alloc&) {
+        return status(errc::out_of_memory, "out of memory loading a model buffer");
+    } catch (const std::exception& e) {
+        return status(errc::internal, std::string("unexpected exception loading a model buffer: ") + e.what());
+    }
+}
+
+model::model(std::shared_ptr<const detail::model_impl> impl) : impl_(std::move(impl)) {}
+model::model(model&&) noexcept = default;
+model& model::operator=(model&&) noexcept = default;
+model::~model() = default;
+
+const model_info& model::info() const noexcept { return impl_->arch->info(); }
+
+MOE_END_NAMESPACE

@@ -1,0 +1,181 @@
+// session.cpp — a model plus per-conversation state: KV cache, CPU backend, cached executors per batch shape.
+// eval() splits long batches, fills the token/position inputs, runs the executor and keeps the logits.
+#include "backends/cpu/cpu_backend.hpp"
+#include "model/model_impl.hpp"
+#include "runtime/executor.hpp"
+
+#include <moe/session.hpp>
+
+#include <algorithm>
+#include <cstring>
+
+MOE_BEGIN_NAMESPACE
+namespace detail {
+
+struct session_impl {
+    std::shared_ptr<const model_impl> model;
+    session_params params;
+    int64_t n_ctx = 0;
+    int64_t n_past = 0;
+    int64_t n_vocab = 0;
+    std::unique_ptr<cpu_backend> cpu;
+    std::vector<backend*> priority;
+    std::vector<backend_buffer> k_cache, v_cache;
+    build_request req;  // KV pointers; n_tokens / all_logits set per graph
+
+    // Executors are cached by batch shape: decoding (one token) always reuses the same one.
+    struct cached {
+        int64_t n_tokens;
+        bool all_logits;
+        std::unique_ptr<executor> ex;
+    };
+    std::vector<cached> cache;
+
+    std::vector<float> logits;  // [n_logits, n_vocab] of the last eval
+    int64_t n_logits = 0;        // rows in `logits`
+    int64_t batch_size = 0;      // tokens in the last eval
+    bool logits_all = false;
+    std::vector<int32_t> positions;
+
+    result<executor*> get_executor(int64_t n_tokens, bool all) {
+        for (cached& c : cache)
+            if (c.n_tokens == n_tokens && c.all_logits == all) return c.ex.get();
+        build_request r = req;
+        r.n_tokens = n_tokens, r.all_logits = all;
+        result<graph> g = model->arch->build(r);
+        if (!g) return g.error();
+        result<executor> ex = executor::create(std::move(*g), priority);
+        if (!ex) return ex.error();
+        // Keep the single-token executor and at most two others (the last prompt shapes).
+        if (cache.size() >= 3) {
+            auto victim = std::find_if(cache.begin(), cache.end(), [](const cached& c) { return c.n_tokens != 1; });
+            cache.erase(victim);
+        }
+        cache.push_back({n_tokens, all, std::unique_ptr<executor>(new executor(std::move(*ex)))});
+        return cache.back().ex.get();
+    }
+};
+
+}  // namespace detail
+
+result<session> session::create(const model& m, const session_params& params) {
+    try {
+        std::unique_ptr<detail::session_impl> s(new detail::session_impl());
+        s->model = m.impl_;
+        s->params = params;
+        const model_info& info = m.info();
+        if (params.backend == "cuda")
+            return status(errc::backend_unavailable, "the CUDA backend is not part of this build yet; use \"cpu\"");
+        if (params.backend != "auto" && params.backend != "cpu")
+            return status(errc::invalid_argument, "unknown backend '" + params.backend + "' (auto, cpu, cuda)");
+        if (params.n_ctx < 0 || params.max_batch < 1)
+            return status(errc::invalid_argument, "n_ctx must be >= 0 and max_batch >= 1");
+        s->n_ctx = params.n_ctx > 0 ? params.n_ctx : std::min<int64_t>(info.n_ctx_train > 0 ? info.n_ctx_train : 4096, 4096);
+        s->n_vocab = info.n_vocab;
+        s->cpu.reset(new cpu_backend(params.n_threads));
+        s->priority = {s->cpu.get()};
+
+        const std::vector<kv_layer_shape> kv = m.impl_->arch->kv_shape();
+        s->req.n_ctx = s->n_ctx;
+        for (const kv_layer_shape& l : kv) {
+            const size_t kb = static_cast<size_t>(s->n_ctx * l.n_head_kv * l.key_dim) * sizeof(float);
+            const size_t vb = static_cast<size_t>(s->n_ctx * l.n_head_kv * l.value_dim) * sizeof(float);
+            result<backend_buffer> k = backend_buffer::allocate(*s->cpu, kb);
+            if (!k) return k.error();
+            result<backend_buffer> v = backend_buffer::allocate(*s->cpu, vb);
+            if (!v) return v.error();
+            s->req.k_cache.push_back(k->data());
+            s->req.v_cache.push_back(v->data());
+            s->k_cache.push_back(std::move(*k));
+            s->v_cache.push_back(std::move(*v));
+        }
+        return session(std::move(s));
+    } catch (const std::bad_alloc&) {
+        return status(errc::out_of_memory, "out of memory creating a session");
+    } catch (const std::exception& e) {
+        return status(errc::internal, std::string("unexpected exception creating a session: ") + e.what());
+    }
+}
+
+status session::eval(const int32_t* tokens, size_t n, logits_mode mode) {
+    detail::session_impl& s = *impl_;
+    if (!tokens || n == 0) return status(errc::invalid_argument, "eval needs at least one token");
+    const int64_t N = static_cast<int64_t>(n);
+    if (s.n_past + N > s.n_ctx)
+        return status(errc::context_full, "context holds " + std::to_string(s.n_ctx) + " tokens; " +
+                                              std::to_string(s.n_past) + " used, " + std::to_string(N) + " more asked");
+    for (int64_t i = 0; i < N; ++i)
+        if (tokens[i] < 0 || tokens[i] >= s.n_vocab)
+            return status(errc::invalid_argument, "token id " + std::to_string(tokens[i]) + " at index " +
+                                                      std::to_string(i) + " is outside the vocabulary (" +
+                                                      std::to_string(s.n_vocab) + ")");
+    try {
+        const bool all = mode == logits_mode::all;
+        const int64_t rows = all ? N : 1;
+        if (s.logits.size() < static_cast<size_t>(rows * s.n_vocab)) s.logits.resize(static_cast<size_t>(rows * s.n_vocab));
+        for (int64_t done = 0; done < N;) {
+            const int64_t T = std::min<int64_t>(N - done, s.params.max_batch);
+            const bool last_chunk = done + T == N;
+            result<executor*> ex = s.get_executor(T, all);
+            if (!ex) return ex.error();
+            executor& e = **ex;
+            const graph& g = e.g();
+            // inputs are values 0 ("tokens") and 1 ("positions"); see architecture::build
+            std::memcpy(e.data(0), tokens + done, static_cast<size_t>(T) * sizeof(int32_t));
+            int32_t* pos = static_cast<int32_t*>(e.data(1));
+            for (int64_t t = 0; t < T; ++t) pos[t] = static_cast<int32_t>(s.n_past + t);
+            run_args args;
+            args.n_past = s.n_past;
+            status st = e.run(args);
+            if (!st.ok()) return st;
+            s.n_past += T;
+            const value_id out = g.outputs[0];
+            const float* lg = static_cast<const float*>(e.data(out));
+            if (all) std::memcpy(s.logits.data() + done * s.n_vocab, lg, static_cast<size_t>(T * s.n_vocab) * sizeof(float));
+            else if (last_chunk) std::memcpy(s.logits.data(), lg, static_cast<size_t>(s.n_vocab) * sizeof(float));
+            done += T;
+        }
+        s.n_logits = rows;
+        s.batch_size = N;
+        s.logits_all = all;
+        return {};
+    } catch (const std::bad_alloc&) {
+        return status(errc::out_of_memory, "out of memory during eval");
+    } catch (const std::exception& e) {
+        return status(errc::internal, std::string("unexpected exception during eval: ") + e.what());
+    }
+}
+
+const float* session::logits(int64_t i) const noexcept {
+    const detail::session_impl& s = *impl_;
+    if (s.batch_size == 0) return nullptr;
+    if (i < 0) i = s.batch_size - 1;
+    if (i >= s.batch_size) return nullptr;
+    if (!s.logits_all) return i == s.batch_size - 1 ? s.logits.data() : nullptr;
+    return s.logits.data() + i * s.n_vocab;
+}
+
+int32_t session::argmax(int64_t i) const noexcept {
+    const float* l = logits(i);
+    if (!l) return -1;
+    int64_t best = 0;
+    for (int64_t v = 1; v < impl_->n_vocab; ++v)
+        if (l[v] > l[best]) best = v;
+    return static_cast<int32_t>(best);
+}
+
+int64_t session::n_past() const noexcept { return impl_->n_past; }
+int64_t session::n_ctx() const noexcept { return impl_->n_ctx; }
+int64_t session::n_vocab() const noexcept { return impl_->n_vocab; }
+const char* session::backend_name() const noexcept { return impl_->cpu->name(); }
+void session::clear() noexcept {
+    impl_->n_past = 0;
+    impl_->batch_size = 0;
+}
+
+session::session(std::unique_ptr<detail::session_impl> impl) : impl_(std::move(impl)) {}
+session::session(session&&) noexcept = default;
+session& session::operator=(session&&) noexcept = default;
+session::~session() = default;
+
+MOE_END_NAMESPACE
