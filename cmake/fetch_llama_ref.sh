@@ -25,7 +25,9 @@ fail() {
     exit 1
 }
 
-[ $# -eq 1 ] && [ -n "$1" ] || fail "usage: $0 DIR"
+if [ $# -ne 1 ] || [ -z "$1" ]; then
+    fail "usage: $0 DIR"
+fi
 DIR=$1
 
 [ -f "$DIR/.complete" ] && exit 0
@@ -78,7 +80,13 @@ for spec in "$PKG_MAIN:$TGZ_MAIN" "$PKG_BINS:$TGZ_BINS"; do
     [ -f "$tgz" ] || fail "'npm pack $pkg' did not produce $tgz"
 done
 
-# 2. Unpack both (they share the top-level folder x/package/).
+# 2. Unpack both (they share the top-level folder x/package/). Leftovers of an earlier attempt are replaced, but
+#    never something that does not look like ours (e.g. DIR given as a source tree by mistake).
+[ ! -e x ] || [ -d x/package ] || fail "$DIR/x exists and is not an unpacked npm package; choose another DIR"
+[ ! -e include ] || [ -f include/llama.h ] || fail "$DIR/include exists and has no llama.h; choose another DIR"
+[ ! -e lib ] || [ -L lib ] || fail "$DIR/lib exists and is not this script's symlink; choose another DIR"
+[ ! -e llama.cpp ] || [ -f llama.cpp/include/llama.h ] || [ -d llama.cpp/.git ] ||
+    fail "$DIR/llama.cpp exists and is not a llama.cpp checkout; choose another DIR"
 rm -rf x lib include llama.cpp
 mkdir -p x || fail "cannot create $DIR/x"
 for tgz in "$TGZ_MAIN" "$TGZ_BINS"; do
@@ -104,9 +112,9 @@ mkdir -p include || fail "cannot create $DIR/include"
 step "cannot copy the llama.cpp headers" cp llama.cpp/include/llama.h llama.cpp/ggml/include/*.h include/
 
 # 5. Sanity: every header llama.h includes is there.
-for h in $(sed -n 's/^#include "\(.*\)"/\1/p' include/llama.h); do
+while read -r h; do
     [ -f "include/$h" ] || fail "include/$h (needed by llama.h) is missing"
-done
+done < <(sed -n 's/^#include "\(.*\)"/\1/p' include/llama.h)
 
 touch .complete || fail "cannot write $DIR/.complete"
 echo "llama.cpp reference installed in $DIR" >> "$LOG"

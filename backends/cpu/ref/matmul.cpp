@@ -1,6 +1,7 @@
 // matmul.cpp — reference kernels that read weights: embedding lookup (get_rows), dense and per-expert products.
-// Weights of any supported type are dequantized one row at a time into thread scratch, then dotted in float.
+// Activations are converted to the weight type's dot type once per call; rows then meet weights in vec_dot.
 #include "backends/cpu/ref/ref_kernels.hpp"
+#include "backends/cpu/ref/vec_dot.hpp"
 
 #include <moe/quant.hpp>
 
@@ -15,13 +16,14 @@ float dot(const float* a, const float* b, int64_t n) {
 }
 
 namespace {
-// Row r of a [rows, k] weight of any type, as floats: a pointer into the weight itself for f32, else scratch.
-const float* weight_row(const tensor_view& w, int64_t r, int64_t k, float* buf) {
-    const size_t rb = row_bytes(w.type, k);
-    const uint8_t* src = static_cast<const uint8_t*>(w.data) + static_cast<size_t>(r) * rb;
-    if (w.type == dtype::f32) return reinterpret_cast<const float*>(src);
-    (void)dequantize_row(w.type, src, buf, k);  // type support was checked by cpu_backend::supports
-    return buf;
+// Converts `rows` activation rows of length k to the weight type's dot type; returns the converted rows.
+const uint8_t* convert_rows(context& c, dtype wtype, const float* x, int64_t rows, int64_t k) {
+    const size_t rb = row_bytes(dot_type(wtype), k);
+    uint8_t* a = c.activation_scratch(rb * static_cast<size_t>(rows));
+    c.pool.parallel_for(rows, [&](int64_t b, int64_t e) {
+        for (int64_t i = b; i < e; ++i) convert_activation(wtype, x + i * k, a + static_cast<size_t>(i) * rb, k);
+    });
+    return a;
 }
 }  // namespace
 
@@ -48,15 +50,14 @@ status get_rows(context& c, const node&, const tensor_view& out, const tensor_vi
 status mul_mat(context& c, const node&, const tensor_view& out, const tensor_view* in, const run_args&) {
     const tensor_view &x = in[0], &w = in[1];
     const int64_t R = x.sh.rows(), k = x.sh.last(), n = w.sh[0];
-    const float* xp = static_cast<const float*>(x.data);
+    const uint8_t* a = convert_rows(c, w.type, static_cast<const float*>(x.data), R, k);
+    const size_t arb = row_bytes(dot_type(w.type), k), wrb = row_bytes(w.type, k);
+    const uint8_t* wp = static_cast<const uint8_t*>(w.data);
     float* op = static_cast<float*>(out.data);
-    c.pool.run([&](int ith, int nth) {
-        float* buf = c.scratch(ith, static_cast<size_t>(k));
-        const int64_t per = (n + nth - 1) / nth, b = per * ith, e = b + per < n ? b + per : n;
-        for (int64_t r = b; r < e; ++r) {
-            const float* wr = weight_row(w, r, k, buf);
-            for (int64_t i = 0; i < R; ++i) op[i * n + r] = dot(xp + i * k, wr, k);
-        }
+    c.pool.parallel_for(n, [&](int64_t b, int64_t e) {
+        for (int64_t r = b; r < e; ++r)
+            for (int64_t i = 0; i < R; ++i)
+                op[i * n + r] = vec_dot(w.type, wp + static_cast<size_t>(r) * wrb, a + static_cast<size_t>(i) * arb, k);
     });
     return {};
 }
@@ -81,22 +82,20 @@ status mul_mat_id(context& c, const node&, const tensor_view& out, const tensor_
     for (int64_t e = 0; e < E; ++e) offs[e + 1] += offs[e];
     for (int64_t e = 0; e < E; ++e) fill[e] = offs[e];
     for (int64_t s = 0; s < T * U; ++s) list[fill[id[s]]++] = static_cast<int32_t>(s);
-    const float* xp = static_cast<const float*>(x.data);
+    const uint8_t* a = convert_rows(c, w.type, static_cast<const float*>(x.data), T * S, k);
+    const size_t arb = row_bytes(dot_type(w.type), k), wrb = row_bytes(w.type, k);
+    const size_t expert_bytes = wrb * static_cast<size_t>(n);
     float* op = static_cast<float*>(out.data);
-    const size_t expert_bytes = row_bytes(w.type, k) * static_cast<size_t>(n);
-    c.pool.run([&](int ith, int nth) {
-        float* buf = c.scratch(ith, static_cast<size_t>(k));
-        const int64_t per = (n + nth - 1) / nth, b = per * ith, e_row = b + per < n ? b + per : n;
+    c.pool.parallel_for(n, [&](int64_t b, int64_t e_row) {
         for (int64_t e = 0; e < E; ++e) {
             if (offs[e] == offs[e + 1]) continue;  // expert not selected: its bytes are never touched
-            tensor_view we = w;
-            we.data = static_cast<uint8_t*>(w.data) + static_cast<size_t>(e) * expert_bytes;
+            const uint8_t* we = static_cast<const uint8_t*>(w.data) + static_cast<size_t>(e) * expert_bytes;
             for (int64_t r = b; r < e_row; ++r) {
-                const float* wr = weight_row(we, r, k, buf);
+                const uint8_t* wr = we + static_cast<size_t>(r) * wrb;
                 for (int32_t p = offs[e]; p < offs[e + 1]; ++p) {
                     const int64_t s = list[p], t = s / U, j = s % U;
-                    const float* xr = xp + (t * S + (S == 1 ? 0 : j)) * k;
-                    op[s * n + r] = dot(xr, wr, k);
+                    const uint8_t* ar = a + static_cast<size_t>(t * S + (S == 1 ? 0 : j)) * arb;
+                    op[s * n + r] = vec_dot(w.type, wr, ar, k);
                 }
             }
         }

@@ -5,6 +5,7 @@
 #include "backends/cpu/thread_pool.hpp"
 #include "runtime/backend.hpp"
 
+#include <cstdint>
 #include <vector>
 
 MOE_BEGIN_NAMESPACE
@@ -21,9 +22,15 @@ struct context {
         return s.data();
     }
     std::vector<int32_t> index_scratch;  // single-threaded bookkeeping (expert token lists)
+    // Activations converted to a weight type's dot type (see vec_dot.hpp); grows only.
+    uint8_t* activation_scratch(size_t bytes) {
+        if (act_.size() < bytes) act_.resize(bytes);
+        return act_.data();
+    }
 
 private:
     std::vector<std::vector<float>> scratch_;
+    std::vector<uint8_t> act_;
 };
 
 using kernel_fn = status (*)(context&, const node&, const tensor_view& out, const tensor_view* in, const run_args&);
