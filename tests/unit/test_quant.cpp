@@ -183,7 +183,7 @@ TEST_CASE("quant: edge blocks") {
         }
         const auto b4 = q4(x);
         for (const auto& b : b4) {
-            CHECK(b.d == 0);
+            CHECK(b.d == 0x8000);  // d = 0.0f / -8 = -0.0f, as in llama.cpp
             for (uint8_t q : b.qs) CHECK(q == 0x88);  // 0 * id + 8.5 -> 8 in both nibbles
         }
         for (float v : deq(dtype::q8_0, b8, 64)) CHECK(v == 0.0f);

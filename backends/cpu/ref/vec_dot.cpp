@@ -75,15 +75,22 @@ float vec_dot(dtype weight_type, const void* w, const void* a, int64_t n) noexce
         return s;
     }
     case dtype::q8_0: {
+        // Eight float lanes, lane j accumulating fma(d, sum of products 4j..4j+3, lane) over the blocks, then the
+        // pairwise horizontal sum: the order of llama.cpp's x86 q8_0 x q8_0 kernel, which its token-by-token
+        // decode uses, so random-weight models route experts the way llama.cpp does.
         const block_q8_0* x = static_cast<const block_q8_0*>(w);
         const block_q8_0* y = static_cast<const block_q8_0*>(a);
-        float s = 0.0f;
+        float lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
         for (int64_t b = 0; b < n / qk8_0; ++b) {
-            int32_t sumi = 0;
-            for (int j = 0; j < qk8_0; ++j) sumi += int32_t(x[b].qs[j]) * int32_t(y[b].qs[j]);
-            s += static_cast<float>(sumi) * (fp16_to_f32(x[b].d) * fp16_to_f32(y[b].d));
+            const float d = fp16_to_f32(x[b].d) * fp16_to_f32(y[b].d);
+            for (int j = 0; j < 8; ++j) {
+                int32_t sumi = 0;
+                for (int i = 4 * j; i < 4 * j + 4; ++i) sumi += int32_t(x[b].qs[i]) * int32_t(y[b].qs[i]);
+                lane[j] = std::fma(d, static_cast<float>(sumi), lane[j]);
+            }
         }
-        return s;
+        const float r0 = lane[0] + lane[4], r1 = lane[1] + lane[5], r2 = lane[2] + lane[6], r3 = lane[3] + lane[7];
+        return (r0 + r2) + (r1 + r3);
     }
     case dtype::q4_0: {
         const block_q4_0* x = static_cast<const block_q4_0*>(w);
