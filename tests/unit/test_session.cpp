@@ -1,0 +1,303 @@
+// test_session.cpp — end-to-end behaviour of model::load and session on generated models: batch splitting,
+// token-by-token vs batch, shared models, error statuses, and that decoding allocates nothing after warm-up.
+// Before: the model writer (src/testgen). After: nothing — this is the user-facing contract of include/moe.
+#include "gguf/gguf.hpp"
+#include "testgen/model_writer.hpp"
+
+#include <moe/moe.hpp>
+
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <cmath>
+#include <cstdlib>
+#include <new>
+#include <string>
+#include <vector>
+
+// ---- allocation counter: global operator new counts while armed ------------------------------------------------
+// GCC flags free() on memory from operator new even when our own operator new got it from malloc.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
+namespace {
+std::atomic<bool> g_count_allocs{false};
+std::atomic<long> g_allocs{0};
+}  // namespace
+
+void* operator new(std::size_t n) {
+    if (g_count_allocs.load(std::memory_order_relaxed)) g_allocs.fetch_add(1, std::memory_order_relaxed);
+    if (void* p = std::malloc(n ? n : 1)) return p;
+    throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+
+namespace {
+
+moe::testgen::model_spec small_spec(moe::dtype t = moe::dtype::f32) {
+    moe::testgen::model_spec s;
+    s.n_vocab = 300, s.n_embd = 64, s.n_layer = 2, s.n_head = 4, s.n_head_kv = 2, s.n_ff = 96;
+    s.n_expert = 4, s.n_expert_used = 2, s.seed = 5, s.weight_type = t;
+    return s;
+}
+
+std::string write_model(const std::string& name, const moe::testgen::model_spec& spec) {
+    const std::string path = std::string(MOE_TEST_TMPDIR) + "/" + name;
+    REQUIRE(moe::testgen::write_random_model(path, spec).ok());
+    return path;
+}
+
+std::vector<int32_t> prompt(size_t n) {
+    std::vector<int32_t> p{1};
+    for (size_t i = 1; i < n; ++i) p.push_back(static_cast<int32_t>(3 + (i * 37) % 290));
+    return p;
+}
+
+double rel_l2(const float* a, const float* b, int64_t n) {
+    double num = 0, den = 0;
+    for (int64_t i = 0; i < n; ++i) num += (double(a[i]) - b[i]) * (double(a[i]) - b[i]), den += double(b[i]) * b[i];
+    return std::sqrt(num / den);
+}
+
+moe::session make_session(const moe::model& m, int threads = 2, int64_t max_batch = 512, int64_t n_ctx = 128) {
+    moe::session_params sp;
+    sp.n_threads = threads, sp.max_batch = max_batch, sp.n_ctx = n_ctx;
+    moe::result<moe::session> s = moe::session::create(m, sp);
+    REQUIRE(s.ok());
+    return std::move(*s);
+}
+
+// Rewrites a GGUF file through gguf::writer, letting `edit` drop or change keys and tensors.
+template <class Edit>
+std::string rewrite(const std::string& src, const std::string& name, Edit edit) {
+    moe::result<moe::model> unused = moe::model::load(src);  // keeps the check that the source itself is valid
+    REQUIRE(unused.ok());
+    std::FILE* f = std::fopen(src.c_str(), "rb");
+    REQUIRE(f);
+    std::vector<uint8_t> bytes;
+    uint8_t buf[65536];
+    size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) bytes.insert(bytes.end(), buf, buf + n);
+    std::fclose(f);
+    moe::result<moe::gguf::file> g = moe::gguf::file::parse(bytes.data(), bytes.size());
+    REQUIRE(g.ok());
+    moe::gguf::writer w;
+    edit(*g, w);
+    const std::string path = std::string(MOE_TEST_TMPDIR) + "/" + name;
+    REQUIRE(w.write(path).ok());
+    return path;
+}
+
+void copy_kvs(const moe::gguf::file& g, moe::gguf::writer& w, const std::string& skip = "") {
+    for (const auto& kv : g.kvs())
+        if (kv.first != skip) w.set_value(kv.first, kv.second);
+}
+
+}  // namespace
+
+TEST_CASE("session: batch, split batches and token-by-token give the same logits (f32 model)") {
+    const std::string path = write_model("session_f32.gguf", small_spec());
+    moe::result<moe::model> m = moe::model::load(path);
+    REQUIRE(m.ok());
+    CHECK(m->info().architecture == "llama");
+    CHECK(m->info().n_expert == 4);
+    CHECK(m->info().n_vocab == 300);
+    const std::vector<int32_t> p = prompt(20);
+
+    moe::session whole = make_session(*m);
+    REQUIRE(whole.eval(p.data(), p.size(), moe::logits_mode::all).ok());
+    CHECK(whole.n_past() == 20);
+
+    moe::session split = make_session(*m, 1, 7);  // 7 + 7 + 6, one thread
+    REQUIRE(split.eval(p.data(), p.size(), moe::logits_mode::all).ok());
+
+    moe::session single = make_session(*m);
+    for (size_t i = 0; i < p.size(); ++i) {
+        REQUIRE(single.eval(&p[i], 1).ok());
+        const float* a = whole.logits(static_cast<int64_t>(i));
+        REQUIRE(a != nullptr);
+        CHECK(rel_l2(single.logits(), a, 300) < 1e-5);
+        CHECK(rel_l2(split.logits(static_cast<int64_t>(i)), a, 300) < 1e-5);
+    }
+    CHECK(single.argmax() == whole.argmax());
+}
+
+TEST_CASE("session: logits availability and argmax") {
+    const std::string path = write_model("session_modes.gguf", small_spec());
+    moe::result<moe::model> m = moe::model::load(path);
+    REQUIRE(m.ok());
+    moe::session s = make_session(*m);
+    CHECK(s.logits() == nullptr);  // nothing evaluated yet
+    CHECK(s.argmax() == -1);
+    const std::vector<int32_t> p = prompt(5);
+    REQUIRE(s.eval(p.data(), p.size()).ok());
+    CHECK(s.logits(4) != nullptr);
+    CHECK(s.logits(-1) == s.logits(4));
+    CHECK(s.logits(0) == nullptr);  // mode last: earlier positions were not computed
+    CHECK(s.logits(5) == nullptr);
+    const float* l = s.logits();
+    int32_t best = 0;
+    for (int32_t v = 1; v < 300; ++v)
+        if (l[v] > l[best]) best = v;
+    CHECK(s.argmax() == best);
+    s.clear();
+    CHECK(s.n_past() == 0);
+    CHECK(s.logits() == nullptr);
+}
+
+TEST_CASE("session: two sessions on one model are independent and identical") {
+    const std::string path = write_model("session_shared.gguf", small_spec(moe::dtype::q8_0));
+    moe::result<moe::model> m = moe::model::load(path);
+    REQUIRE(m.ok());
+    moe::session a = make_session(*m), b = make_session(*m, 1);
+    const std::vector<int32_t> p = prompt(9);
+    REQUIRE(a.eval(p.data(), p.size()).ok());
+    REQUIRE(b.eval(p.data(), 4).ok());
+    REQUIRE(b.eval(p.data() + 4, 5).ok());
+    CHECK(rel_l2(a.logits(), b.logits(), 300) < 1e-5);
+}
+
+TEST_CASE("session: decoding allocates nothing after warm-up") {
+    const std::string path = write_model("session_alloc.gguf", small_spec(moe::dtype::q4_0));
+    moe::result<moe::model> m = moe::model::load(path);
+    REQUIRE(m.ok());
+    moe::session s = make_session(*m, 2);
+    const std::vector<int32_t> p = prompt(8);
+    REQUIRE(s.eval(p.data(), p.size()).ok());
+    int32_t tok = s.argmax();
+    for (int i = 0; i < 3; ++i) {  // warm-up: the single-token executor and scratch buffers are created here
+        REQUIRE(s.eval(&tok, 1).ok());
+        tok = s.argmax();
+    }
+    g_allocs = 0;
+    g_count_allocs = true;
+    bool ok = true;
+    for (int i = 0; i < 16; ++i) {
+        ok = ok && s.eval(&tok, 1).ok();
+        tok = s.argmax();
+    }
+    g_count_allocs = false;
+    CHECK(ok);
+    CHECK(g_allocs.load() == 0);
+}
+
+TEST_CASE("session: errors come back as statuses") {
+    const std::string path = write_model("session_errors.gguf", small_spec());
+    moe::result<moe::model> m = moe::model::load(path);
+    REQUIRE(m.ok());
+    moe::session s = make_session(*m, 1, 512, 16);
+    const int32_t bad = 300;
+    CHECK(s.eval(&bad, 1).code() == moe::errc::invalid_argument);
+    CHECK(s.eval(nullptr, 0).code() == moe::errc::invalid_argument);
+    CHECK(s.n_past() == 0);
+    const std::vector<int32_t> p = prompt(17);
+    moe::status full = s.eval(p.data(), p.size());
+    CHECK(full.code() == moe::errc::context_full);
+    CHECK(full.message().find("16") != std::string::npos);
+    CHECK(s.n_past() == 0);  // nothing was evaluated
+    REQUIRE(s.eval(p.data(), 16).ok());
+    CHECK(s.eval(p.data(), 1).code() == moe::errc::context_full);
+
+    moe::session_params cuda;
+    cuda.backend = "cuda";
+    CHECK(moe::session::create(*m, cuda).error().code() == moe::errc::backend_unavailable);
+    moe::session_params unknown;
+    unknown.backend = "tpu";
+    CHECK(moe::session::create(*m, unknown).error().code() == moe::errc::invalid_argument);
+}
+
+TEST_CASE("model: load from memory matches load from file; progress can cancel") {
+    const std::string path = write_model("model_mem.gguf", small_spec(moe::dtype::f16));
+    moe::result<std::vector<uint8_t>> bytes = moe::testgen::make_random_model(small_spec(moe::dtype::f16));
+    REQUIRE(bytes.ok());
+    moe::result<moe::model> a = moe::model::load(path);
+    moe::result<moe::model> b = moe::model::load_from_memory(bytes->data(), bytes->size());
+    REQUIRE(a.ok());
+    REQUIRE(b.ok());
+    moe::session sa = make_session(*a), sb = make_session(*b);
+    const std::vector<int32_t> p = prompt(6);
+    REQUIRE(sa.eval(p.data(), p.size()).ok());
+    REQUIRE(sb.eval(p.data(), p.size()).ok());
+    CHECK(rel_l2(sa.logits(), sb.logits(), 300) == 0.0);
+
+    std::vector<float> seen;
+    moe::model_params mp;
+    mp.progress = [&](float x) {
+        seen.push_back(x);
+        return true;
+    };
+    REQUIRE(moe::model::load(path, mp).ok());
+    REQUIRE(seen.size() >= 2);
+    CHECK(seen.front() == 0.0f);
+    CHECK(seen.back() == 1.0f);
+    mp.progress = [](float x) { return x < 0.5f; };
+    CHECK(moe::model::load(path, mp).error().code() == moe::errc::aborted);
+    CHECK(moe::model::load_from_memory(nullptr, 0).error().code() == moe::errc::invalid_argument);
+}
+
+TEST_CASE("model: clear errors for bad files") {
+    const std::string path = write_model("model_good.gguf", small_spec());
+
+    SUBCASE("missing file") {
+        moe::result<moe::model> m = moe::model::load(std::string(MOE_TEST_TMPDIR) + "/does-not-exist.gguf");
+        CHECK(m.error().code() == moe::errc::io_error);
+        CHECK(m.error().message().find("does-not-exist.gguf") != std::string::npos);
+    }
+    SUBCASE("unknown architecture names it and the supported list") {
+        const std::string bad = rewrite(path, "model_arch.gguf", [](const moe::gguf::file& g, moe::gguf::writer& w) {
+            copy_kvs(g, w, "general.architecture");
+            w.set_string("general.architecture", "mamba9");
+            for (const auto& t : g.tensors()) REQUIRE(w.add_tensor(t.name, t.type, {t.ne, t.ne + t.n_dims}, t.data, t.nbytes).ok());
+        });
+        moe::result<moe::model> m = moe::model::load(bad);
+        CHECK(m.error().code() == moe::errc::unsupported);
+        CHECK(m.error().message().find("mamba9") != std::string::npos);
+        CHECK(m.error().message().find("llama") != std::string::npos);
+        CHECK(m.error().message().find("model_arch.gguf") != std::string::npos);
+    }
+    SUBCASE("missing tensor is named") {
+        const std::string bad = rewrite(path, "model_missing.gguf", [](const moe::gguf::file& g, moe::gguf::writer& w) {
+            copy_kvs(g, w);
+            for (const auto& t : g.tensors())
+                if (t.name != "blk.1.ffn_up_exps.weight")
+                    REQUIRE(w.add_tensor(t.name, t.type, {t.ne, t.ne + t.n_dims}, t.data, t.nbytes).ok());
+        });
+        moe::result<moe::model> m = moe::model::load(bad);
+        CHECK(m.error().code() == moe::errc::shape_mismatch);
+        CHECK(m.error().message().find("blk.1.ffn_up_exps.weight") != std::string::npos);
+    }
+    SUBCASE("mis-shaped tensor names expected and found shapes") {
+        const std::string bad = rewrite(path, "model_shape.gguf", [](const moe::gguf::file& g, moe::gguf::writer& w) {
+            copy_kvs(g, w);
+            for (const auto& t : g.tensors()) {
+                std::vector<int64_t> ne(t.ne, t.ne + t.n_dims);
+                if (t.name == "blk.0.attn_q.weight") ne = {ne[1], ne[0]};  // same bytes, transposed shape: 64x64 -> ok
+                if (t.name == "blk.0.attn_k.weight") ne = {ne[0] * ne[1] / 2, 2};
+                REQUIRE(w.add_tensor(t.name, t.type, ne, t.data, t.nbytes).ok());
+            }
+        });
+        moe::result<moe::model> m = moe::model::load(bad);
+        CHECK(m.error().code() == moe::errc::shape_mismatch);
+        CHECK(m.error().message().find("blk.0.attn_k.weight") != std::string::npos);
+        CHECK(m.error().message().find("[32, 64]") != std::string::npos);  // expected, outermost first
+    }
+    SUBCASE("missing hyperparameter is named") {
+        const std::string bad = rewrite(path, "model_hparam.gguf", [](const moe::gguf::file& g, moe::gguf::writer& w) {
+            copy_kvs(g, w, "llama.embedding_length");
+            for (const auto& t : g.tensors()) REQUIRE(w.add_tensor(t.name, t.type, {t.ne, t.ne + t.n_dims}, t.data, t.nbytes).ok());
+        });
+        moe::result<moe::model> m = moe::model::load(bad);
+        CHECK(m.error().code() == moe::errc::bad_format);
+        CHECK(m.error().message().find("llama.embedding_length") != std::string::npos);
+    }
+    SUBCASE("truncated file") {
+        std::FILE* f = std::fopen(path.c_str(), "rb");
+        REQUIRE(f);
+        std::vector<uint8_t> bytes(4096);
+        REQUIRE(std::fread(bytes.data(), 1, bytes.size(), f) == bytes.size());
+        std::fclose(f);
+        moe::result<moe::model> m = moe::model::load_from_memory(bytes.data(), bytes.size());
+        CHECK(m.error().code() == moe::errc::bad_format);
+    }
+}
