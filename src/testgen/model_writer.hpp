@@ -32,8 +32,8 @@ struct model_spec {
 };
 
 // The same seed and shape give the same float weights whatever weight_type is; only the storage differs.
-result<std::vector<uint8_t>> make_random_model(const model_spec& spec);
-status write_random_model(const std::string& path, const model_spec& spec);
+MOE_API result<std::vector<uint8_t>> make_random_model(const model_spec& spec);
+MOE_API status write_random_model(const std::string& path, const model_spec& spec);
 
 }  // namespace testgen
 MOE_END_NAMESPACE

@@ -242,9 +242,14 @@ int main() {
     a.spec.n_ff = 512, a.spec.n_expert = 8, a.spec.n_expert_used = 2, a.spec.seed = 11;
     shape_case b{"mha-hd64-6x3", {}};
     b.spec.n_vocab = 800, b.spec.n_embd = 256, b.spec.n_layer = 3, b.spec.n_head = 4, b.spec.n_head_kv = 4;
-    b.spec.n_ff = 384, b.spec.n_expert = 6, b.spec.n_expert_used = 3, b.spec.seed = 22, b.spec.tie_output = true;
+    b.spec.n_ff = 384, b.spec.n_expert = 6, b.spec.n_expert_used = 3, b.spec.seed = 22;
+    // The dense llama path and tied embeddings (no output.weight) go through the same builder.
+    shape_case c{"dense-tied", {}};
+    c.spec.n_vocab = 512, c.spec.n_embd = 128, c.spec.n_layer = 2, c.spec.n_head = 4, c.spec.n_head_kv = 1;
+    c.spec.n_ff = 256, c.spec.n_expert = 0, c.spec.seed = 33, c.spec.tie_output = true;
     run_shape(a);
     run_shape(b);
+    run_shape(c);
     check_quantizer_bytes();
     std::ofstream(tmpdir + "/conformance.md") << report.str();
     std::printf("%d passed, %d failed\n", failures == 0 ? 1 : 0, failures == 0 ? 0 : 1);

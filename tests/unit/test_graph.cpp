@@ -56,11 +56,11 @@ TEST_CASE("graph: builder infers output shapes and types for every op") {
     CHECK(gb.val(x).kind == value_kind::input);
     CHECK(gb.val(x).producer == -1);
 
-    auto expect = [&](value_id v, dtype t, shape sh) {
-        REQUIRE(v != no_value);
-        CHECK(gb.val(v).type == t);
-        CHECK_MESSAGE(gb.val(v).sh == sh, gb.val(v).sh.to_string() + " vs " + sh.to_string());
-        CHECK(gb.val(v).kind == value_kind::intermediate);
+    auto expect = [&](value_id id, dtype t, shape sh) {
+        REQUIRE(id != no_value);
+        CHECK(gb.val(id).type == t);
+        CHECK_MESSAGE(gb.val(id).sh == sh, gb.val(id).sh.to_string() << " vs " << sh.to_string());
+        CHECK(gb.val(id).kind == value_kind::intermediate);
     };
 
     value_id rows = gb.get_rows(emb, ids);
@@ -112,7 +112,7 @@ TEST_CASE("graph: builder infers output shapes and types for every op") {
     REQUIRE(g.ok());
     const graph& G = *g;
     // parameters land in the node
-    auto node_of = [&](value_id v) -> const node& { return G.nodes[static_cast<size_t>(G.val(v).producer)]; };
+    auto node_of = [&](value_id id) -> const node& { return G.nodes[static_cast<size_t>(G.val(id).producer)]; };
     CHECK(node_of(nrm).kind == op::rms_norm);
     CHECK(node_of(nrm).f[0] == 1e-5f);
     CHECK(node_of(tk).kind == op::top_k);

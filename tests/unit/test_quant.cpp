@@ -214,6 +214,8 @@ TEST_CASE("quant: round-trip error bounds on random data") {
         const float scale = std::ldexp(1.0f, static_cast<int>(i / 32 % 18) - 6);  // blocks from 2^-6 to 2^11
         x[i] = rng.normal() * scale;
     }
+    // Block scales stay >= 2^-6 so that d is a normal fp16 number (a subnormal fp16 scale loses precision and
+    // breaks these bounds in llama.cpp too).
     // Bounds: q8_0 rounds to the nearest step (d/2), q4_0 can be one full step off at the clamped end (d).
     // The scale is stored as fp16, so allow the fp16 rounding of d times the largest |q| on top.
     const float fp16_rel = 1.0f / 2048.0f;

@@ -25,7 +25,7 @@ status attention(context& c, const node& n, const tensor_view& out, const tensor
     const float* qp = static_cast<const float*>(q.data);
     float* o = static_cast<float*>(out.data);
     c.pool.run([&](int ith, int nth) {
-        float* s = c.scratch(ith, static_cast<size_t>(n_past + T));
+        float* s = c.scratch(ith, static_cast<size_t>(C));  // sized for the whole cache: no growth while decoding
         for (int64_t th = ith; th < T * Hq; th += nth) {
             const int64_t t = th / Hq, h = th % Hq, hk = h / group, len = n_past + t + 1;
             const float* qr = qp + (t * Hq + h) * Dk;
