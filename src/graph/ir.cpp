@@ -7,13 +7,12 @@
 MOE_BEGIN_NAMESPACE
 
 shape::shape(std::initializer_list<int64_t> dims) {
-    rank = static_cast<int>(dims.size());
-    size_t k = 0;
+    rank = dims.size() <= static_cast<size_t>(max_rank) ? static_cast<int>(dims.size()) : -1;  // -1: invalid,
+    size_t k = 0;                                                                            // rejected by builders
     for (int64_t v : dims) {
         if (k < d.size()) d[k] = v;
         ++k;
     }
-    if (rank > max_rank) rank = max_rank;  // graph_builder rejects such shapes before they get here
 }
 
 int64_t shape::rows() const {
@@ -109,6 +108,10 @@ value_id graph_builder::input(const std::string& name, dtype type, shape sh) {
 value_id graph_builder::weight(const std::string& name, dtype type, shape sh, const void* data) {
     if (!check(shape_ok(sh), "weight '" + name + "' has an invalid shape " + sh.to_string())) return no_value;
     if (!check(data != nullptr, "weight '" + name + "' has no data")) return no_value;
+    if (!check(sh.last() % traits(type).block_size == 0,
+               "weight '" + name + "': rows of " + std::to_string(sh.last()) + " are not whole " + dtype_name(type) +
+                   " blocks"))
+        return no_value;
     value v;
     v.name = name, v.type = type, v.sh = sh, v.kind = value_kind::weight, v.external = data;
     return add_value(std::move(v));
@@ -202,8 +205,17 @@ value_id graph_builder::mul(value_id a, value_id b) {
     return elementwise(op::mul, a, b);
 }
 
+bool graph_builder::is_f32(std::initializer_list<value_id> vs, const char* op) {
+    for (value_id v : vs)
+        if (!check(val(v).type == dtype::f32, std::string(op) + ": input " + std::to_string(v) + " is " +
+                                                 dtype_name(val(v).type) + ", expected f32"))
+            return false;
+    return true;
+}
+
 value_id graph_builder::scale(value_id x, float s) {
     MOE_REQUIRE_VALID(x);
+    if (!is_f32({x}, "scale")) return no_value;
     value_id out = add_node(op::scale, {x}, dtype::f32, val(x).sh);
     if (out != no_value) g_.nodes.back().f[0] = s;
     return out;
@@ -211,6 +223,7 @@ value_id graph_builder::scale(value_id x, float s) {
 
 value_id graph_builder::swiglu(value_id gate, value_id up) {
     MOE_REQUIRE_VALID(gate, up);
+    if (!is_f32({gate, up}, "swiglu")) return no_value;
     if (!check(val(gate).sh == val(up).sh, "swiglu: gate " + val(gate).sh.to_string() + " and up " +
                                               val(up).sh.to_string() + " differ"))
         return no_value;
@@ -219,11 +232,13 @@ value_id graph_builder::swiglu(value_id gate, value_id up) {
 
 value_id graph_builder::softmax(value_id x) {
     MOE_REQUIRE_VALID(x);
+    if (!is_f32({x}, "softmax")) return no_value;
     return add_node(op::softmax, {x}, dtype::f32, val(x).sh);
 }
 
 value_id graph_builder::top_k(value_id x, int64_t k) {
     MOE_REQUIRE_VALID(x);
+    if (!is_f32({x}, "top_k")) return no_value;
     const value& a = val(x);
     if (!check(a.sh.rank == 2 && k >= 1 && k <= a.sh[1],
                "top_k: k = " + std::to_string(k) + " does not fit " + a.sh.to_string()))
@@ -235,6 +250,7 @@ value_id graph_builder::top_k(value_id x, int64_t k) {
 
 value_id graph_builder::gather_cols(value_id x, value_id ids) {
     MOE_REQUIRE_VALID(x, ids);
+    if (!is_f32({x}, "gather_cols")) return no_value;
     const value &a = val(x), &i = val(ids);
     if (!check(a.sh.rank == 2 && i.sh.rank == 2 && i.type == dtype::i32 && a.sh[0] == i.sh[0],
                "gather_cols: " + a.sh.to_string() + " and ids " + i.sh.to_string() + " do not fit"))
@@ -244,11 +260,13 @@ value_id graph_builder::gather_cols(value_id x, value_id ids) {
 
 value_id graph_builder::normalize_sum(value_id x) {
     MOE_REQUIRE_VALID(x);
+    if (!is_f32({x}, "normalize_sum")) return no_value;
     return add_node(op::normalize_sum, {x}, dtype::f32, val(x).sh);
 }
 
 value_id graph_builder::weighted_sum(value_id y, value_id w) {
     MOE_REQUIRE_VALID(y, w);
+    if (!is_f32({y, w}, "weighted_sum")) return no_value;
     const value &a = val(y), &b = val(w);
     if (!check(a.sh.rank == 3 && b.sh.rank == 2 && a.sh[0] == b.sh[0] && a.sh[1] == b.sh[1],
                "weighted_sum: " + a.sh.to_string() + " and weights " + b.sh.to_string() + " do not fit"))
@@ -258,6 +276,7 @@ value_id graph_builder::weighted_sum(value_id y, value_id w) {
 
 value_id graph_builder::rope(value_id x, value_id pos, int64_t n_rot, rope_mode mode, float base, float freq_scale) {
     MOE_REQUIRE_VALID(x, pos);
+    if (!is_f32({x}, "rope")) return no_value;
     const value &a = val(x), &p = val(pos);
     if (!check(a.sh.rank == 3 && p.type == dtype::i32 && p.sh.rank == 1 && p.sh[0] == a.sh[0] && n_rot > 0 &&
                    n_rot % 2 == 0 && n_rot <= a.sh[2],
@@ -274,6 +293,7 @@ value_id graph_builder::rope(value_id x, value_id pos, int64_t n_rot, rope_mode 
 
 value_id graph_builder::attention(value_id q, value_id k, value_id v, value_id kcache, value_id vcache, float scale) {
     MOE_REQUIRE_VALID(q, k, v, kcache, vcache);
+    if (!is_f32({q, k, v}, "attention")) return no_value;
     const value &Q = val(q), &K = val(k), &V = val(v), &KC = val(kcache), &VC = val(vcache);
     bool ok = Q.sh.rank == 3 && K.sh.rank == 3 && V.sh.rank == 3 && Q.sh[0] == K.sh[0] && K.sh[0] == V.sh[0] &&
               Q.sh[2] == K.sh[2] && K.sh[1] == V.sh[1] && K.sh[1] > 0 && Q.sh[1] % K.sh[1] == 0 &&
@@ -305,11 +325,13 @@ value_id graph_builder::rows(value_id x, int64_t first, int64_t count) {
     if (!check(a.sh.rank == 2 && first >= 0 && count >= 1 && first + count <= a.sh[0] && !is_quantized(a.type),
                "rows: [" + std::to_string(first) + ", +" + std::to_string(count) + ") outside " + a.sh.to_string()))
         return no_value;
-    value_id out = add_node(op::view, {x}, a.type, {count, a.sh[1]});
+    const dtype type = a.type;  // copies: add_node may reallocate the value list `a` points into
+    const int64_t cols = a.sh[1];
+    value_id out = add_node(op::view, {x}, type, {count, cols});
     if (out != no_value) {
         value& o = g_.values[static_cast<size_t>(out)];
         o.alias_of = x;
-        o.alias_offset = static_cast<size_t>(first) * row_bytes(a.type, a.sh[1]);
+        o.alias_offset = static_cast<size_t>(first) * row_bytes(type, cols);
     }
     return out;
 }

@@ -132,6 +132,7 @@ public:
 
 private:
     bool check(bool cond, const std::string& what);
+    bool is_f32(std::initializer_list<value_id> vs, const char* op);
     bool valid(value_id v) const;
     value_id add_value(value v);
     value_id add_node(op kind, std::initializer_list<value_id> in, dtype type, shape sh);

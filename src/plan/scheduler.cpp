@@ -10,6 +10,12 @@ result<schedule> schedule_graph(const graph& g, const std::vector<backend*>& pri
     s.node_backend.assign(g.nodes.size(), -1);
     for (size_t k = 0; k < g.nodes.size(); ++k) {
         const node& n = g.nodes[k];
+        if (n.kind == op::view) {  // a view is free: it stays with whatever produced its input
+            const int32_t p = g.val(n.in[0]).producer;
+            s.node_backend[k] = p >= 0 ? s.node_backend[static_cast<size_t>(p)]
+                                       : (k > 0 ? s.node_backend[k - 1] : static_cast<int>(priority.size()) - 1);
+            continue;
+        }
         for (size_t b = 0; b < priority.size(); ++b) {
             if (priority[b]->supports(g, n)) {
                 s.node_backend[k] = static_cast<int>(b);

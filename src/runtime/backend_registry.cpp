@@ -294,6 +294,7 @@ status backend_registry::load_module(const std::string& path) {
     }
     e->info.available = true;
     e->info.score = score;
+    mod->table = t;
     e->module = std::move(mod);
     entries_.push_back(std::move(e));
     return {};

@@ -19,7 +19,8 @@ public:
     const graph& g() const noexcept { return g_; }
     const schedule& sched() const noexcept { return sched_; }
     const memory_plan& plan() const noexcept { return plan_; }
-    // Host pointer to an input or output value (valid while the executor lives).
+    // Host pointer to an input or output value (valid while the executor lives). Inputs must be written before
+    // every run: their arena bytes are reused by later values once consumed.
     void* data(value_id v) const noexcept { return views_[static_cast<size_t>(v)].data; }
     status run(const run_args& args);
 

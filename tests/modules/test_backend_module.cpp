@@ -7,7 +7,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <new>
-#include <string>
 
 // MOE_TEST_MODULE_VARIANT: 0 good, 1 wrong api_version, 2 table smaller than v1, 3 no entry point, 4 no device.
 #ifndef MOE_TEST_MODULE_VARIANT
@@ -25,9 +24,11 @@ MOE_BACKEND_MODULE_EXPORT int moe_test_backend_live_allocs(void) { return g_live
 MOE_BACKEND_MODULE_EXPORT int moe_test_backend_live_instances(void) { return g_live_instances.load(); }
 }
 
+// std::to_string is avoided on purpose: it brings GNU "unique" symbols, which make glibc keep the module loaded
+// forever, and the tests check that the module is unloaded once nothing uses it.
 struct moe_backend_instance {
     int n_threads = 0;
-    std::string error;
+    char error[160] = {0};
 };
 
 namespace {
@@ -102,7 +103,7 @@ int32_t alloc(moe_backend_instance* inst, size_t bytes, void** out) {
     const size_t rounded = (bytes + 63) / 64 * 64;
     void* p = std::aligned_alloc(64, rounded ? rounded : 64);
     if (!p) {
-        inst->error = "cannot allocate " + std::to_string(bytes) + " bytes";
+        std::snprintf(inst->error, sizeof(inst->error), "cannot allocate %zu bytes", bytes);
         return MOE_BACKEND_ERR_OUT_OF_MEMORY;
     }
     ++g_live_allocs;
@@ -118,16 +119,17 @@ void free_mem(moe_backend_instance*, void* p) {
 
 int32_t run_node(moe_backend_instance* inst, const moe_backend_node* node, const moe_backend_run_args* args) {
     if (!node || !args || args->struct_size < sizeof(moe_backend_run_args)) {
-        inst->error = "bad run arguments";
+        put(inst->error, sizeof(inst->error), "bad run arguments");
         return MOE_BACKEND_ERR_INVALID_ARGUMENT;
     }
     if (!add_fits(node)) {
-        inst->error = "the test backend only adds f32 tensors (op " + std::to_string(node->op) + ")";
+        std::snprintf(inst->error, sizeof(inst->error), "the test backend only adds f32 tensors (op %d)",
+                      static_cast<int>(node->op));
         return MOE_BACKEND_ERR_UNSUPPORTED;
     }
     const moe_backend_tensor &a = node->inputs[0], &b = node->inputs[1];
     if (!a.data || !b.data || !node->output.data) {
-        inst->error = "null tensor data";
+        put(inst->error, sizeof(inst->error), "null tensor data");
         return MOE_BACKEND_ERR_INVALID_ARGUMENT;
     }
     const int64_t n = elements(a), nb = elements(b);
@@ -136,11 +138,11 @@ int32_t run_node(moe_backend_instance* inst, const moe_backend_node* node, const
     float* o = static_cast<float*>(node->output.data);
     for (int64_t i = 0; i < n; ++i) o[i] = x[i] + y[i % nb];
     ++g_add_calls;
-    inst->error.clear();
+    inst->error[0] = '\0';
     return MOE_BACKEND_OK;
 }
 
-const char* last_error(const moe_backend_instance* inst) { return inst ? inst->error.c_str() : ""; }
+const char* last_error(const moe_backend_instance* inst) { return inst ? inst->error : ""; }
 
 const moe_backend_module_v1 table = {
     MOE_TEST_MODULE_VARIANT == 1 ? 99u : static_cast<uint32_t>(MOE_BACKEND_API_VERSION),
