@@ -9,13 +9,17 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 MOE_BEGIN_NAMESPACE
 
 struct session_params {
     int64_t n_ctx = 0;           // KV cache length in tokens; 0: the model's training context, at most 4096
     int n_threads = 0;           // CPU threads; 0: one per hardware thread
-    std::string backend = "auto";  // "auto", "cpu" or "cuda"
+    std::string backend = "auto";  // "auto", "cpu", or a backend module's name such as "cuda"
+    // Where backend modules (libmoe-backend-*.so) are looked for; empty: $MOE_BACKEND_PATH (':'-separated), then
+    // the library's install directory. "auto" uses the CPU until a GPU module is part of the build.
+    std::vector<std::string> backend_dirs;
     int64_t max_batch = 512;     // longer batches are evaluated in chunks of this many tokens
 };
 

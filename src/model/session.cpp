@@ -2,11 +2,13 @@
 // eval() splits long batches, fills the token/position inputs, runs the executor and keeps the logits.
 #include "backends/cpu/cpu_backend.hpp"
 #include "model/model_impl.hpp"
+#include "runtime/backend_registry.hpp"
 #include "runtime/executor.hpp"
 
 #include <moe/session.hpp>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 
 MOE_BEGIN_NAMESPACE
@@ -19,6 +21,7 @@ struct session_impl {
     int64_t n_past = 0;
     int64_t n_vocab = 0;
     std::unique_ptr<cpu_backend> cpu;
+    std::unique_ptr<backend> accel;  // a module backend placed before the CPU, when one was asked for
     std::vector<backend*> priority;
     std::vector<backend_buffer> k_cache, v_cache;
     build_request req;  // KV pointers; n_tokens / all_logits set per graph
@@ -56,6 +59,52 @@ struct session_impl {
     }
 };
 
+namespace {
+
+std::vector<std::string> module_dirs(const session_params& p) {
+    if (!p.backend_dirs.empty()) return p.backend_dirs;
+    std::vector<std::string> dirs;
+    if (const char* env = std::getenv("MOE_BACKEND_PATH")) {
+        std::string all = env;
+        for (size_t i = 0; i <= all.size();) {
+            size_t j = all.find(':', i);
+            if (j == std::string::npos) j = all.size();
+            if (j > i) dirs.push_back(all.substr(i, j - i));
+            i = j + 1;
+        }
+    }
+#ifdef MOE_DEFAULT_BACKEND_DIR
+    dirs.push_back(MOE_DEFAULT_BACKEND_DIR);
+#endif
+    return dirs;
+}
+
+// Finds backend `p.backend` among the modules in the search directories; the error lists what was tried.
+result<std::unique_ptr<backend>> open_module_backend(const session_params& p) {
+    backend_registry reg;
+    std::string tried;
+    for (const std::string& dir : module_dirs(p)) {
+        result<module_scan> scan = reg.find_modules(dir);
+        tried += (tried.empty() ? "" : ", ") + dir;
+        if (scan)
+            for (const status& f : scan->failures) tried += " (" + f.message() + ")";
+    }
+    for (const backend_info& info : reg.list())
+        if (info.name == p.backend) {
+            if (!info.available)
+                return status(errc::backend_unavailable, "backend '" + p.backend + "' is unavailable: " + info.reason);
+            return reg.create(p.backend, p.n_threads);
+        }
+    if (p.backend == "cuda")
+        return status(errc::backend_unavailable, "no CUDA backend module found (searched: " +
+                                                     (tried.empty() ? std::string("no directories") : tried) +
+                                                     "); this build runs on the CPU: use backend \"cpu\" or \"auto\"");
+    return status(errc::invalid_argument, "unknown backend '" + p.backend + "' (auto, cpu, or a module name; searched: " +
+                                              (tried.empty() ? std::string("no directories") : tried) + ")");
+}
+
+}  // namespace
+
 }  // namespace detail
 
 result<session> session::create(const model& m, const session_params& params) {
@@ -64,16 +113,18 @@ result<session> session::create(const model& m, const session_params& params) {
         s->model = m.impl_;
         s->params = params;
         const model_info& info = m.info();
-        if (params.backend == "cuda")
-            return status(errc::backend_unavailable, "the CUDA backend is not part of this build yet; use \"cpu\"");
-        if (params.backend != "auto" && params.backend != "cpu")
-            return status(errc::invalid_argument, "unknown backend '" + params.backend + "' (auto, cpu, cuda)");
         if (params.n_ctx < 0 || params.max_batch < 1)
             return status(errc::invalid_argument, "n_ctx must be >= 0 and max_batch >= 1");
         s->n_ctx = params.n_ctx > 0 ? params.n_ctx : std::min<int64_t>(info.n_ctx_train > 0 ? info.n_ctx_train : 4096, 4096);
         s->n_vocab = info.n_vocab;
         s->cpu.reset(new cpu_backend(params.n_threads));
-        s->priority = {s->cpu.get()};
+        if (params.backend != "auto" && params.backend != "cpu") {
+            result<std::unique_ptr<backend>> b = detail::open_module_backend(params);
+            if (!b) return b.error();
+            s->accel = std::move(*b);
+            s->priority.push_back(s->accel.get());
+        }
+        s->priority.push_back(s->cpu.get());
 
         const std::vector<kv_layer_shape> kv = m.impl_->arch->kv_shape();
         s->req.n_ctx = s->n_ctx;
@@ -167,7 +218,7 @@ int32_t session::argmax(int64_t i) const noexcept {
 int64_t session::n_past() const noexcept { return impl_->n_past; }
 int64_t session::n_ctx() const noexcept { return impl_->n_ctx; }
 int64_t session::n_vocab() const noexcept { return impl_->n_vocab; }
-const char* session::backend_name() const noexcept { return impl_->cpu->name(); }
+const char* session::backend_name() const noexcept { return impl_->accel ? impl_->accel->name() : impl_->cpu->name(); }
 void session::clear() noexcept {
     impl_->n_past = 0;
     impl_->batch_size = 0;

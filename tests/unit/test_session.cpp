@@ -201,7 +201,10 @@ TEST_CASE("session: errors come back as statuses") {
 
     moe::session_params cuda;
     cuda.backend = "cuda";
-    CHECK(moe::session::create(*m, cuda).error().code() == moe::errc::backend_unavailable);
+    cuda.backend_dirs = {std::string(MOE_TEST_TMPDIR)};  // no modules there
+    moe::result<moe::session> no_gpu = moe::session::create(*m, cuda);
+    CHECK(no_gpu.error().code() == moe::errc::backend_unavailable);
+    CHECK(no_gpu.error().message().find("no CUDA backend module") != std::string::npos);
     moe::session_params unknown;
     unknown.backend = "tpu";
     CHECK(moe::session::create(*m, unknown).error().code() == moe::errc::invalid_argument);
@@ -300,4 +303,26 @@ TEST_CASE("model: clear errors for bad files") {
         moe::result<moe::model> m = moe::model::load_from_memory(bytes.data(), bytes.size());
         CHECK(m.error().code() == moe::errc::bad_format);
     }
+}
+
+TEST_CASE("session: a backend module placed before the CPU gives the CPU's answers") {
+    const std::string path = write_model("session_module.gguf", small_spec(moe::dtype::q8_0));
+    moe::result<moe::model> m = moe::model::load(path);
+    REQUIRE(m.ok());
+    moe::session_params sp;
+    sp.backend = "test";  // tests/modules/test_backend_module.cpp: host memory, runs `add` only
+    sp.backend_dirs = {std::string(MOE_TEST_BACKEND_DIR)};
+    sp.n_threads = 2;
+    moe::result<moe::session> with_module = moe::session::create(*m, sp);
+    REQUIRE(with_module.ok());
+    CHECK(std::string(with_module->backend_name()) == "test");
+    moe::session cpu_only = make_session(*m);
+    const std::vector<int32_t> p = prompt(7);
+    REQUIRE(with_module->eval(p.data(), p.size(), moe::logits_mode::all).ok());
+    REQUIRE(cpu_only.eval(p.data(), p.size(), moe::logits_mode::all).ok());
+    for (int64_t i = 0; i < 7; ++i) CHECK(rel_l2(with_module->logits(i), cpu_only.logits(i), 300) < 1e-6);
+
+    sp.backend = "test-nodevice";  // listed, but its score() reports no device
+    moe::result<moe::session> unavailable = moe::session::create(*m, sp);
+    CHECK(unavailable.error().code() == moe::errc::backend_unavailable);
 }
