@@ -32,6 +32,7 @@ struct model_info {
     int64_t n_ctx_train = 0;
     uint64_t n_params = 0;      // total weights in the file
     uint64_t weight_bytes = 0;  // bytes of tensor data
+    std::string chat_template;  // tokenizer.chat_template (Jinja source), empty when the file has none
 };
 
 class session;

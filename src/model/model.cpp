@@ -28,6 +28,12 @@ result<impl_ptr> finish_load(mapped_file file, const model_params& params, const
     result<std::unique_ptr<architecture>> arch = create_architecture(impl->meta);
     if (!arch) return status(arch.error().code(), where + ": " + arch.error().message());
     impl->arch = std::move(*arch);
+    impl->info = impl->arch->info();
+    if (impl->meta.find("tokenizer.chat_template")) {
+        result<std::string> tmpl = impl->meta.get_string("tokenizer.chat_template");
+        if (!tmpl) return status(tmpl.error().code(), where + ": " + tmpl.error().message());
+        impl->info.chat_template = std::move(*tmpl);
+    }
     if (!report(1.0f)) return status(errc::aborted, "loading " + where + " was cancelled");
     return impl;
 }
@@ -65,6 +71,6 @@ model::model(model&&) noexcept = default;
 model& model::operator=(model&&) noexcept = default;
 model::~model() = default;
 
-const model_info& model::info() const noexcept { return impl_->arch->info(); }
+const model_info& model::info() const noexcept { return impl_->info; }
 
 MOE_END_NAMESPACE

@@ -15,6 +15,7 @@ struct model_impl {
     mapped_file file;
     gguf::file meta;
     std::unique_ptr<architecture> arch;
+    model_info info;  // the architecture's info plus file-level metadata (chat template)
 };
 
 }  // namespace detail
