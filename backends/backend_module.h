@@ -81,8 +81,8 @@ typedef const struct moe_backend_module_v1* (*moe_backend_module_get_fn)(void);
 #define MOE_BACKEND_OP_RMS_NORM 1      /* (x [.., d], w [d]) -> x / sqrt(mean(x^2) + f[0]) * w */
 #define MOE_BACKEND_OP_MUL_MAT 2       /* (x [.., k] f32, w [n, k]) -> [.., n], y = x W^T */
 #define MOE_BACKEND_OP_MUL_MAT_ID 3    /* (x [T, s, k], w [E, n, k], ids [T, u] i32) -> [T, u, n]; s = 1 or u */
-#define MOE_BACKEND_OP_ADD 4           /* (a [..., d], b [d] or shape of a) -> a + b */
-#define MOE_BACKEND_OP_MUL 5           /* (a [..., d], b [d] or shape of a) -> a * b */
+#define MOE_BACKEND_OP_ADD 4           /* (a [R.., d], b [d], [R.., 1] or shape of a) -> a + b */
+#define MOE_BACKEND_OP_MUL 5           /* (a, b) -> a * b, broadcast as ADD */
 #define MOE_BACKEND_OP_SCALE 6         /* x * f[0] */
 #define MOE_BACKEND_OP_SWIGLU 7        /* (gate, up) -> silu(gate) * up */
 #define MOE_BACKEND_OP_SOFTMAX 8       /* softmax over the last dim */
@@ -97,6 +97,8 @@ typedef const struct moe_backend_module_v1* (*moe_backend_module_get_fn)(void);
                                           attends causally; f[0] scale */
 #define MOE_BACKEND_OP_VIEW 15         /* reshape/row slice: does no work; the host never calls run_node for it.
                                           supports() says whether the module can address its input's memory. */
+#define MOE_BACKEND_OP_DIV 16          /* (a, b) -> a / b, broadcast as ADD */
+#define MOE_BACKEND_OP_SILU 17         /* x / (1 + exp(-x)) */
 
 /* Element types use GGUF's ggml_type numbers (0 f32, 1 f16, 2 q4_0, 8 q8_0, 26 i32, 30 bf16, ...). Quantized types
  * are stored in GGUF's block layouts, rows contiguous. */

@@ -16,6 +16,8 @@ cpu_backend::cpu_backend(int n_threads) : ctx_(new cpu::context(n_threads)) {
     set(op::mul_mat_id, cpu::mul_mat_id);
     set(op::add, cpu::add);
     set(op::mul, cpu::mul);
+    set(op::div, cpu::div);
+    set(op::silu, cpu::silu);
     set(op::scale, cpu::scale);
     set(op::swiglu, cpu::swiglu);
     set(op::softmax, cpu::softmax);

@@ -12,6 +12,7 @@
 #include <moe/config.hpp>
 #include <moe/dtype.hpp>
 #include <moe/model.hpp>
+#include <moe/perplexity.hpp>
 #include <moe/quant.hpp>
 #include <moe/session.hpp>
 #include <moe/status.hpp>

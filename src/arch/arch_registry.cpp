@@ -5,6 +5,9 @@
 MOE_BEGIN_NAMESPACE
 
 result<std::unique_ptr<architecture>> make_llama(const gguf::file& f);
+result<std::unique_ptr<architecture>> make_olmoe(const gguf::file& f);
+result<std::unique_ptr<architecture>> make_qwen2moe(const gguf::file& f);
+result<std::unique_ptr<architecture>> make_qwen3moe(const gguf::file& f);
 
 namespace {
 struct arch_entry {
@@ -13,6 +16,9 @@ struct arch_entry {
 };
 const arch_entry registry[] = {
     {"llama", make_llama},
+    {"olmoe", make_olmoe},
+    {"qwen2moe", make_qwen2moe},
+    {"qwen3moe", make_qwen3moe},
 };
 }  // namespace
 

@@ -12,6 +12,10 @@ struct attention_weights {
     weight wk;  // [n_head_kv * head_dim_k, n_embd]
     weight wv;  // [n_head_kv * head_dim_v, n_embd]
     weight wo;  // [n_embd, n_head * head_dim_v]
+    weight bq, bk, bv, bo;  // optional biases, [rows of the matching weight]
+    // Optional RMSNorm of q and k before RoPE: [head_dim_k] normalises each head (Qwen3), [n_head * head_dim_k]
+    // the whole projection (OLMoE).
+    weight q_norm, k_norm;
 };
 
 struct attention_params {
@@ -20,6 +24,7 @@ struct attention_params {
     rope_mode mode = rope_mode::norm;
     float rope_base = 10000.0f, rope_freq_scale = 1.0f;
     float scale = 1.0f;  // usually 1/sqrt(head_dim_k)
+    float norm_eps = 1e-6f;  // for q_norm / k_norm
 };
 
 // x [T, n_embd] (already normed) -> [T, n_embd]. Stores this batch's K/V in the caches.
@@ -36,6 +41,7 @@ struct moe_weights {
 struct moe_params {
     int64_t n_expert_used = 2;
     bool normalize_weights = true;  // divide the chosen experts' probabilities by their sum
+    float weights_scale = 0.0f;     // multiplies the expert weights when not 0 or 1 (expert_weights_scale)
 };
 
 // x [T, n_embd] (already normed) -> [T, n_embd]: softmax router, top-k experts, SwiGLU experts, weighted sum.
@@ -43,5 +49,13 @@ value_id moe_ffn(graph_builder& b, value_id x, const moe_weights& w, const moe_p
 
 // x [T, n_embd] -> [T, n_embd]: down(silu(gate x) * up x).
 value_id swiglu_ffn(graph_builder& b, value_id x, const weight& gate, const weight& up, const weight& down);
+
+struct shared_expert_weights {
+    weight gate_inp;          // optional [n_embd]: a sigmoid gate per token on the shared expert's output (Qwen2-MoE)
+    weight gate, up, down;    // SwiGLU FFN: [n_ff_shexp, n_embd], [n_ff_shexp, n_embd], [n_embd, n_ff_shexp]
+};
+
+// x [T, n_embd] -> [T, n_embd]: the always-on expert, optionally scaled by sigmoid(gate_inp . x).
+value_id shared_expert_ffn(graph_builder& b, value_id x, const shared_expert_weights& w);
 
 MOE_END_NAMESPACE

@@ -47,6 +47,8 @@ const char* op_name(op o) noexcept {
     case op::mul_mat_id: return "mul_mat_id";
     case op::add: return "add";
     case op::mul: return "mul";
+    case op::div: return "div";
+    case op::silu: return "silu";
     case op::scale: return "scale";
     case op::swiglu: return "swiglu";
     case op::softmax: return "softmax";
@@ -187,8 +189,9 @@ value_id graph_builder::mul_mat_id(value_id x, value_id w, value_id ids) {
 
 value_id graph_builder::elementwise(op kind, value_id a, value_id b) {
     const value &x = val(a), &y = val(b);
+    const bool column = y.sh.last() == 1 && y.sh.rows() == x.sh.rows() && y.sh.rank == x.sh.rank;
     bool ok = x.type == dtype::f32 && y.type == dtype::f32 &&
-              (x.sh == y.sh || (y.sh.rank == 1 && y.sh[0] == x.sh.last()));
+              (x.sh == y.sh || (y.sh.rank == 1 && y.sh[0] == x.sh.last()) || column);
     if (!check(ok, std::string(op_name(kind)) + ": shapes " + x.sh.to_string() + " and " + y.sh.to_string() +
                        " do not broadcast"))
         return no_value;
@@ -203,6 +206,17 @@ value_id graph_builder::add(value_id a, value_id b) {
 value_id graph_builder::mul(value_id a, value_id b) {
     MOE_REQUIRE_VALID(a, b);
     return elementwise(op::mul, a, b);
+}
+
+value_id graph_builder::div(value_id a, value_id b) {
+    MOE_REQUIRE_VALID(a, b);
+    return elementwise(op::div, a, b);
+}
+
+value_id graph_builder::silu(value_id x) {
+    MOE_REQUIRE_VALID(x);
+    if (!is_f32({x}, "silu")) return no_value;
+    return add_node(op::silu, {x}, dtype::f32, val(x).sh);
 }
 
 bool graph_builder::is_f32(std::initializer_list<value_id> vs, const char* op) {

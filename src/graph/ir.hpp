@@ -59,8 +59,10 @@ enum class op : uint8_t {
     rms_norm,      // (x [.., d], w [d]) -> x / sqrt(mean(x^2) + eps) * w          f[0] = eps
     mul_mat,       // (x [.., k] f32, w [n, k] any type) -> [.., n]               y = x W^T
     mul_mat_id,    // (x [T, s, k], w [E, n, k], ids [T, u] i32) -> [T, u, n]     s = 1 (shared input) or u
-    add,           // (a [..., d], b [d] or same shape as a) -> a + b
-    mul,           // (a [..., d], b [d] or same shape as a) -> a * b
+    add,           // (a [R.., d], b [d], [R.., 1] or a's shape) -> a + b     b broadcast over rows or columns
+    mul,           // same broadcasting, a * b
+    div,           // same broadcasting, a / b
+    silu,          // x * sigmoid(x), written x / (1 + exp(-x))
     scale,         // x * f[0]
     swiglu,        // (gate, up) -> silu(gate) * up
     softmax,       // softmax over the last dim
@@ -113,6 +115,8 @@ public:
     value_id mul_mat_id(value_id x, value_id w, value_id ids);
     value_id add(value_id a, value_id b);
     value_id mul(value_id a, value_id b);
+    value_id div(value_id a, value_id b);
+    value_id silu(value_id x);
     value_id scale(value_id x, float s);
     value_id swiglu(value_id gate, value_id up);
     value_id softmax(value_id x);

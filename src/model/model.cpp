@@ -29,6 +29,10 @@ result<impl_ptr> finish_load(mapped_file file, const model_params& params, const
     if (!arch) return status(arch.error().code(), where + ": " + arch.error().message());
     impl->arch = std::move(*arch);
     impl->info = impl->arch->info();
+    for (const gguf::tensor_info& t : impl->meta.tensors()) {
+        impl->info.n_params += static_cast<uint64_t>(t.n_elements());
+        impl->info.weight_bytes += t.nbytes;
+    }
     if (impl->meta.find("tokenizer.chat_template")) {
         result<std::string> tmpl = impl->meta.get_string("tokenizer.chat_template");
         if (!tmpl) return status(tmpl.error().code(), where + ": " + tmpl.error().message());

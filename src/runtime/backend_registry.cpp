@@ -58,6 +58,8 @@ bool op_to_module(op o, int32_t& out) {
     case op::mul_mat_id: out = MOE_BACKEND_OP_MUL_MAT_ID; return true;
     case op::add: out = MOE_BACKEND_OP_ADD; return true;
     case op::mul: out = MOE_BACKEND_OP_MUL; return true;
+    case op::div: out = MOE_BACKEND_OP_DIV; return true;
+    case op::silu: out = MOE_BACKEND_OP_SILU; return true;
     case op::scale: out = MOE_BACKEND_OP_SCALE; return true;
     case op::swiglu: out = MOE_BACKEND_OP_SWIGLU; return true;
     case op::softmax: out = MOE_BACKEND_OP_SOFTMAX; return true;

@@ -42,12 +42,17 @@ namespace {
 template <class Op>
 status binary(context& c, const tensor_view& out, const tensor_view* in, Op op) {
     const int64_t d = in[0].sh.last(), R = in[0].sh.rows();
-    const bool bcast = in[1].sh.elements() != in[0].sh.elements();
+    const bool same = in[1].sh.elements() == in[0].sh.elements();
+    const bool column = !same && in[1].sh.last() == 1 && in[1].sh.rows() == R;  // one value per row
     const float* a = static_cast<const float*>(in[0].data);
     const float* b = static_cast<const float*>(in[1].data);
     float* o = static_cast<float*>(out.data);
     rows_parallel(c, R, [&](int64_t r) {
-        const float* br = bcast ? b : b + r * d;
+        if (column) {
+            for (int64_t i = 0; i < d; ++i) o[r * d + i] = op(a[r * d + i], b[r]);
+            return;
+        }
+        const float* br = same ? b + r * d : b;
         for (int64_t i = 0; i < d; ++i) o[r * d + i] = op(a[r * d + i], br[i]);
     });
     return {};
@@ -60,6 +65,20 @@ status add(context& c, const node&, const tensor_view& out, const tensor_view* i
 
 status mul(context& c, const node&, const tensor_view& out, const tensor_view* in, const run_args&) {
     return binary(c, out, in, [](float a, float b) { return a * b; });
+}
+
+status div(context& c, const node&, const tensor_view& out, const tensor_view* in, const run_args&) {
+    return binary(c, out, in, [](float a, float b) { return a / b; });
+}
+
+status silu(context& c, const node&, const tensor_view& out, const tensor_view* in, const run_args&) {
+    const int64_t d = in[0].sh.last(), R = in[0].sh.rows();
+    const float* x = static_cast<const float*>(in[0].data);
+    float* o = static_cast<float*>(out.data);
+    rows_parallel(c, R, [&](int64_t r) {
+        for (int64_t i = r * d; i < (r + 1) * d; ++i) o[i] = x[i] / (1.0f + std::exp(-x[i]));
+    });
+    return {};
 }
 
 status scale(context&, const node& n, const tensor_view& out, const tensor_view* in, const run_args&) {

@@ -41,6 +41,8 @@ status mul_mat_id(context&, const node&, const tensor_view&, const tensor_view*,
 status rms_norm(context&, const node&, const tensor_view&, const tensor_view*, const run_args&);
 status add(context&, const node&, const tensor_view&, const tensor_view*, const run_args&);
 status mul(context&, const node&, const tensor_view&, const tensor_view*, const run_args&);
+status div(context&, const node&, const tensor_view&, const tensor_view*, const run_args&);
+status silu(context&, const node&, const tensor_view&, const tensor_view*, const run_args&);
 status scale(context&, const node&, const tensor_view&, const tensor_view*, const run_args&);
 status swiglu(context&, const node&, const tensor_view&, const tensor_view*, const run_args&);
 status softmax(context&, const node&, const tensor_view&, const tensor_view*, const run_args&);
