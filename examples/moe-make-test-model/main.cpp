@@ -16,7 +16,8 @@ namespace {
 void print_help(std::FILE* f) {
     std::fputs(
         "usage: moe-make-test-model -o FILE [options]\n"
-        "Writes a random-weight llama-architecture GGUF model (Mixtral-style MoE, or dense with --experts 0).\n"
+        "Writes a random-weight GGUF model: llama (Mixtral-style MoE, or dense with --experts 0), qwen3moe,\n"
+        "qwen2moe or olmoe, with each family's tensors and metadata as llama.cpp reads them.\n"
         "\n"
         "  -o, --output FILE     output path (required)\n"
         "  --type T              weight type: f32 (default), f16, bf16, q8_0, q4_0\n"
@@ -29,6 +30,8 @@ void print_help(std::FILE* f) {
         "  --ff N                (expert) FFN width (default 256)\n"
         "  --experts N           experts per layer; 0 = dense FFN (default 8)\n"
         "  --experts-used N      experts used per token (default 2)\n"
+        "  --arch NAME           llama (default), qwen3moe, qwen2moe, olmoe\n"
+        "  --ff-shexp N          qwen2moe shared-expert FFN width (default: --ff)\n"
         "  --seed S              random seed (default 1)\n"
         "  --tie-output          no output.weight: the head reuses token_embd\n"
         "  -h, --help            show this help\n",
@@ -92,6 +95,7 @@ int main(int argc, char** argv) {
             {"--vocab", &spec.n_vocab},   {"--embd", &spec.n_embd},       {"--layers", &spec.n_layer},
             {"--heads", &spec.n_head},    {"--kv-heads", &spec.n_head_kv}, {"--head-dim", &spec.head_dim},
             {"--ff", &spec.n_ff},         {"--experts", &spec.n_expert},  {"--experts-used", &spec.n_expert_used},
+            {"--ff-shexp", &spec.n_ff_shexp},
         };
         bool handled = false;
         for (const int_opt& o : int_opts) {
@@ -117,6 +121,9 @@ int main(int argc, char** argv) {
         } else if (arg == "--seed") {
             if (!next(v)) return fail(arg + " needs a value");
             if (!parse_u64(v, spec.seed)) return fail(std::string("--seed: not an unsigned integer: '") + v + "'");
+        } else if (arg == "--arch") {
+            if (!next(v)) return fail(arg + " needs a value");
+            spec.arch = v;
         } else if (arg == "--tie-output") {
             spec.tie_output = true;
         } else {

@@ -123,7 +123,17 @@ uint32_t file_type_of(dtype t) noexcept {
 
 status check_spec(const model_spec& s, int64_t head_dim) {
     auto bad = [](const std::string& m) { return status(errc::invalid_argument, "model spec: " + m); };
-    if (s.arch != "llama") return status(errc::unsupported, "model spec: architecture '" + s.arch + "' (only 'llama')");
+    const bool known = s.arch == "llama" || s.arch == "qwen3moe" || s.arch == "qwen2moe" || s.arch == "olmoe";
+    if (!known)
+        return status(errc::unsupported,
+                      "model spec: architecture '" + s.arch + "' (supported: llama, qwen3moe, qwen2moe, olmoe)");
+    if (s.arch != "llama" && s.n_expert < 1) return bad(s.arch + " needs n_expert >= 1");
+    // llama.cpp's qwen2moe and olmoe read attn_output as [n_embd, n_embd], and olmoe's k norm as [n_embd]
+    if ((s.arch == "qwen2moe" || s.arch == "olmoe") && s.n_head * head_dim != s.n_embd)
+        return bad(s.arch + " needs n_head * head_dim == n_embd");
+    if (s.arch == "olmoe" && s.n_head_kv != s.n_head) return bad("olmoe needs n_head_kv == n_head");
+    if (s.tie_output && (s.arch == "qwen2moe" || s.arch == "olmoe"))
+        return bad(s.arch + " files always carry output.weight (llama.cpp requires it)");
     if (!can_convert(s.weight_type)) {
         return status(errc::unsupported, std::string("model spec: weight type ") + dtype_name(s.weight_type));
     }
@@ -223,6 +233,9 @@ result<std::vector<uint8_t>> make_random_model(const model_spec& spec) {
             w.set_u32(a + ".expert_count", u32(n_expert));
             w.set_u32(a + ".expert_used_count", u32(spec.n_expert_used));
         }
+        const int64_t n_ff_shexp = spec.n_ff_shexp > 0 ? spec.n_ff_shexp : n_ff;
+        if (a == "qwen3moe" || a == "qwen2moe") w.set_u32(a + ".expert_feed_forward_length", u32(n_ff));
+        if (a == "qwen2moe") w.set_u32(a + ".expert_shared_feed_forward_length", u32(n_ff_shexp));
 
         std::vector<std::string> tokens;
         std::vector<float> scores;
@@ -247,6 +260,17 @@ result<std::vector<uint8_t>> make_random_model(const model_spec& spec) {
             MOE_TRY(b.weight(p + "attn_k.weight", {n_embd, n_kv}, inv_sqrt(n_embd)));
             MOE_TRY(b.weight(p + "attn_v.weight", {n_embd, n_kv}, inv_sqrt(n_embd)));
             MOE_TRY(b.weight(p + "attn_output.weight", {n_q, n_embd}, inv_sqrt(n_q)));
+            if (a == "qwen3moe") {  // per-head q/k RMSNorm
+                MOE_TRY(b.norm(p + "attn_q_norm.weight", hd));
+                MOE_TRY(b.norm(p + "attn_k_norm.weight", hd));
+            } else if (a == "olmoe") {  // q/k RMSNorm over the whole projection
+                MOE_TRY(b.norm(p + "attn_q_norm.weight", n_q));
+                MOE_TRY(b.norm(p + "attn_k_norm.weight", n_kv));
+            } else if (a == "qwen2moe") {  // q/k/v biases, small
+                MOE_TRY(b.add(p + "attn_q.bias", {n_q}, dtype::f32, 0.0, 0.1));
+                MOE_TRY(b.add(p + "attn_k.bias", {n_kv}, dtype::f32, 0.0, 0.1));
+                MOE_TRY(b.add(p + "attn_v.bias", {n_kv}, dtype::f32, 0.0, 0.1));
+            }
             MOE_TRY(b.norm(p + "ffn_norm.weight", n_embd));
             if (n_expert > 0) {
                 // the router stays f32, as llama.cpp's quantizer keeps it
@@ -254,6 +278,12 @@ result<std::vector<uint8_t>> make_random_model(const model_spec& spec) {
                 MOE_TRY(b.weight(p + "ffn_gate_exps.weight", {n_embd, n_ff, n_expert}, inv_sqrt(n_embd)));
                 MOE_TRY(b.weight(p + "ffn_up_exps.weight", {n_embd, n_ff, n_expert}, inv_sqrt(n_embd)));
                 MOE_TRY(b.weight(p + "ffn_down_exps.weight", {n_ff, n_embd, n_expert}, inv_sqrt(n_ff)));
+                if (a == "qwen2moe") {  // shared expert with its sigmoid gate (a 1-D tensor: stays f32)
+                    MOE_TRY(b.add(p + "ffn_gate_inp_shexp.weight", {n_embd}, dtype::f32, 0.0, inv_sqrt(n_embd)));
+                    MOE_TRY(b.weight(p + "ffn_gate_shexp.weight", {n_embd, n_ff_shexp}, inv_sqrt(n_embd)));
+                    MOE_TRY(b.weight(p + "ffn_up_shexp.weight", {n_embd, n_ff_shexp}, inv_sqrt(n_embd)));
+                    MOE_TRY(b.weight(p + "ffn_down_shexp.weight", {n_ff_shexp, n_embd}, inv_sqrt(n_ff_shexp)));
+                }
             } else {
                 MOE_TRY(b.weight(p + "ffn_gate.weight", {n_embd, n_ff}, inv_sqrt(n_embd)));
                 MOE_TRY(b.weight(p + "ffn_up.weight", {n_embd, n_ff}, inv_sqrt(n_embd)));

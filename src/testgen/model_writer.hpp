@@ -13,7 +13,8 @@ MOE_BEGIN_NAMESPACE
 namespace testgen {
 
 struct model_spec {
-    std::string arch = "llama";  // GGUF general.architecture; "llama" with n_expert > 0 is Mixtral-style
+    std::string arch = "llama";  // GGUF general.architecture: "llama" (Mixtral-style when n_expert > 0, dense
+                                 // otherwise), "qwen3moe", "qwen2moe" or "olmoe", with each family's own tensors
     int64_t n_vocab = 512;
     int64_t n_embd = 128;
     int64_t n_layer = 2;
@@ -23,6 +24,7 @@ struct model_spec {
     int64_t n_ff = 256;          // expert FFN width (and dense FFN width when n_expert == 0)
     int64_t n_expert = 8;        // 0 writes a dense llama model
     int64_t n_expert_used = 2;
+    int64_t n_ff_shexp = 0;      // qwen2moe shared-expert FFN width; 0: n_ff
     int64_t n_ctx_train = 2048;
     float rope_freq_base = 10000.0f;
     float rms_eps = 1e-5f;

@@ -135,7 +135,7 @@ double mean_top1_prob(const std::vector<float>& logits, size_t n_vocab) {
 }
 
 struct shape_case {
-    const char* name;
+    std::string name;
     moe::testgen::model_spec spec;
 };
 
@@ -163,7 +163,7 @@ void run_shape(const shape_case& sc) {
         std::vector<float> ours = moe_logits(path, prompt);
         const size_t want = V * prompt.size();
         check(ref.size() == want && ref_single.size() == want && ours.size() == want,
-              std::string(sc.name) + " " + types[ti] + ": logits missing");
+              sc.name + " " + types[ti] + ": logits missing");
         if (ref.size() != want || ref_single.size() != want || ours.size() != want) continue;
 
         const compare vs_llama = compare_logits(ours, ref, V);
@@ -171,20 +171,20 @@ void run_shape(const shape_case& sc) {
         char line[512];
         if (ti == 0) {
             llama_f32 = ref;
-            std::snprintf(line, sizeof line, "| %s | %s | %.2e | - | - | %.1f%% | %.2e, %.1f%% | %.2f |\n", sc.name, types[ti],
+            std::snprintf(line, sizeof line, "| %s | %s | %.2e | - | - | %.1f%% | %.2e, %.1f%% | %.2f |\n", sc.name.c_str(), types[ti],
                           vs_llama.max_rel, 100 * vs_llama.top1, noise.max_rel, 100 * noise.top1, mean_top1_prob(ref, V));
-            check(vs_llama.max_rel <= 1e-4, std::string(sc.name) + " f32: max rel-L2 " + std::to_string(vs_llama.max_rel) + " > 1e-4");
+            check(vs_llama.max_rel <= 1e-4, sc.name + " f32: max rel-L2 " + std::to_string(vs_llama.max_rel) + " > 1e-4");
         } else {
             const compare ours_vs_f32 = compare_logits(ours, llama_f32, V);
             const compare llama_vs_f32 = compare_logits(ref, llama_f32, V);
-            std::snprintf(line, sizeof line, "| %s | %s | %.2e | %.3e | %.3e | %.1f%% | %.2e, %.1f%% | %.2f |\n", sc.name,
+            std::snprintf(line, sizeof line, "| %s | %s | %.2e | %.3e | %.3e | %.1f%% | %.2e, %.1f%% | %.2f |\n", sc.name.c_str(),
                           types[ti], vs_llama.max_rel, ours_vs_f32.total_rel, llama_vs_f32.total_rel,
                           100 * vs_llama.top1, noise.max_rel, 100 * noise.top1, mean_top1_prob(ref, V));
             check(ours_vs_f32.total_rel <= 1.1 * llama_vs_f32.total_rel,
-                  std::string(sc.name) + " " + types[ti] + ": our error vs F32 " + std::to_string(ours_vs_f32.total_rel) +
+                  sc.name + " " + types[ti] + ": our error vs F32 " + std::to_string(ours_vs_f32.total_rel) +
                       " > 1.1 x llama.cpp's " + std::to_string(llama_vs_f32.total_rel));
             check(vs_llama.top1 >= noise.top1,
-                  std::string(sc.name) + " " + types[ti] + ": top-1 agreement " + std::to_string(vs_llama.top1) +
+                  sc.name + " " + types[ti] + ": top-1 agreement " + std::to_string(vs_llama.top1) +
                       " below llama.cpp's batch-vs-single " + std::to_string(noise.top1));
         }
         report << line;
@@ -199,8 +199,8 @@ void run_shape(const shape_case& sc) {
             std::ifstream fa(a), fb(b);
             std::string la, lb;
             std::getline(fa, la), std::getline(fb, lb);
-            check(!la.empty() && la == lb, std::string(sc.name) + ": greedy continuation differs\n  moe:   " + la + "\n  llama: " + lb);
-            std::printf("greedy 32 tokens (%s f32): %s\n", sc.name, la == lb && !la.empty() ? "identical" : "DIFFERENT");
+            check(!la.empty() && la == lb, sc.name + ": greedy continuation differs\n  moe:   " + la + "\n  llama: " + lb);
+            std::printf("greedy 32 tokens (%s f32): %s\n", sc.name.c_str(), la == lb && !la.empty() ? "identical" : "DIFFERENT");
         }
     }
 }
@@ -237,19 +237,31 @@ void check_quantizer_bytes() {
 int main() {
     std::printf("| model | type | max rel-L2 vs llama.cpp (same file) | our err vs llama F32 | llama err vs llama F32 "
                 "| top-1 agree vs llama | llama batch-vs-single: max rel-L2, top-1 | mean top-1 prob |\n|---|---|---|---|---|---|---|---|\n");
-    shape_case a{"gqa-8x2", {}};
-    a.spec.n_vocab = 1024, a.spec.n_embd = 256, a.spec.n_layer = 4, a.spec.n_head = 8, a.spec.n_head_kv = 2;
-    a.spec.n_ff = 512, a.spec.n_expert = 8, a.spec.n_expert_used = 2, a.spec.seed = 11;
-    shape_case b{"mha-hd64-6x3", {}};
-    b.spec.n_vocab = 800, b.spec.n_embd = 256, b.spec.n_layer = 3, b.spec.n_head = 4, b.spec.n_head_kv = 4;
-    b.spec.n_ff = 384, b.spec.n_expert = 6, b.spec.n_expert_used = 3, b.spec.seed = 22;
-    // The dense llama path and tied embeddings (no output.weight) go through the same builder.
-    shape_case c{"dense-tied", {}};
-    c.spec.n_vocab = 512, c.spec.n_embd = 128, c.spec.n_layer = 2, c.spec.n_head = 4, c.spec.n_head_kv = 1;
-    c.spec.n_ff = 256, c.spec.n_expert = 0, c.spec.seed = 33, c.spec.tie_output = true;
-    run_shape(a);
-    run_shape(b);
-    run_shape(c);
+    // Two shapes per architecture (GQA / MHA, head sizes, expert counts), plus the dense llama path with tied
+    // embeddings. Each shape is written as F32, F16, Q8_0 and Q4_0 from the same weights.
+    auto spec = [](const char* arch, int64_t vocab, int64_t embd, int64_t layers, int64_t heads, int64_t kv_heads,
+                   int64_t head_dim, int64_t ff, int64_t experts, int64_t used, uint64_t seed) {
+        moe::testgen::model_spec s;
+        s.arch = arch, s.n_vocab = vocab, s.n_embd = embd, s.n_layer = layers, s.n_head = heads;
+        s.n_head_kv = kv_heads, s.head_dim = head_dim, s.n_ff = ff, s.n_expert = experts, s.n_expert_used = used;
+        s.seed = seed;
+        return s;
+    };
+    std::vector<shape_case> cases = {
+        {"llama-gqa-8x2", spec("llama", 1024, 256, 4, 8, 2, 0, 512, 8, 2, 11)},
+        {"llama-mha-hd64-6x3", spec("llama", 800, 256, 3, 4, 4, 0, 384, 6, 3, 22)},
+        {"llama-dense-tied", spec("llama", 512, 128, 2, 4, 1, 0, 256, 0, 0, 33)},
+        {"qwen3moe-gqa-hd96-16x4", spec("qwen3moe", 1024, 256, 3, 4, 2, 96, 256, 16, 4, 44)},
+        {"qwen3moe-mha-hd32-6x2-tied", spec("qwen3moe", 640, 192, 2, 6, 6, 32, 192, 6, 2, 55)},
+        {"qwen2moe-gqa-8x2", spec("qwen2moe", 1024, 256, 3, 4, 2, 0, 256, 8, 2, 66)},
+        {"qwen2moe-mha-4x1", spec("qwen2moe", 512, 192, 2, 6, 6, 0, 128, 4, 1, 77)},
+        {"olmoe-16x4", spec("olmoe", 1024, 256, 3, 8, 8, 0, 256, 16, 4, 88)},
+        {"olmoe-hd64-8x2", spec("olmoe", 512, 128, 2, 2, 2, 0, 256, 8, 2, 99)},
+    };
+    cases[4].spec.tie_output = true;
+    cases[2].spec.tie_output = true;
+    cases[5].spec.n_ff_shexp = 512;
+    for (const shape_case& c : cases) run_shape(c);
     check_quantizer_bytes();
     std::ofstream(tmpdir + "/conformance.md") << report.str();
     std::printf("%d passed, %d failed\n", failures == 0 ? 1 : 0, failures == 0 ? 0 : 1);
