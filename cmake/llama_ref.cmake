@@ -53,7 +53,7 @@ function(moe_add_llama_ref REF_DIR)
     endforeach()
 
     add_executable(llama_ref "${_MOE_LLAMA_REF_SOURCE}")
-    target_link_libraries(llama_ref PRIVATE ${_targets})
+    target_link_libraries(llama_ref PRIVATE ${_targets} m)
     target_compile_definitions(llama_ref PRIVATE "MOE_LLAMA_REF_LIB_DIR=\"${_lib}\"")
     set_target_properties(llama_ref PROPERTIES
         C_STANDARD 99

@@ -36,6 +36,7 @@ struct model_info {
 };
 
 class session;
+class tokenizer;
 namespace detail { struct model_impl; }
 
 class MOE_API model {
@@ -47,6 +48,9 @@ public:
     static result<model> load_from_memory(const void* data, size_t size, const model_params& params = {});
 
     const model_info& info() const noexcept;
+    // The file's tokenizer (tokenizer.ggml.*), or nullptr when it has none. A tokenizer that is present but
+    // invalid makes load() fail. Valid as long as the model (or a session on it) lives.
+    const moe::tokenizer* tokenizer() const noexcept;
 
     model(model&&) noexcept;
     model& operator=(model&&) noexcept;

@@ -1,6 +1,7 @@
 // model.cpp — model::load: map (or borrow) the bytes, parse GGUF, pick the architecture, bind every tensor.
 // Before: a path or buffer from the user. After: sessions (session.cpp) build graphs from the architecture.
 #include "model/model_impl.hpp"
+#include "tokenizer/vocab.hpp"
 
 #include <moe/model.hpp>
 
@@ -32,6 +33,11 @@ result<impl_ptr> finish_load(mapped_file file, const model_params& params, const
     for (const gguf::tensor_info& t : impl->meta.tensors()) {
         impl->info.n_params += static_cast<uint64_t>(t.n_elements());
         impl->info.weight_bytes += t.nbytes;
+    }
+    if (tok::has_tokenizer(impl->meta)) {  // tokenizer.ggml.model present and not "none"/"no_vocab"
+        result<tokenizer> vocab = tok::make_tokenizer(impl->meta);
+        if (!vocab) return status(vocab.error().code(), where + ": " + vocab.error().message());
+        impl->tok.reset(new tokenizer(std::move(*vocab)));
     }
     if (impl->meta.find("tokenizer.chat_template")) {
         result<std::string> tmpl = impl->meta.get_string("tokenizer.chat_template");
@@ -76,5 +82,6 @@ model& model::operator=(model&&) noexcept = default;
 model::~model() = default;
 
 const model_info& model::info() const noexcept { return impl_->info; }
+const tokenizer* model::tokenizer() const noexcept { return impl_->tok.get(); }
 
 MOE_END_NAMESPACE

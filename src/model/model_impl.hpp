@@ -6,6 +6,8 @@
 #include "gguf/gguf.hpp"
 #include "io/mapped_file.hpp"
 
+#include <moe/tokenizer.hpp>
+
 #include <memory>
 
 MOE_BEGIN_NAMESPACE
@@ -16,6 +18,7 @@ struct model_impl {
     gguf::file meta;
     std::unique_ptr<architecture> arch;
     model_info info;  // the architecture's info plus file-level metadata (chat template)
+    std::unique_ptr<moe::tokenizer> tok;  // null when the file has no tokenizer metadata
 };
 
 }  // namespace detail

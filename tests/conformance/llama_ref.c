@@ -1,14 +1,16 @@
-/* llama_ref: runs llama.cpp's prebuilt CPU library on a GGUF file: reference logits, greedy tokens, ggml quant blocks.
+/* llama_ref: runs llama.cpp's prebuilt CPU library on a GGUF file: logits, greedy tokens, quant blocks, token ids.
  * Before: fetch_llama_ref.sh + llama_ref.cmake build it; after: moe conformance tests compare with its output. */
 
 #include "llama.h"
 #include "ggml.h"
+#include "ggml-alloc.h" /* vecdot (issue 4) */
 #include "ggml-backend.h"
 
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdint.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -300,8 +302,20 @@ static void usage(FILE *f)
           "      writes the logits of every position as little-endian float32, n_tokens x n_vocab\n"
           "  llama_ref generate -m MODEL.gguf --tokens 1,2,3 -n N [--kv f32|f16] [-t THREADS] [--flash auto|on|off]\n"
           "      prints N greedy (argmax) token ids after the prompt, comma-separated (EOS does not stop it)\n"
-          "  llama_ref quantize --type q8_0|q4_0|f16|bf16 -i IN.f32 -o OUT.bin [--row-len N]\n"
-          "      quantizes raw float32 values with ggml_quantize_chunk and writes the raw blocks\n"
+          "  llama_ref quantize --type T -i IN.f32 -o OUT.bin [--row-len N]\n"
+          "      quantizes raw float32 values with ggml_quantize_chunk (no imatrix) and writes the raw blocks;\n"
+          "      T is any ggml type name (q8_0, q4_k, iq4_xs, mxfp4, f16, ...)\n"
+          "  llama_ref dequantize --type T -i IN.bin -o OUT.f32\n"
+          "      dequantizes raw blocks with ggml's to_float and writes float32\n"
+          "  llama_ref vecdot --type T -w W.bin -x X.f32 -k K -o OUT.f32\n"
+          "      ggml CPU mul_mat (decode path, one column at a time) of raw T weight rows with K-float columns\n"
+          "  llama_ref tokenize -m VOCAB.gguf --text-file F [--no-special] [--parse-special] [--batch]\n"
+          "      prints the token ids of the text (vocab only; add_special unless --no-special), comma-separated;\n"
+          "      --batch: F holds several texts separated as in llama.cpp's .inp files, one output line each\n"
+          "  llama_ref pieces -m VOCAB.gguf\n"
+          "      one header line, then per token: id attr is_eog is_control hex(piece) hex(piece with special)\n"
+          "  llama_ref detokenize -m VOCAB.gguf --ids-file F [--special] [--remove-special]\n"
+          "      per line of comma-separated ids in F: hex of llama_detokenize's text\n"
           "environment: MOE_LLAMA_REF_LIB (folder of the llama.cpp libraries), MOE_LLAMA_REF_VERBOSE=1 (its log)\n",
           f);
 }
@@ -423,11 +437,201 @@ static int cmd_generate(int argc, char **argv)
     return 0;
 }
 
+/* ------------------------------------------------------------------------------------------------------------ */
+/* tensor-type subcommands: type names, dequantize, vecdot (quant conformance, issue 4) (begin)                 */
+
+/* A ggml type by its name, case-insensitively ("q4_k" finds GGML_TYPE_Q4_K); dies on unknown names. */
+static enum ggml_type quant_type_by_name(const char *name)
+{
+    int t;
+    for (t = 0; t < GGML_TYPE_COUNT; t++) {
+        const char *tn = ggml_type_name((enum ggml_type)t);
+        size_t k;
+        if (tn == NULL || ggml_blck_size((enum ggml_type)t) == 0)
+            continue;
+        for (k = 0; tn[k] != '\0' && name[k] != '\0'; k++) {
+            char a = tn[k], b = name[k];
+            if (a >= 'A' && a <= 'Z')
+                a = (char)(a - 'A' + 'a');
+            if (b >= 'A' && b <= 'Z')
+                b = (char)(b - 'A' + 'a');
+            if (a != b)
+                break;
+        }
+        if (tn[k] == '\0' && name[k] == '\0')
+            return (enum ggml_type)t;
+    }
+    die("unknown ggml type '%s' (expected a ggml type name such as q8_0, q4_k, iq4_xs, mxfp4)", name);
+    return GGML_TYPE_COUNT;
+}
+
+/* Reads a whole binary file into a malloc'd buffer. */
+static void *read_blob(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    long size = -1;
+    void *buf;
+    if (f == NULL)
+        die("cannot open '%s': %s", path, strerror(errno));
+    if (fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0)
+        die("cannot read '%s': %s", path, strerror(errno));
+    buf = malloc(size > 0 ? (size_t)size : 1);
+    if (buf == NULL)
+        die("out of memory");
+    if (size > 0 && fread(buf, 1, (size_t)size, f) != (size_t)size)
+        die("cannot read '%s'", path);
+    fclose(f);
+    *len = (size_t)size;
+    return buf;
+}
+
+static void write_blob(const char *path, const void *data, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    if (f == NULL)
+        die("cannot create '%s': %s", path, strerror(errno));
+    if (fwrite(data, 1, len, f) != len || fclose(f) != 0)
+        die("cannot write '%s': %s", path, strerror(errno));
+}
+
+/* dequantize --type T -i IN.bin -o OUT.f32: ggml's to_float (dequantize_row_*) over all the blocks in IN.bin. */
+static int cmd_dequantize(int argc, char **argv)
+{
+    const char *type_name = NULL, *in = NULL, *out = NULL;
+    const struct ggml_type_traits *tr;
+    enum ggml_type type;
+    size_t len, nblocks;
+    int64_t n;
+    void *src;
+    float *dst;
+    int i;
+
+    for (i = 2; i + 1 < argc; i += 2) {
+        if (strcmp(argv[i], "--type") == 0)
+            type_name = argv[i + 1];
+        else if (strcmp(argv[i], "-i") == 0 || strcmp(argv[i], "--input") == 0)
+            in = argv[i + 1];
+        else if (strcmp(argv[i], "-o") == 0 || strcmp(argv[i], "--output") == 0)
+            out = argv[i + 1];
+        else
+            die("unknown option '%s'; run 'llama_ref --help'", argv[i]);
+    }
+    if (i != argc || type_name == NULL || in == NULL || out == NULL)
+        die("dequantize needs --type, -i and -o");
+    if (!is_little_endian())
+        die("this host is big-endian; the file formats are little-endian");
+    type = quant_type_by_name(type_name);
+    tr = ggml_get_type_traits(type);
+    if (tr->to_float == NULL)
+        die("ggml has no dequantizer for %s", type_name);
+    src = read_blob(in, &len);
+    if (len == 0 || len % tr->type_size != 0)
+        die("'%s' has %zu bytes, not a positive whole number of %zu-byte %s blocks", in, len, tr->type_size, type_name);
+    nblocks = len / tr->type_size;
+    n = (int64_t)nblocks * tr->blck_size;
+    dst = malloc(sizeof(float) * (size_t)n);
+    if (dst == NULL)
+        die("out of memory");
+    tr->to_float(src, dst, n);
+    write_blob(out, dst, sizeof(float) * (size_t)n);
+    free(src);
+    free(dst);
+    return 0;
+}
+
+/* vecdot --type T -w W.bin -x X.f32 -k K -o OUT.f32: llama.cpp's CPU mul_mat of the weight rows in W.bin (raw T
+ * blocks, K values per row) with each K-float column of X.f32, one column per graph (so the decode path: activation
+ * converted to the type's vec_dot_type, then vec_dot per row; plain CPU buffer, no repacking). Writes, per column,
+ * one float per weight row. */
+static int cmd_vecdot(int argc, char **argv)
+{
+    const char *type_name = NULL, *wpath = NULL, *xpath = NULL, *out = NULL;
+    long k = 0;
+    size_t wlen, xlen, rs;
+    int64_t rows, cols, c;
+    enum ggml_type type;
+    ggml_backend_t backend;
+    unsigned char *w;
+    float *x, *res;
+    int i;
+
+    for (i = 2; i + 1 < argc; i += 2) {
+        if (strcmp(argv[i], "--type") == 0)
+            type_name = argv[i + 1];
+        else if (strcmp(argv[i], "-w") == 0)
+            wpath = argv[i + 1];
+        else if (strcmp(argv[i], "-x") == 0)
+            xpath = argv[i + 1];
+        else if (strcmp(argv[i], "-k") == 0)
+            k = parse_long(argv[i + 1], "-k", 1, 1L << 30);
+        else if (strcmp(argv[i], "-o") == 0)
+            out = argv[i + 1];
+        else
+            die("unknown option '%s'; run 'llama_ref --help'", argv[i]);
+    }
+    if (i != argc || type_name == NULL || wpath == NULL || xpath == NULL || out == NULL || k == 0)
+        die("vecdot needs --type, -w, -x, -k and -o");
+    type = quant_type_by_name(type_name);
+    if (k % ggml_blck_size(type) != 0)
+        die("-k %ld is not a multiple of the %s block size", k, type_name);
+    rs = ggml_row_size(type, k);
+    w = read_blob(wpath, &wlen);
+    x = read_blob(xpath, &xlen);
+    if (wlen == 0 || wlen % rs != 0 || xlen == 0 || xlen % (sizeof(float) * (size_t)k) != 0)
+        die("vecdot: the inputs are not whole rows of %ld values", k);
+    rows = (int64_t)(wlen / rs);
+    cols = (int64_t)(xlen / (sizeof(float) * (size_t)k));
+    load_backends();
+    backend = ggml_backend_init_by_type(GGML_BACKEND_DEVICE_TYPE_CPU, NULL);
+    if (backend == NULL)
+        die("no CPU backend");
+    res = malloc(sizeof(float) * (size_t)(rows * cols));
+    if (res == NULL)
+        die("out of memory");
+    for (c = 0; c < cols; c++) {
+        struct ggml_init_params ip;
+        struct ggml_context *ctx;
+        struct ggml_tensor *tw, *tx, *to;
+        struct ggml_cgraph *gf;
+        ggml_backend_buffer_t buf;
+        ip.mem_size = ggml_tensor_overhead() * 8 + ggml_graph_overhead();
+        ip.mem_buffer = NULL;
+        ip.no_alloc = true;
+        ctx = ggml_init(ip);
+        if (ctx == NULL)
+            die("ggml_init failed");
+        tw = ggml_new_tensor_2d(ctx, type, k, rows);
+        tx = ggml_new_tensor_2d(ctx, GGML_TYPE_F32, k, 1);
+        to = ggml_mul_mat(ctx, tw, tx);
+        gf = ggml_new_graph(ctx);
+        ggml_build_forward_expand(gf, to);
+        buf = ggml_backend_alloc_ctx_tensors(ctx, backend);
+        if (buf == NULL)
+            die("cannot allocate the vecdot tensors");
+        ggml_backend_tensor_set(tw, w, 0, wlen);
+        ggml_backend_tensor_set(tx, x + c * k, 0, sizeof(float) * (size_t)k);
+        if (ggml_backend_graph_compute(backend, gf) != GGML_STATUS_SUCCESS)
+            die("ggml_backend_graph_compute failed: %s", first_error());
+        ggml_backend_tensor_get(to, res + c * rows, 0, sizeof(float) * (size_t)rows);
+        ggml_backend_buffer_free(buf);
+        ggml_free(ctx);
+    }
+    write_blob(out, res, sizeof(float) * (size_t)(rows * cols));
+    ggml_backend_free(backend);
+    free(w);
+    free(x);
+    free(res);
+    return 0;
+}
+
+/* tensor-type subcommands (end)                                                                                */
+/* ------------------------------------------------------------------------------------------------------------ */
+
 static int cmd_quantize(int argc, char **argv)
 {
     const char *type_name = NULL, *in = NULL, *out = NULL;
     enum ggml_type type = GGML_TYPE_Q8_0;
-    long row_len = 0;
+    long row_len = 0, blck = 32;
     long size = -1;
     size_t count, nrows, out_size, written;
     float *src;
@@ -453,16 +657,10 @@ static int cmd_quantize(int argc, char **argv)
     }
     if (type_name == NULL || in == NULL || out == NULL)
         die("quantize needs --type, -i and -o");
-    if (strcmp(type_name, "q8_0") == 0)
-        type = GGML_TYPE_Q8_0;
-    else if (strcmp(type_name, "q4_0") == 0)
-        type = GGML_TYPE_Q4_0;
-    else if (strcmp(type_name, "f16") == 0)
-        type = GGML_TYPE_F16;
-    else if (strcmp(type_name, "bf16") == 0)
-        type = GGML_TYPE_BF16;
-    else
-        die("invalid --type '%s' (expected q8_0, q4_0, f16 or bf16)", type_name);
+    type = quant_type_by_name(type_name); /* any type ggml_quantize_chunk takes (issue 4) */
+    if (ggml_quantize_requires_imatrix(type))
+        die("ggml cannot quantize %s without an importance matrix", type_name);
+    blck = (long)ggml_blck_size(type);
     if (!is_little_endian())
         die("this host is big-endian; the file formats are little-endian");
 
@@ -474,12 +672,12 @@ static int cmd_quantize(int argc, char **argv)
     if (size == 0 || size % 4 != 0)
         die("'%s' has %ld bytes, not a positive whole number of float32 values", in, size);
     count = (size_t)size / 4;
-    if (count % 32 != 0)
-        die("'%s' has %zu values, not a multiple of 32", in, count);
+    if (count % (size_t)blck != 0)
+        die("'%s' has %zu values, not a multiple of the block size %ld", in, count, blck);
     if (row_len == 0)
         row_len = (long)count;
-    if (row_len % 32 != 0 || count % (size_t)row_len != 0)
-        die("--row-len %ld must be a multiple of 32 that divides the value count %zu", row_len, count);
+    if (row_len % blck != 0 || count % (size_t)row_len != 0)
+        die("--row-len %ld must be a multiple of %ld that divides the value count %zu", row_len, blck, count);
     nrows = count / (size_t)row_len;
 
     src = malloc((size_t)size);
@@ -507,6 +705,372 @@ static int cmd_quantize(int argc, char **argv)
     return 0;
 }
 
+/* ------------------------------------------------------------------------------------------------------------ */
+/* vocabulary subcommands: tokenize, pieces, detokenize (tokenizer conformance, issue 3) (begin)                */
+
+#define MOE_VOCAB_TEST_SEP "\n__ggml_vocab_test__\n" /* llama.cpp's .inp separator (tests/test-tokenizer-0.cpp) */
+
+static struct llama_model *load_vocab(const char *path)
+{
+    struct llama_model_params mp = llama_model_default_params();
+    struct llama_model *m;
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        die("cannot open vocab '%s': %s", path, strerror(errno));
+    fclose(f);
+    load_backends();
+    mp.vocab_only = true;
+    mp.n_gpu_layers = 0;
+    m = llama_model_load_from_file(path, mp);
+    if (m == NULL)
+        die("llama.cpp could not load the vocab '%s': %s", path, first_error());
+    return m;
+}
+
+/* Reads a whole file into a malloc'd buffer (NUL-terminated for convenience; *len excludes it). */
+static char *read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL;
+    size_t cap = 0, n = 0;
+    if (f == NULL)
+        die("cannot open '%s': %s", path, strerror(errno));
+    for (;;) {
+        size_t got;
+        if (cap - n < 65536) {
+            cap = cap ? cap * 2 : 65536;
+            buf = realloc(buf, cap + 1);
+            if (buf == NULL)
+                die("out of memory");
+        }
+        got = fread(buf + n, 1, cap - n, f);
+        n += got;
+        if (got == 0)
+            break;
+    }
+    if (ferror(f))
+        die("cannot read '%s'", path);
+    fclose(f);
+    buf[n] = '\0';
+    *len = n;
+    return buf;
+}
+
+static void print_hex(const char *p, int n)
+{
+    int i;
+    for (i = 0; i < n; i++)
+        printf("%02x", (unsigned)(unsigned char)p[i]);
+}
+
+/* One text -> ids on one line, comma-separated (empty line for no tokens). */
+static void tokenize_one(const struct llama_vocab *v, const char *text, size_t len, int add_special, int parse_special)
+{
+    int cap = (int)(len + 16), n, i;
+    llama_token *t;
+    if (len > (size_t)(INT32_MAX / 2))
+        die("text too long");
+    t = malloc(sizeof(*t) * (size_t)cap);
+    if (t == NULL)
+        die("out of memory");
+    n = llama_tokenize(v, text, (int32_t)len, t, cap, add_special != 0, parse_special != 0);
+    if (n < 0) {
+        cap = -n;
+        t = realloc(t, sizeof(*t) * (size_t)cap);
+        if (t == NULL)
+            die("out of memory");
+        n = llama_tokenize(v, text, (int32_t)len, t, cap, add_special != 0, parse_special != 0);
+        if (n < 0)
+            die("llama_tokenize failed (%d)", n);
+    }
+    for (i = 0; i < n; i++)
+        printf(i == 0 ? "%d" : ",%d", (int)t[i]);
+    printf("\n");
+    free(t);
+}
+
+static int cmd_tokenize(int argc, char **argv)
+{
+    const char *model = NULL, *text_file = NULL;
+    int add_special = 1, parse_special = 0, batch = 0, i;
+    struct llama_model *m;
+    char *text;
+    size_t len;
+
+    for (i = 2; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--no-special") == 0)
+            add_special = 0;
+        else if (strcmp(a, "--parse-special") == 0)
+            parse_special = 1;
+        else if (strcmp(a, "--batch") == 0)
+            batch = 1;
+        else if (i + 1 < argc && (strcmp(a, "-m") == 0 || strcmp(a, "--model") == 0))
+            model = argv[++i];
+        else if (i + 1 < argc && strcmp(a, "--text-file") == 0)
+            text_file = argv[++i];
+        else
+            die("unknown option '%s' (or missing value); run 'llama_ref --help'", a);
+    }
+    if (model == NULL || text_file == NULL)
+        die("tokenize needs -m VOCAB.gguf and --text-file F");
+
+    m = load_vocab(model);
+    text = read_file(text_file, &len);
+    if (!batch) {
+        tokenize_one(llama_model_get_vocab(m), text, len, add_special, parse_special);
+    } else {
+        /* inputs separated exactly as llama.cpp's .inp files (and split the way test-tokenizer-0 splits them) */
+        const size_t sep_len = strlen(MOE_VOCAB_TEST_SEP);
+        size_t pos = 0;
+        while (pos < len) {
+            const char *next = NULL;
+            size_t k;
+            for (k = pos; k + sep_len <= len; k++)
+                if (memcmp(text + k, MOE_VOCAB_TEST_SEP, sep_len) == 0) {
+                    next = text + k;
+                    break;
+                }
+            if (next == NULL) {
+                tokenize_one(llama_model_get_vocab(m), text + pos, len - pos, add_special, parse_special);
+                break;
+            }
+            tokenize_one(llama_model_get_vocab(m), text + pos, (size_t)(next - (text + pos)), add_special,
+                         parse_special);
+            pos = (size_t)(next - text) + sep_len;
+        }
+    }
+    if (fflush(stdout) != 0)
+        die("cannot write to stdout");
+    free(text);
+    llama_model_free(m);
+    llama_backend_free();
+    return 0;
+}
+
+/* Every token: "id attr eog control hex(piece, special=false) hex(piece, special=true)", after one header line. */
+static int cmd_pieces(int argc, char **argv)
+{
+    const char *model = NULL;
+    struct llama_model *m;
+    const struct llama_vocab *v;
+    char buf[4096];
+    int i, n_vocab;
+
+    for (i = 2; i < argc; i++) {
+        if (i + 1 < argc && (strcmp(argv[i], "-m") == 0 || strcmp(argv[i], "--model") == 0))
+            model = argv[++i];
+        else
+            die("unknown option '%s' (or missing value); run 'llama_ref --help'", argv[i]);
+    }
+    if (model == NULL)
+        die("pieces needs -m VOCAB.gguf");
+    m = load_vocab(model);
+    v = llama_model_get_vocab(m);
+    n_vocab = llama_vocab_n_tokens(v);
+    printf("n_vocab=%d bos=%d eos=%d eot=%d sep=%d nl=%d pad=%d add_bos=%d add_eos=%d\n", n_vocab,
+           (int)llama_vocab_bos(v), (int)llama_vocab_eos(v), (int)llama_vocab_eot(v), (int)llama_vocab_sep(v),
+           (int)llama_vocab_nl(v), (int)llama_vocab_pad(v), (int)llama_vocab_get_add_bos(v),
+           (int)llama_vocab_get_add_eos(v));
+    for (i = 0; i < n_vocab; i++) {
+        int n0 = llama_token_to_piece(v, i, buf, (int32_t)sizeof(buf), 0, false), n1;
+        if (n0 < 0)
+            die("token %d: piece longer than %d bytes", i, (int)sizeof(buf));
+        printf("%d %d %d %d ", i, (int)llama_vocab_get_attr(v, i), (int)llama_vocab_is_eog(v, i),
+               (int)llama_vocab_is_control(v, i));
+        print_hex(buf, n0);
+        n1 = llama_token_to_piece(v, i, buf, (int32_t)sizeof(buf), 0, true);
+        if (n1 < 0)
+            die("token %d: piece longer than %d bytes", i, (int)sizeof(buf));
+        printf(" ");
+        print_hex(buf, n1);
+        printf("\n");
+    }
+    if (fflush(stdout) != 0)
+        die("cannot write to stdout");
+    llama_model_free(m);
+    llama_backend_free();
+    return 0;
+}
+
+/* Each line of the ids file ("1,2,3", may be empty) -> hex of llama_detokenize on one line. */
+static int cmd_detokenize(int argc, char **argv)
+{
+    const char *model = NULL, *ids_file = NULL;
+    int special = 0, remove_special = 0, i;
+    struct llama_model *m;
+    const struct llama_vocab *v;
+    char *text, *line;
+    size_t len;
+
+    for (i = 2; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--special") == 0)
+            special = 1;
+        else if (strcmp(a, "--remove-special") == 0)
+            remove_special = 1;
+        else if (i + 1 < argc && (strcmp(a, "-m") == 0 || strcmp(a, "--model") == 0))
+            model = argv[++i];
+        else if (i + 1 < argc && strcmp(a, "--ids-file") == 0)
+            ids_file = argv[++i];
+        else
+            die("unknown option '%s' (or missing value); run 'llama_ref --help'", a);
+    }
+    if (model == NULL || ids_file == NULL)
+        die("detokenize needs -m VOCAB.gguf and --ids-file F");
+    m = load_vocab(model);
+    v = llama_model_get_vocab(m);
+    text = read_file(ids_file, &len);
+    line = text;
+    while (*line != '\0') {
+        char *end = strchr(line, '\n');
+        llama_token *t = NULL;
+        int n = 0, cap = 0, out_cap, got;
+        char *out;
+        if (end != NULL)
+            *end = '\0';
+        if (*line != '\0') {
+            const char *p = line;
+            while (*p != '\0') {
+                char *e = NULL;
+                long val;
+                errno = 0;
+                val = strtol(p, &e, 10);
+                if (errno != 0 || e == p || val < INT32_MIN || val > INT32_MAX)
+                    die("invalid ids line '%s'", line);
+                if (n == cap) {
+                    cap = cap ? cap * 2 : 64;
+                    t = realloc(t, sizeof(*t) * (size_t)cap);
+                    if (t == NULL)
+                        die("out of memory");
+                }
+                t[n++] = (llama_token)val;
+                p = e;
+                if (*p == ',')
+                    p++;
+            }
+        }
+        out_cap = 64 + n * 16;
+        out = malloc((size_t)out_cap);
+        if (out == NULL)
+            die("out of memory");
+        got = llama_detokenize(v, t, n, out, out_cap, remove_special != 0, special != 0);
+        if (got < 0) {
+            out_cap = -got;
+            out = realloc(out, (size_t)out_cap);
+            if (out == NULL)
+                die("out of memory");
+            got = llama_detokenize(v, t, n, out, out_cap, remove_special != 0, special != 0);
+            if (got < 0)
+                die("llama_detokenize failed (%d)", got);
+        }
+        print_hex(out, got);
+        printf("\n");
+        free(out);
+        free(t);
+        if (end == NULL)
+            break;
+        line = end + 1;
+    }
+    if (fflush(stdout) != 0)
+        die("cannot write to stdout");
+    free(text);
+    llama_model_free(m);
+    llama_backend_free();
+    return 0;
+}
+
+/* vocabulary subcommands (end)                                                                                 */
+/* ------------------------------------------------------------------------------------------------------------ */
+
+/* ------------------------------------------------------------------------------------------------------------ */
+/* perplexity (issue 3) (begin): llama.cpp tokenizes the text and scores it like its perplexity tool            */
+
+/* llama_ref perplexity -m MODEL --text-file F -c N_CTX [--chunks K] [--kv f32] [--flash off] [-t T]
+ * Tokenizes with add_special, then per chunk of N_CTX tokens: empty KV, first token replaced by BOS when the vocab
+ * adds one, one batch with logits for every position, and -log p(next) summed over positions N_CTX/2 .. N_CTX-2. */
+static int cmd_perplexity(int argc, char **argv)
+{
+    struct run_opts o;
+    struct session s;
+    const char *text_path = NULL;
+    long n_ctx = 0, max_chunks = -1;
+    int i, j, c, n_tok, n_chunks, first, scored = 0;
+    size_t len = 0;
+    char *text;
+    llama_token *tokens, *chunk;
+    const struct llama_vocab *vocab;
+    double nll = 0.0;
+
+    memset(&o, 0, sizeof o);
+    o.kv = GGML_TYPE_F32;
+    o.threads = 2;
+    o.flash = LLAMA_FLASH_ATTN_TYPE_DISABLED;
+    for (i = 2; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (v == NULL)
+            die("option '%s' needs a value", a);
+        if (strcmp(a, "-m") == 0) o.model = v;
+        else if (strcmp(a, "--text-file") == 0) text_path = v;
+        else if (strcmp(a, "-c") == 0) n_ctx = parse_long(v, "-c", 4, 1 << 20);
+        else if (strcmp(a, "--chunks") == 0) max_chunks = parse_long(v, "--chunks", 1, 1 << 30);
+        else if (strcmp(a, "--kv") == 0) o.kv = parse_kv_type(v);
+        else if (strcmp(a, "--flash") == 0) o.flash = parse_flash(v);
+        else if (strcmp(a, "-t") == 0) o.threads = (int)parse_long(v, "-t", 1, 1024);
+        else die("unknown option '%s'", a);
+        i++;
+    }
+    if (o.model == NULL || text_path == NULL || n_ctx == 0)
+        die("perplexity needs -m MODEL, --text-file F and -c N_CTX");
+    text = read_file(text_path, &len);
+    open_session(&s, &o, (int)n_ctx, (int)n_ctx);
+    vocab = llama_model_get_vocab(s.model);
+    tokens = (llama_token *)malloc((len + 16) * sizeof(llama_token));
+    chunk = (llama_token *)malloc((size_t)n_ctx * sizeof(llama_token));
+    if (tokens == NULL || chunk == NULL)
+        die("out of memory");
+    n_tok = llama_tokenize(vocab, text, (int32_t)len, tokens, (int32_t)(len + 16), true, false);
+    if (n_tok < 0)
+        die("llama_tokenize failed (%d)", n_tok);
+    n_chunks = n_tok / (int)n_ctx;
+    if (max_chunks > 0 && n_chunks > max_chunks)
+        n_chunks = (int)max_chunks;
+    if (n_chunks < 1)
+        die("%d tokens are fewer than one chunk of %ld", n_tok, n_ctx);
+    first = (int)n_ctx / 2;
+    for (c = 0; c < n_chunks; c++) {
+        memcpy(chunk, tokens + (size_t)c * (size_t)n_ctx, (size_t)n_ctx * sizeof(llama_token));
+        if (llama_vocab_get_add_bos(vocab))
+            chunk[0] = llama_vocab_bos(vocab);
+        llama_memory_clear(llama_get_memory(s.ctx), true);
+        decode(&s, chunk, (int)n_ctx, 0, 1);
+        for (j = first; j < n_ctx - 1; j++) {
+            const float *l = logits_at(&s, j);
+            const llama_token next = tokens[(size_t)c * (size_t)n_ctx + (size_t)j + 1];
+            float mx = l[0];
+            double sum = 0.0;
+            int v;
+            for (v = 1; v < s.n_vocab; v++)
+                if (l[v] > mx)
+                    mx = l[v];
+            for (v = 0; v < s.n_vocab; v++)
+                sum += exp((double)l[v] - (double)mx);
+            nll += log(sum) - ((double)l[next] - (double)mx);
+            scored++;
+        }
+    }
+    printf("ppl=%.6f nll=%.8f n_scored=%d n_tokens=%d n_chunks=%d\n", exp(nll / scored), nll / scored, scored, n_tok,
+           n_chunks);
+    free(chunk);
+    free(tokens);
+    free(text);
+    close_session(&s);
+    return 0;
+}
+
+/* perplexity (issue 3) (end)                                                                                   */
+/* ------------------------------------------------------------------------------------------------------------ */
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -524,6 +1088,19 @@ int main(int argc, char **argv)
         return cmd_generate(argc, argv);
     if (strcmp(argv[1], "quantize") == 0)
         return cmd_quantize(argc, argv);
-    die("unknown subcommand '%s' (expected logits, generate or quantize)", argv[1]);
+    if (strcmp(argv[1], "dequantize") == 0) /* issue 4 */
+        return cmd_dequantize(argc, argv);
+    if (strcmp(argv[1], "vecdot") == 0) /* issue 4 */
+        return cmd_vecdot(argc, argv);
+    if (strcmp(argv[1], "tokenize") == 0)
+        return cmd_tokenize(argc, argv);
+    if (strcmp(argv[1], "pieces") == 0)
+        return cmd_pieces(argc, argv);
+    if (strcmp(argv[1], "detokenize") == 0)
+        return cmd_detokenize(argc, argv);
+    if (strcmp(argv[1], "perplexity") == 0) /* issue 3 */
+        return cmd_perplexity(argc, argv);
+    die("unknown subcommand '%s' (expected logits, generate, quantize, dequantize, vecdot, tokenize, pieces or detokenize)",
+        argv[1]);
     return 2;
 }
