@@ -109,11 +109,13 @@ int main(int argc, char** argv) {
                   },
                   gs);
     if (!o.have_tokens) std::fputs("\n", stdout);
+    std::fflush(stdout);
     if (!st.ok()) return fail(st.to_string());
     if (o.have_tokens || o.print_ids) {
         std::string line;
         for (size_t i = 0; i < ids.size(); ++i) line += (i ? "," : "") + std::to_string(ids[i]);
         std::printf("%s\n", line.c_str());
+        std::fflush(stdout);
     }
     std::fprintf(stderr, "moe-run: load %.2f s | prompt %zu tokens, %.1f tok/s | generated %lld tokens, %.1f tok/s%s\n",
                  load_s, prompt.size(), static_cast<double>(prompt.size()) / prompt_s,
