@@ -9,11 +9,13 @@
 //
 // Supported vocabularies: "llama" (SentencePiece-style BPE by scores, byte fallback), "gpt2" (byte-level BPE by
 // merge rank, with the pre-tokenizer named by tokenizer.ggml.pre: default, gpt-2, llama-bpe/llama3, qwen2, qwen35,
-// deepseek-llm, deepseek-coder, deepseek-v3, olmo, gpt-4o, starcoder, refact, command-r, mpt, falcon, tekken and
-// llama.cpp's aliases of these) and "gemma4". Others are refused with errc::unsupported.
+// deepseek-llm, deepseek-coder, deepseek-v3, olmo, gpt-4o, starcoder, refact, command-r, mpt, falcon, tekken,
+// bailingmoe, afmoe, tiny_aya/cohere2moe, sarvam-moe and llama.cpp's aliases of these) and "gemma4". Others are
+// refused with errc::unsupported.
 //
 // Thread safety: a tokenizer is immutable once made; any number of threads may call its const members at once.
-// A detokenizer holds per-stream state: one per stream, not shared between threads.
+// A detokenizer holds per-stream state: one per stream, not shared between threads. A moved-from tokenizer may
+// only be assigned to or destroyed.
 #pragma once
 
 #include <moe/config.hpp>
@@ -41,13 +43,16 @@ public:
     //   parse_special: control tokens written in the text ("<|im_start|>") become their ids; user-defined tokens
     //   are always recognised, as in llama.cpp.
     // Invalid UTF-8 never fails: byte-level vocabs see each bad byte as U+FFFD, "llama" vocabs encode it with a
-    // byte token. Errors: invalid_argument (text over 1 GiB, or a byte with no byte token and no unknown token),
+    // byte token. Unknown text: "llama" vocabs fall back to <0xNN> byte tokens (then the unknown token); byte-level
+    // vocabs drop a byte that has no token, as llama.cpp does. Errors: invalid_argument (text over 1 GiB, a byte
+    // with neither a byte token nor an unknown token, add_special on a vocab that asks for a BOS/EOS it lacks),
     // out_of_memory.
     result<std::vector<int32_t>> encode(std::string_view text, bool add_special, bool parse_special) const;
 
     // The bytes of one token, as llama_token_to_piece(vocab, id, buf, n, 0, special): byte tokens give their byte,
     // "▁" gives a space, byte-level BPE characters give their bytes; control and unknown tokens give "" unless
-    // `special`. May be a partial UTF-8 sequence. An id outside [0, n_vocab()) gives "".
+    // `special`. May be a partial UTF-8 sequence. An id outside [0, n_vocab()) gives "" (so does running out of
+    // memory: these string-returning calls never throw).
     std::string token_to_piece(int32_t id, bool special = false) const;
 
     // Ids -> text, as llama_detokenize(vocab, ids, ..., remove_special=false, unparse_special=special): pieces
@@ -94,6 +99,7 @@ public:
     void reset() noexcept;         // forget held-back bytes
 
 private:
+    std::string emit(const std::string& piece);
     std::shared_ptr<const detail::tokenizer_impl> impl_;  // shared: the detokenizer may outlive `tok`
     bool special_;
     std::string pending_;

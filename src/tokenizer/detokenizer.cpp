@@ -41,7 +41,16 @@ detokenizer::detokenizer(const tokenizer& tok, bool special)
     : impl_(detail::tokenizer_access::impl(tok)), special_(special) {}
 
 std::string detokenizer::push(int32_t id) {
-    pending_ += tok::piece(*impl_, id, special_);
+    try {
+        return emit(tok::piece(*impl_, id, special_));
+    } catch (const std::exception&) {  // out of memory: drop what is held back rather than throw
+        pending_.clear();
+        return std::string();
+    }
+}
+
+std::string detokenizer::emit(const std::string& piece) {
+    pending_ += piece;
     std::string out;
     size_t i = 0;
     while (i < pending_.size()) {
@@ -60,9 +69,11 @@ std::string detokenizer::push(int32_t id) {
 }
 
 std::string detokenizer::flush() {
-    std::string out = push(tokenizer::null_token);  // emits everything that is complete
-    if (!pending_.empty()) out += "\xEF\xBF\xBD";   // an unfinished character
-    pending_.clear();
+    std::string out = push(tokenizer::null_token);  // everything that is complete
+    if (!pending_.empty()) {
+        pending_.clear();
+        out += "\xEF\xBF\xBD";  // an unfinished character
+    }
     return out;
 }
 

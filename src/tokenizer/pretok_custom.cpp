@@ -1,5 +1,5 @@
-// pretok_custom.cpp — the splitters llama.cpp hand-writes instead of running a regex (gpt2, llama3, qwen2, qwen35,
-// newlines), reproduced step for step, quirks included. Before: pretok_split.cpp hands each piece. After: its words.
+// pretok_custom.cpp — llama.cpp's hand-written splitters (gpt2, llama3, qwen2, qwen35, newlines, afmoe digits), step
+// for step, quirks included. Before: pretok_split.cpp hands each piece. After: the cut lengths, back to it.
 //
 // Each walks the piece [b, e) once. A position outside the piece has class 0 (no flags at all) and codepoint
 // k_out_of_range, which is what llama.cpp's splitters see there too.
@@ -184,6 +184,24 @@ void split_newlines(const split_text& t, size_t b, size_t e, std::vector<size_t>
         while (pos < e && (t.cps[pos] == '\n') == newline) ++pos;
         out.push_back(pos - start);
     }
+}
+
+// AFMoE / Tiny Aya digits: a run of N digits is cut as its first N % 3 digits, then threes. llama.cpp cuts from the
+// end of the previous piece, so whatever non-digit text precedes a run is glued to the run's first piece.
+void split_afmoe_digits(const split_text& t, size_t b, size_t e, std::vector<size_t>& out) {
+    cutter c{out, b};
+    for (size_t pos = b; pos < e;) {
+        if (!is_number(t.cls[pos])) {
+            ++pos;
+            continue;
+        }
+        const size_t start = pos;
+        while (pos < e && is_number(t.cls[pos])) ++pos;
+        size_t cur = start;
+        if (const size_t rest = (pos - start) % 3) c.cut(cur += rest);
+        while (cur < pos) c.cut(cur += 3);
+    }
+    if (c.prev < e) c.cut(e);
 }
 
 // \s+$ through std::regex_iterator: the piece's trailing run of white space is one match, the rest one gap.

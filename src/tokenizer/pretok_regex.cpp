@@ -108,6 +108,24 @@ size_t space_run(const split_text& t, size_t p, size_t e) {
     return (p + n < e && n > 1) ? n - 1 : n;  // \s+(?!\S) needs n >= 2 then; a lone space is plain \s+
 }
 
+// The tail the GPT-4o-style regexes share: \p{N}{1,max_digits}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+
+size_t o200k_tail(const split_text& t, size_t p, size_t e, size_t max_digits) {
+    const uint32_t c = t.cps[p];
+    if (is_number(t.cls[p])) return std::min(max_digits, run(p, e, [&](size_t i) { return is_number(t.cls[i]); }));
+    auto other = [&](size_t i) { return !is_space(t.cls[i]) && !is_letter(t.cls[i]) && !is_number(t.cls[i]); };
+    auto cr_lf_slash = [&](size_t i) { return t.cps[i] == '\r' || t.cps[i] == '\n' || t.cps[i] == '/'; };
+    if (c == ' ' && p + 1 < e && other(p + 1)) {
+        const size_t q = p + 1 + run(p + 1, e, other);
+        return q + run(q, e, cr_lf_slash) - p;
+    }
+    if (other(p)) {
+        const size_t q = p + run(p, e, other);
+        return q + run(q, e, cr_lf_slash) - p;
+    }
+    if (size_t n = space_to_last_newline(t, p, e)) return n;
+    return space_run(t, p, e);
+}
+
 // GPT-4o / tekken: [^\r\n\p{L}\p{N}]?U*W+C?|[^\r\n\p{L}\p{N}]?U+W*C?|\p{N}{1,max_digits}| ?[^\s\p{L}\p{N}]+[\r\n/]*|
 //                  \s*[\r\n]+|\s+(?!\S)|\s+
 // where U is ((?=[\p{L}])([^a-z])) (a letter that is not a-z), W is ((?=[\p{L}])([^A-Z])) and C the optional
@@ -131,20 +149,15 @@ size_t match_o200k(const split_text& t, size_t p, size_t e) {
         const size_t u_end = s + run(s, e, U);
         return finish(u_end + run(u_end, e, W));
     }
-    if (is_number(k)) return std::min(max_digits, run(p, e, [&](size_t i) { return is_number(t.cls[i]); }));
-    auto other = [&](size_t i) { return !is_space(t.cls[i]) && !is_letter(t.cls[i]) && !is_number(t.cls[i]); };
-    auto cr_lf_slash = [&](size_t i) { return t.cps[i] == '\r' || t.cps[i] == '\n' || t.cps[i] == '/'; };
-    if (c == ' ' && p + 1 < e && other(p + 1)) {
-        const size_t q = p + 1 + run(p + 1, e, other);
-        return q + run(q, e, cr_lf_slash) - p;
-    }
-    if (other(p)) {
-        const size_t q = p + run(p, e, other);
-        return q + run(q, e, cr_lf_slash) - p;
-    }
-    if (size_t n = space_to_last_newline(t, p, e)) return n;
-    return space_run(t, p, e);
+    return o200k_tail(t, p, e, max_digits);
 }
+
+// AFMoE's CJK and South-East Asian class, as the codepoints llama.cpp's source holds (its 豈 is U+8C48).
+constexpr cp_range k_afmoe_cjk[] = {
+    {0x4E00, 0x9FFF}, {0x3400, 0x4DBF}, {0x8C48, 0xFAFF}, {0x3040, 0x309F}, {0x30A0, 0x30FF},
+    {0xFF65, 0xFF9F}, {0x2F00, 0x2FDF}, {0x0E40, 0x0E7F}, {0x0E80, 0x0EFF}, {0x1780, 0x17FF},
+    {0x1000, 0x109F}, {0xAA60, 0xAA7F}, {0xA9E0, 0xA9FF}, {0xAC00, 0xD7AF}, {0x1100, 0x11FF},
+};
 
 }  // namespace
 
@@ -225,6 +238,51 @@ size_t match_deepseek3(const split_text& t, size_t p, size_t e) {
 
 size_t match_gpt4o(const split_text& t, size_t p, size_t e) { return match_o200k<3, true>(t, p, e); }
 size_t match_tekken(const split_text& t, size_t p, size_t e) { return match_o200k<1, false>(t, p, e); }
+
+// Tiny Aya / Cohere2 MoE: GPT-4o's regex with \p{M} in both letter classes. Collapsed, both classes are "letter or
+// mark", and the optional leading character may itself be a mark.
+size_t match_tiny_aya(const split_text& t, size_t p, size_t e) {
+    auto x = [&](size_t i) { return is_letter(t.cls[i]) || is_mark(t.cls[i]); };
+    const uint32_t c = t.cps[p];
+    const uint8_t k = t.cls[p];
+    const bool prefix = c != '\r' && c != '\n' && !is_letter(k) && !is_number(k);
+    size_t end = 0;
+    if (prefix && p + 1 < e && x(p + 1))
+        end = p + 1 + run(p + 1, e, x);
+    else if (x(p))
+        end = p + run(p, e, x);
+    if (end) return end - p + contraction_ci(t, end, e);
+    return o200k_tail(t, p, e, 3);
+}
+
+// Ling (bailingmoe): '(?:[sSdDmMtT]|[lL][lL]|[vV][eE]|[rR][eE])|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}|
+// ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]|\s+(?!\S)|\s+
+size_t match_bailing(const split_text& t, size_t p, size_t e) {
+    if (size_t n = contraction_ci(t, p, e)) return n;
+    const uint32_t c = t.cps[p];
+    const uint8_t k = t.cls[p];
+    auto letter = [&](size_t i) { return is_letter(t.cls[i]); };
+    const bool prefix = c != '\r' && c != '\n' && !is_letter(k) && !is_number(k);
+    if (prefix && p + 1 < e && letter(p + 1)) return 1 + run(p + 1, e, letter);
+    if (letter(p)) return run(p, e, letter);
+    if (is_number(k)) return 1;
+    auto other = [&](size_t i) { return !is_space(t.cls[i]) && !is_letter(t.cls[i]) && !is_number(t.cls[i]); };
+    auto cr_lf = [&](size_t i) { return t.cps[i] == '\r' || t.cps[i] == '\n'; };
+    if (c == ' ' && p + 1 < e && other(p + 1)) {
+        const size_t q = p + 1 + run(p + 1, e, other);
+        return q + run(q, e, cr_lf) - p;
+    }
+    if (other(p)) {
+        const size_t q = p + run(p, e, other);
+        return q + run(q, e, cr_lf) - p;
+    }
+    if (size_t n = space_to_last_newline(t, p, e)) return n;  // \s*[\r\n] also ends after the run's last \r or \n
+    return space_run(t, p, e);
+}
+
+size_t match_afmoe_cjk(const split_text& t, size_t p, size_t e) {
+    return run(p, e, [&](size_t i) { return is_range_char(t, i, k_afmoe_cjk); });
+}
 
 }  // namespace tok
 MOE_END_NAMESPACE

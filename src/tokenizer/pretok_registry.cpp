@@ -33,6 +33,10 @@ constexpr split_stage k_deepseek3[] = {
 constexpr split_stage k_gpt4o[] = {{nullptr, match_gpt4o}};
 constexpr split_stage k_tekken[] = {{nullptr, match_tekken}};
 constexpr split_stage k_newlines[] = {{split_newlines, nullptr}};
+constexpr split_stage k_tiny_aya[] = {{split_afmoe_digits, nullptr}, {nullptr, match_tiny_aya}};
+constexpr split_stage k_bailing[] = {{nullptr, match_bailing}};
+constexpr split_stage k_afmoe[] = {
+    {split_afmoe_digits, nullptr}, {nullptr, match_afmoe_cjk}, {nullptr, match_deepseek3}};
 
 template <size_t n>
 constexpr pretokenizer make(const char* name, const split_stage (&stages)[n], bool clean_spaces) {
@@ -50,6 +54,12 @@ constexpr pretokenizer with_llama3_flags(pretokenizer p) {  // ignore_merges + B
 }
 constexpr pretokenizer without_default_bos(pretokenizer p) {
     p.no_default_bos = true;
+    return p;
+}
+constexpr pretokenizer sarvam() {  // SPM-style BPE like gemma4, without gemma4's fix-ups
+    pretokenizer p = make("sarvam-moe", k_newlines, false);
+    p.byte_encode = false;
+    p.escape_whitespaces = true;
     return p;
 }
 constexpr pretokenizer gemma4() {
@@ -78,6 +88,10 @@ constexpr pretokenizer k_pre_qwen35 = make("qwen35", k_qwen35, false);
 constexpr pretokenizer k_pre_gpt4o = make("gpt-4o", k_gpt4o, false);
 constexpr pretokenizer k_pre_tekken = with_llama3_flags(make("tekken", k_tekken, false));
 constexpr pretokenizer k_pre_gemma4 = gemma4();
+constexpr pretokenizer k_pre_sarvam = sarvam();
+constexpr pretokenizer k_pre_tiny_aya = make("tiny_aya", k_tiny_aya, false);
+constexpr pretokenizer k_pre_bailing = make("bailingmoe", k_bailing, false);
+constexpr pretokenizer k_pre_afmoe = make("afmoe", k_afmoe, false);
 
 struct named {
     const char* name;
@@ -113,6 +127,10 @@ constexpr named k_names[] = {
     {"minimax-m2", &k_pre_gpt4o},
     {"tekken", &k_pre_tekken},
     {"gemma4", &k_pre_gemma4}, {"granite-embed-multi-311m", &k_pre_gemma4},
+    {"sarvam-moe", &k_pre_sarvam},
+    {"tiny_aya", &k_pre_tiny_aya}, {"cohere2moe", &k_pre_tiny_aya},
+    {"bailingmoe", &k_pre_bailing}, {"bailingmoe2", &k_pre_bailing}, {"llada-moe", &k_pre_bailing},
+    {"afmoe", &k_pre_afmoe},
 };
 
 }  // namespace

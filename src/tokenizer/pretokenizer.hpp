@@ -84,6 +84,7 @@ void split_qwen2(const split_text& t, size_t b, size_t e, std::vector<size_t>& o
 void split_qwen35(const split_text& t, size_t b, size_t e, std::vector<size_t>& out);
 void split_newlines(const split_text& t, size_t b, size_t e, std::vector<size_t>& out);
 void split_trailing_space(const split_text& t, size_t b, size_t e, std::vector<size_t>& out);  // \s+$
+void split_afmoe_digits(const split_text& t, size_t b, size_t e, std::vector<size_t>& out);
 
 size_t match_number(const split_text& t, size_t p, size_t e);              // \p{N}
 size_t match_numbers(const split_text& t, size_t p, size_t e);             // \p{N}+
@@ -101,6 +102,9 @@ size_t match_cjk_kana(const split_text& t, size_t p, size_t e);           // [�
 size_t match_deepseek3(const split_text& t, size_t p, size_t e);          // DeepSeek-V3's word regex
 size_t match_gpt4o(const split_text& t, size_t p, size_t e);              // GPT-4o / o200k word regex
 size_t match_tekken(const split_text& t, size_t p, size_t e);             // Mistral tekken word regex
+size_t match_tiny_aya(const split_text& t, size_t p, size_t e);           // Tiny Aya / Cohere2 MoE word regex
+size_t match_bailing(const split_text& t, size_t p, size_t e);            // Ling (bailingmoe) word regex
+size_t match_afmoe_cjk(const split_text& t, size_t p, size_t e);          // [一-鿿㐀-䶿豈-﫿぀-ゟ...]+ (AFMoE)
 
 }  // namespace tok
 MOE_END_NAMESPACE

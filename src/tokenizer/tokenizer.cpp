@@ -2,6 +2,7 @@
 // Before: make_tokenizer built the shared, read-only tokenizer_impl. After: callers feed ids to a session.
 #include "tokenizer/vocab.hpp"
 
+#include <exception>
 #include <new>
 
 MOE_BEGIN_NAMESPACE
@@ -73,11 +74,13 @@ tokenizer::~tokenizer() = default;
 result<std::vector<int32_t>> tokenizer::encode(std::string_view text, bool add_special, bool parse_special) const {
     const tokenizer_impl& v = *impl_;
     if (text.size() > tok::k_max_text_bytes)
-        return status(errc::invalid_argument, "text of " + std::to_string(text.size()) + " bytes is over the 1 GiB limit");
+        return status(errc::invalid_argument,
+                      "text of " + std::to_string(text.size()) + " bytes is over the 1 GiB limit");
     try {
         std::vector<int32_t> out;
         if (add_special && v.add_bos) {
-            if (v.bos == null_token) return status(errc::invalid_argument, "the vocab asks for a BOS token but has none");
+            if (v.bos == null_token)
+                return status(errc::invalid_argument, "the vocab asks for a BOS token but has none");
             out.push_back(v.bos);
         }
         const std::vector<tok::fragment> frags = tok::split_special(v, text, parse_special);
@@ -101,27 +104,40 @@ result<std::vector<int32_t>> tokenizer::encode(std::string_view text, bool add_s
             prev_special = false;
         }
         if (add_special && v.add_eos) {
-            if (v.eos == null_token) return status(errc::invalid_argument, "the vocab asks for an EOS token but has none");
+            if (v.eos == null_token)
+                return status(errc::invalid_argument, "the vocab asks for an EOS token but has none");
             out.push_back(v.eos);
         }
         return out;
     } catch (const std::bad_alloc&) {
         return status(errc::out_of_memory, "out of memory encoding " + std::to_string(text.size()) + " bytes");
+    } catch (const std::exception& e) {
+        return status(errc::internal, std::string("unexpected exception encoding text: ") + e.what());
     }
 }
 
-std::string tokenizer::token_to_piece(int32_t id, bool special) const { return tok::piece(*impl_, id, special); }
+std::string tokenizer::token_to_piece(int32_t id, bool special) const {
+    try {
+        return tok::piece(*impl_, id, special);
+    } catch (const std::exception&) {  // out of memory
+        return std::string();
+    }
+}
 
 std::string tokenizer::decode(const std::vector<int32_t>& ids, bool special) const {
-    const tokenizer_impl& v = *impl_;
-    std::string text;
-    bool remove_space = v.add_space_prefix;
-    for (int32_t id : ids) {
-        text += tok::piece(v, id, special, remove_space ? 1 : 0);
-        remove_space = false;
+    try {
+        const tokenizer_impl& v = *impl_;
+        std::string text;
+        bool remove_space = v.add_space_prefix;
+        for (int32_t id : ids) {
+            text += tok::piece(v, id, special, remove_space ? 1 : 0);
+            remove_space = false;
+        }
+        if (v.clean_spaces) clean_spaces(text);
+        return text;
+    } catch (const std::exception&) {  // out of memory
+        return std::string();
     }
-    if (v.clean_spaces) clean_spaces(text);
-    return text;
 }
 
 int32_t tokenizer::n_vocab() const noexcept { return static_cast<int32_t>(impl_->tokens.size()); }

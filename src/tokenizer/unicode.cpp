@@ -51,7 +51,8 @@ uint32_t decode_next(std::string_view s, size_t& pos) noexcept {
             pos += 1;
             return k_replacement;
         }
-        const uint32_t cp = (uint32_t(b0 & 0x0F) << 12) | (uint32_t(byte(pos + 1) & 0x3F) << 6) | (byte(pos + 2) & 0x3F);
+        const uint32_t cp =
+            (uint32_t(b0 & 0x0F) << 12) | (uint32_t(byte(pos + 1) & 0x3F) << 6) | (byte(pos + 2) & 0x3F);
         pos += 3;
         return cp;
     }

@@ -8,6 +8,7 @@
 #include "tokenizer/vocab.hpp"
 
 #include <cmath>
+#include <exception>
 #include <new>
 
 MOE_BEGIN_NAMESPACE
@@ -82,7 +83,8 @@ status read_defaults(const gguf::file& f, tokenizer_impl& v) {
         v.eos = gemma4 ? tokenizer::null_token : 11;
         v.pre = gemma4 ? &gemma4_pretokenizer() : find_pretokenizer(v.pre_name);
         if (v.pre == nullptr)
-            return status(errc::unsupported, "pre-tokenizer '" + v.pre_name + "' (tokenizer.ggml.pre) is not supported");
+            return status(errc::unsupported,
+                          "pre-tokenizer '" + v.pre_name + "' (tokenizer.ggml.pre) is not supported");
         v.add_space_prefix = false;
         v.escape_whitespaces = v.pre->escape_whitespaces;
         v.clean_spaces = v.pre->clean_spaces;
@@ -91,7 +93,8 @@ status read_defaults(const gguf::file& f, tokenizer_impl& v) {
         if (v.pre->no_default_bos) v.bos = tokenizer::null_token;
     } else {
         return status(errc::unsupported, "tokenizer model '" + v.model_kind +
-                                             "' (tokenizer.ggml.model) is not supported; moe reads llama, gpt2, gemma4");
+                                             "' (tokenizer.ggml.model) is not supported; moe reads llama, gpt2 and "
+                                             "gemma4");
     }
     return optional_bool(f, "tokenizer.ggml.add_space_prefix", v.add_space_prefix);
 }
@@ -103,7 +106,8 @@ status read_tokens(const gguf::file& f, tokenizer_impl& v) {
     const size_t n = tv->elems.size();
     if (n == 0) return bad("tokenizer.ggml.tokens is empty");
     if (n > k_max_tokens)
-        return bad("tokenizer.ggml.tokens has " + std::to_string(n) + " tokens (limit " + std::to_string(k_max_tokens) + ")");
+        return bad("tokenizer.ggml.tokens has " + std::to_string(n) + " tokens (limit " +
+                   std::to_string(k_max_tokens) + ")");
 
     const gguf::value* sv = f.find("tokenizer.ggml.scores");
     if (sv != nullptr) {
@@ -137,7 +141,8 @@ status read_tokens(const gguf::file& f, tokenizer_impl& v) {
                        std::to_string(v.token_to_id[t.text]));
         if (sv != nullptr) {
             const gguf::value& s = sv->elems[i];
-            t.score = sv->array_type == gguf::value_type::f32 ? static_cast<float>(s.num.f) : static_cast<float>(s.num.i);
+            t.score = sv->array_type == gguf::value_type::f32 ? static_cast<float>(s.num.f)
+                                                              : static_cast<float>(s.num.i);
             if (std::isnan(t.score)) return bad("tokenizer.ggml.scores[" + std::to_string(i) + "] is NaN");
         }
         if (yv != nullptr) {
@@ -239,6 +244,8 @@ result<tokenizer> make_tokenizer(const gguf::file& f) {
         return detail::tokenizer_access::make(std::move(v));
     } catch (const std::bad_alloc&) {
         return status(errc::out_of_memory, "out of memory reading the tokenizer");
+    } catch (const std::exception& e) {
+        return status(errc::internal, std::string("unexpected exception reading the tokenizer: ") + e.what());
     }
 }
 

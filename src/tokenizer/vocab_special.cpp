@@ -41,12 +41,15 @@ void detect_by_name(tokenizer_impl& v) {
                   "_<EOT>", "[EOT]", "<\xEF\xBD\x9C" "end\xE2\x96\x81of\xE2\x96\x81sentence\xEF\xBD\x9C>",
                   "<end_of_utterance>"}},
         {&v.eom, {"<|eom_id|>"}},
-        {&v.fim_pre, {"<|fim_prefix|>", "<fim-prefix>", "<fim_prefix>", "<\xEF\xBD\x9C" "fim\xE2\x96\x81" "begin\xEF\xBD\x9C>",
-                      "<PRE>", "\xE2\x96\x81<PRE>", "<|code_prefix|>", "<|prefix|>"}},
-        {&v.fim_suf, {"<|fim_suffix|>", "<fim-suffix>", "<fim_suffix>", "<\xEF\xBD\x9C" "fim\xE2\x96\x81hole\xEF\xBD\x9C>",
-                      "<SUF>", "\xE2\x96\x81<SUF>", "<|code_suffix|>", "<|suffix|>"}},
-        {&v.fim_mid, {"<|fim_middle|>", "<fim-middle>", "<fim_middle>", "<\xEF\xBD\x9C" "fim\xE2\x96\x81" "end\xEF\xBD\x9C>",
-                      "<MID>", "\xE2\x96\x81<MID>", "<|code_middle|>", "<|middle|>"}},
+        {&v.fim_pre, {"<|fim_prefix|>", "<fim-prefix>", "<fim_prefix>",
+                      "<\xEF\xBD\x9C" "fim\xE2\x96\x81" "begin\xEF\xBD\x9C>", "<PRE>", "\xE2\x96\x81<PRE>",
+                      "<|code_prefix|>", "<|prefix|>"}},
+        {&v.fim_suf, {"<|fim_suffix|>", "<fim-suffix>", "<fim_suffix>",
+                      "<\xEF\xBD\x9C" "fim\xE2\x96\x81hole\xEF\xBD\x9C>", "<SUF>", "\xE2\x96\x81<SUF>",
+                      "<|code_suffix|>", "<|suffix|>"}},
+        {&v.fim_mid, {"<|fim_middle|>", "<fim-middle>", "<fim_middle>",
+                      "<\xEF\xBD\x9C" "fim\xE2\x96\x81" "end\xEF\xBD\x9C>", "<MID>", "\xE2\x96\x81<MID>",
+                      "<|code_middle|>", "<|middle|>"}},
         {&v.fim_pad, {"<|fim_pad|>", "<fim-pad>", "<fim_pad>", "<PAD>", "[PAD]"}},
         {&v.fim_rep, {"<|fim_repo|>", "<|repo_name|>", "<fim-repo>", "<REPO>", "<reponame>"}},
         {&v.fim_sep, {"<|file_sep|>"}},
@@ -73,9 +76,10 @@ void build_eog(tokenizer_impl& v) {
     for (int32_t id : {v.fim_pad, v.fim_rep, v.fim_sep})
         if (id != tokenizer::null_token) v.eog.insert(id);
     for (const auto& kv : v.token_to_id) {
-        if (one_of(kv.first, {"<|eot_id|>", "<|im_end|>", "<|end|>", "<|return|>", "<|call|>", "<|flush|>", "<|calls|>",
-                              "<end_of_turn>", "<|endoftext|>", "</s>", "<|eom_id|>", "<EOT>", "_<EOT>", "[EOT]", "[EOS]",
-                              "<|end_of_text|>", "<end_of_utterance>", "<eos>", "<turn|>", "<|tool_response>",
+        if (one_of(kv.first, {"<|eot_id|>", "<|im_end|>", "<|end|>", "<|return|>", "<|call|>", "<|flush|>",
+                              "<|calls|>", "<end_of_turn>", "<|endoftext|>", "</s>", "<|eom_id|>", "<EOT>", "_<EOT>",
+                              "[EOT]", "[EOS]", "<|end_of_text|>", "<end_of_utterance>", "<eos>", "<turn|>",
+                              "<|tool_response>",
                               "<\xEF\xBD\x9C" "end\xE2\x96\x81of\xE2\x96\x81sentence\xEF\xBD\x9C>", "[e~["})) {
             v.eog.insert(kv.second);
             v.tokens[kv.second].attr |= attr_control;

@@ -307,15 +307,18 @@ static void usage(FILE *f)
           "      T is any ggml type name (q8_0, q4_k, iq4_xs, mxfp4, f16, ...)\n"
           "  llama_ref dequantize --type T -i IN.bin -o OUT.f32\n"
           "      dequantizes raw blocks with ggml's to_float and writes float32\n"
-          "  llama_ref vecdot --type T -w W.bin -x X.f32 -k K -o OUT.f32\n"
-          "      ggml CPU mul_mat (decode path, one column at a time) of raw T weight rows with K-float columns\n"
-          "  llama_ref tokenize -m VOCAB.gguf --text-file F [--no-special] [--parse-special] [--batch]\n"
+          "  llama_ref vecdot --type T -w W.bin -x X.f32 -k K -o OUT.f32 [--repack] [--batch]\n"
+          "      ggml CPU mul_mat of raw T weight rows with K-float columns (one column per graph unless --batch;\n"
+          "      --repack: weights in the CPU_REPACK buffer type, as llama.cpp loads them)\n"
+          "  llama_ref tokenize -m VOCAB.gguf --text-file F [--no-special] [--parse-special] [--batch] [--all-modes]\n"
           "      prints the token ids of the text (vocab only; add_special unless --no-special), comma-separated;\n"
-          "      --batch: F holds several texts separated as in llama.cpp's .inp files, one output line each\n"
+          "      --batch: F holds several texts separated as in llama.cpp's .inp files, one output line each;\n"
+          "      --all-modes: everything four times, for add_special = mode & 1, parse_special = mode & 2\n"
           "  llama_ref pieces -m VOCAB.gguf\n"
           "      one header line, then per token: id attr is_eog is_control hex(piece) hex(piece with special)\n"
-          "  llama_ref detokenize -m VOCAB.gguf --ids-file F [--special] [--remove-special]\n"
-          "      per line of comma-separated ids in F: hex of llama_detokenize's text\n"
+          "  llama_ref detokenize -m VOCAB.gguf --ids-file F [--special | --both] [--remove-special]\n"
+          "      per line of comma-separated ids in F: hex of llama_detokenize's text (--both: without and with\n"
+          "      special, space-separated)\n"
           "environment: MOE_LLAMA_REF_LIB (folder of the llama.cpp libraries), MOE_LLAMA_REF_VERBOSE=1 (its log)\n",
           f);
 }
@@ -539,37 +542,60 @@ static int cmd_dequantize(int argc, char **argv)
     return 0;
 }
 
-/* vecdot --type T -w W.bin -x X.f32 -k K -o OUT.f32: llama.cpp's CPU mul_mat of the weight rows in W.bin (raw T
- * blocks, K values per row) with each K-float column of X.f32, one column per graph (so the decode path: activation
- * converted to the type's vec_dot_type, then vec_dot per row; plain CPU buffer, no repacking). Writes, per column,
- * one float per weight row. */
+/* The CPU backend's CPU_REPACK buffer type (interleaved weights with their own GEMV/GEMM kernels), or NULL. */
+static ggml_backend_buffer_type_t repack_buft(void)
+{
+    ggml_backend_dev_t dev = ggml_backend_dev_by_type(GGML_BACKEND_DEVICE_TYPE_CPU);
+    ggml_backend_dev_get_extra_bufts_t get;
+    ggml_backend_buffer_type_t *b;
+    if (dev == NULL)
+        return NULL;
+    get = (ggml_backend_dev_get_extra_bufts_t)ggml_backend_reg_get_proc_address(ggml_backend_dev_backend_reg(dev),
+                                                                               "ggml_backend_dev_get_extra_bufts");
+    for (b = get != NULL ? get(dev) : NULL; b != NULL && *b != NULL; b++)
+        if (strcmp(ggml_backend_buft_name(*b), "CPU_REPACK") == 0)
+            return *b;
+    return NULL;
+}
+
+/* vecdot --type T -w W.bin -x X.f32 -k K -o OUT.f32 [--repack] [--batch]: llama.cpp's CPU mul_mat of the weight rows
+ * in W.bin (raw T blocks, K values per row) with the K-float columns of X.f32. Default: one column per graph in a
+ * plain CPU buffer (the decode path: activation converted to the type's vec_dot_type, then vec_dot per row).
+ * --repack: the weights live in CPU_REPACK, as llama.cpp loads them (its interleaved GEMV, or GEMM for 4+ columns).
+ * --batch: all columns in one mul_mat (the prompt path). Writes, per column, one float per weight row. */
 static int cmd_vecdot(int argc, char **argv)
 {
     const char *type_name = NULL, *wpath = NULL, *xpath = NULL, *out = NULL;
     long k = 0;
+    int repack = 0, batch = 0;
     size_t wlen, xlen, rs;
-    int64_t rows, cols, c;
+    int64_t rows, cols, c, per;
     enum ggml_type type;
     ggml_backend_t backend;
+    ggml_backend_buffer_type_t rbuft = NULL;
     unsigned char *w;
     float *x, *res;
     int i;
 
-    for (i = 2; i + 1 < argc; i += 2) {
-        if (strcmp(argv[i], "--type") == 0)
-            type_name = argv[i + 1];
-        else if (strcmp(argv[i], "-w") == 0)
-            wpath = argv[i + 1];
-        else if (strcmp(argv[i], "-x") == 0)
-            xpath = argv[i + 1];
-        else if (strcmp(argv[i], "-k") == 0)
-            k = parse_long(argv[i + 1], "-k", 1, 1L << 30);
-        else if (strcmp(argv[i], "-o") == 0)
-            out = argv[i + 1];
+    for (i = 2; i < argc; i++) {
+        if (strcmp(argv[i], "--repack") == 0)
+            repack = 1;
+        else if (strcmp(argv[i], "--batch") == 0)
+            batch = 1;
+        else if (i + 1 < argc && strcmp(argv[i], "--type") == 0)
+            type_name = argv[++i];
+        else if (i + 1 < argc && strcmp(argv[i], "-w") == 0)
+            wpath = argv[++i];
+        else if (i + 1 < argc && strcmp(argv[i], "-x") == 0)
+            xpath = argv[++i];
+        else if (i + 1 < argc && strcmp(argv[i], "-k") == 0)
+            k = parse_long(argv[++i], "-k", 1, 1L << 30);
+        else if (i + 1 < argc && strcmp(argv[i], "-o") == 0)
+            out = argv[++i];
         else
-            die("unknown option '%s'; run 'llama_ref --help'", argv[i]);
+            die("unknown option '%s' (or missing value); run 'llama_ref --help'", argv[i]);
     }
-    if (i != argc || type_name == NULL || wpath == NULL || xpath == NULL || out == NULL || k == 0)
+    if (type_name == NULL || wpath == NULL || xpath == NULL || out == NULL || k == 0)
         die("vecdot needs --type, -w, -x, -k and -o");
     type = quant_type_by_name(type_name);
     if (k % ggml_blck_size(type) != 0)
@@ -585,36 +611,44 @@ static int cmd_vecdot(int argc, char **argv)
     backend = ggml_backend_init_by_type(GGML_BACKEND_DEVICE_TYPE_CPU, NULL);
     if (backend == NULL)
         die("no CPU backend");
+    if (repack && (rbuft = repack_buft()) == NULL)
+        die("this CPU backend has no CPU_REPACK buffer type");
     res = malloc(sizeof(float) * (size_t)(rows * cols));
     if (res == NULL)
         die("out of memory");
-    for (c = 0; c < cols; c++) {
+    per = batch ? cols : 1;
+    for (c = 0; c < cols; c += per) {
         struct ggml_init_params ip;
-        struct ggml_context *ctx;
+        struct ggml_context *ctx, *wctx;
         struct ggml_tensor *tw, *tx, *to;
         struct ggml_cgraph *gf;
-        ggml_backend_buffer_t buf;
+        ggml_backend_buffer_t buf, wbuf;
         ip.mem_size = ggml_tensor_overhead() * 8 + ggml_graph_overhead();
         ip.mem_buffer = NULL;
         ip.no_alloc = true;
         ctx = ggml_init(ip);
-        if (ctx == NULL)
+        wctx = ggml_init(ip);
+        if (ctx == NULL || wctx == NULL)
             die("ggml_init failed");
-        tw = ggml_new_tensor_2d(ctx, type, k, rows);
-        tx = ggml_new_tensor_2d(ctx, GGML_TYPE_F32, k, 1);
+        tw = ggml_new_tensor_2d(wctx, type, k, rows);
+        tx = ggml_new_tensor_2d(ctx, GGML_TYPE_F32, k, per);
         to = ggml_mul_mat(ctx, tw, tx);
         gf = ggml_new_graph(ctx);
         ggml_build_forward_expand(gf, to);
+        wbuf = repack ? ggml_backend_alloc_ctx_tensors_from_buft(wctx, rbuft)
+                      : ggml_backend_alloc_ctx_tensors(wctx, backend);
         buf = ggml_backend_alloc_ctx_tensors(ctx, backend);
-        if (buf == NULL)
+        if (buf == NULL || wbuf == NULL)
             die("cannot allocate the vecdot tensors");
         ggml_backend_tensor_set(tw, w, 0, wlen);
-        ggml_backend_tensor_set(tx, x + c * k, 0, sizeof(float) * (size_t)k);
+        ggml_backend_tensor_set(tx, x + c * k, 0, sizeof(float) * (size_t)(k * per));
         if (ggml_backend_graph_compute(backend, gf) != GGML_STATUS_SUCCESS)
             die("ggml_backend_graph_compute failed: %s", first_error());
-        ggml_backend_tensor_get(to, res + c * rows, 0, sizeof(float) * (size_t)rows);
+        ggml_backend_tensor_get(to, res + c * rows, 0, sizeof(float) * (size_t)(rows * per));
         ggml_backend_buffer_free(buf);
+        ggml_backend_buffer_free(wbuf);
         ggml_free(ctx);
+        ggml_free(wctx);
     }
     write_blob(out, res, sizeof(float) * (size_t)(rows * cols));
     ggml_backend_free(backend);
@@ -792,7 +826,7 @@ static void tokenize_one(const struct llama_vocab *v, const char *text, size_t l
 static int cmd_tokenize(int argc, char **argv)
 {
     const char *model = NULL, *text_file = NULL;
-    int add_special = 1, parse_special = 0, batch = 0, i;
+    int add_special = 1, parse_special = 0, batch = 0, all_modes = 0, mode, i;
     struct llama_model *m;
     char *text;
     size_t len;
@@ -805,6 +839,8 @@ static int cmd_tokenize(int argc, char **argv)
             parse_special = 1;
         else if (strcmp(a, "--batch") == 0)
             batch = 1;
+        else if (strcmp(a, "--all-modes") == 0)
+            all_modes = 1;
         else if (i + 1 < argc && (strcmp(a, "-m") == 0 || strcmp(a, "--model") == 0))
             model = argv[++i];
         else if (i + 1 < argc && strcmp(a, "--text-file") == 0)
@@ -817,27 +853,31 @@ static int cmd_tokenize(int argc, char **argv)
 
     m = load_vocab(model);
     text = read_file(text_file, &len);
-    if (!batch) {
-        tokenize_one(llama_model_get_vocab(m), text, len, add_special, parse_special);
-    } else {
-        /* inputs separated exactly as llama.cpp's .inp files (and split the way test-tokenizer-0 splits them) */
-        const size_t sep_len = strlen(MOE_VOCAB_TEST_SEP);
-        size_t pos = 0;
-        while (pos < len) {
-            const char *next = NULL;
-            size_t k;
-            for (k = pos; k + sep_len <= len; k++)
-                if (memcmp(text + k, MOE_VOCAB_TEST_SEP, sep_len) == 0) {
-                    next = text + k;
+    for (mode = all_modes ? 0 : -1; mode < (all_modes ? 4 : 0); mode++) {
+        /* --all-modes: the whole output four times, add_special = mode & 1, parse_special = mode & 2 */
+        const int add = mode < 0 ? add_special : (mode & 1) != 0;
+        const int parse = mode < 0 ? parse_special : (mode & 2) != 0;
+        if (!batch) {
+            tokenize_one(llama_model_get_vocab(m), text, len, add, parse);
+        } else {
+            /* inputs separated exactly as llama.cpp's .inp files (and split the way test-tokenizer-0 splits them) */
+            const size_t sep_len = strlen(MOE_VOCAB_TEST_SEP);
+            size_t pos = 0;
+            while (pos < len) {
+                const char *next = NULL;
+                size_t k;
+                for (k = pos; k + sep_len <= len; k++)
+                    if (memcmp(text + k, MOE_VOCAB_TEST_SEP, sep_len) == 0) {
+                        next = text + k;
+                        break;
+                    }
+                if (next == NULL) {
+                    tokenize_one(llama_model_get_vocab(m), text + pos, len - pos, add, parse);
                     break;
                 }
-            if (next == NULL) {
-                tokenize_one(llama_model_get_vocab(m), text + pos, len - pos, add_special, parse_special);
-                break;
+                tokenize_one(llama_model_get_vocab(m), text + pos, (size_t)(next - (text + pos)), add, parse);
+                pos = (size_t)(next - text) + sep_len;
             }
-            tokenize_one(llama_model_get_vocab(m), text + pos, (size_t)(next - (text + pos)), add_special,
-                         parse_special);
-            pos = (size_t)(next - text) + sep_len;
         }
     }
     if (fflush(stdout) != 0)
@@ -897,7 +937,7 @@ static int cmd_pieces(int argc, char **argv)
 static int cmd_detokenize(int argc, char **argv)
 {
     const char *model = NULL, *ids_file = NULL;
-    int special = 0, remove_special = 0, i;
+    int special = 0, remove_special = 0, both = 0, i;
     struct llama_model *m;
     const struct llama_vocab *v;
     char *text, *line;
@@ -907,6 +947,8 @@ static int cmd_detokenize(int argc, char **argv)
         const char *a = argv[i];
         if (strcmp(a, "--special") == 0)
             special = 1;
+        else if (strcmp(a, "--both") == 0)
+            both = 1;
         else if (strcmp(a, "--remove-special") == 0)
             remove_special = 1;
         else if (i + 1 < argc && (strcmp(a, "-m") == 0 || strcmp(a, "--model") == 0))
@@ -925,7 +967,7 @@ static int cmd_detokenize(int argc, char **argv)
     while (*line != '\0') {
         char *end = strchr(line, '\n');
         llama_token *t = NULL;
-        int n = 0, cap = 0, out_cap, got;
+        int n = 0, cap = 0, out_cap, got, pass;
         char *out;
         if (end != NULL)
             *end = '\0';
@@ -950,23 +992,28 @@ static int cmd_detokenize(int argc, char **argv)
                     p++;
             }
         }
-        out_cap = 64 + n * 16;
-        out = malloc((size_t)out_cap);
-        if (out == NULL)
-            die("out of memory");
-        got = llama_detokenize(v, t, n, out, out_cap, remove_special != 0, special != 0);
-        if (got < 0) {
-            out_cap = -got;
-            out = realloc(out, (size_t)out_cap);
+        for (pass = both ? 0 : special; pass <= (both ? 1 : special); pass++) {
+            /* --both: "hex(plain) hex(special)" on one line */
+            out_cap = 64 + n * 16;
+            out = malloc((size_t)out_cap);
             if (out == NULL)
                 die("out of memory");
-            got = llama_detokenize(v, t, n, out, out_cap, remove_special != 0, special != 0);
-            if (got < 0)
-                die("llama_detokenize failed (%d)", got);
+            got = llama_detokenize(v, t, n, out, out_cap, remove_special != 0, pass != 0);
+            if (got < 0) {
+                out_cap = -got;
+                out = realloc(out, (size_t)out_cap);
+                if (out == NULL)
+                    die("out of memory");
+                got = llama_detokenize(v, t, n, out, out_cap, remove_special != 0, pass != 0);
+                if (got < 0)
+                    die("llama_detokenize failed (%d)", got);
+            }
+            if (both && pass == 1)
+                printf(" ");
+            print_hex(out, got);
+            free(out);
         }
-        print_hex(out, got);
         printf("\n");
-        free(out);
         free(t);
         if (end == NULL)
             break;
