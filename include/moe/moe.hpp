@@ -9,10 +9,13 @@
 // Errors come back as moe::status / moe::result<T>; nothing throws out of the library and nothing aborts.
 #pragma once
 
+#include <moe/chat.hpp>
 #include <moe/config.hpp>
 #include <moe/dtype.hpp>
 #include <moe/model.hpp>
 #include <moe/perplexity.hpp>
 #include <moe/quant.hpp>
+#include <moe/sampler.hpp>
 #include <moe/session.hpp>
 #include <moe/status.hpp>
+#include <moe/tokenizer.hpp>
