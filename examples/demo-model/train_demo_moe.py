@@ -832,8 +832,9 @@ def write_training_md(path, r):
         "",
         "## Training",
         "",
-        f"- {r['steps_done']} steps" + (f" (of {a['steps']} planned: the {a['max_minutes']}-minute budget ended the "
-                                         f"cosine schedule by time)" if r["time_limited"] else "") +
+        f"- {r['steps_done']} steps" + (f" (of {a['steps']} planned: the {a['max_minutes']:g}-minute budget ran the "
+                                         f"cosine schedule by time, so a rerun's step count depends on the machine's "
+                                         f"load)" if r["time_limited"] else "") +
         f" of {a['batch']} sequences x {a['ctx']} tokens (BOS + {a['ctx'] - 1} text tokens from a "
         f"random offset), AdamW (betas 0.9/0.95, weight decay {a['wd']} on matrices), peak LR {a['lr']}, "
         f"{a['warmup']} warmup steps, cosine to {a['lr'] * 0.1:g}, gradient clip 1.0, dropout {a['dropout']}, "
