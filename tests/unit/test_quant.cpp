@@ -288,10 +288,11 @@ TEST_CASE("quant: argument errors") {
     CHECK(can_convert(dtype::bf16));
     CHECK(can_convert(dtype::q8_0));
     CHECK(can_convert(dtype::q4_0));
-    CHECK_FALSE(can_convert(dtype::q4_1));
-    CHECK_FALSE(can_convert(dtype::q4_k));
-    CHECK(quantize_row(dtype::q4_k, x.data(), out.data(), 256).code() == errc::unsupported);
-    CHECK(dequantize_row(dtype::q5_0, out.data(), x.data(), 32).code() == errc::unsupported);
+    const auto iq2_xxs = static_cast<dtype>(16);  // a GGUF type moe does not read (issue 4 added q4_1..mxfp4)
+    CHECK_FALSE(can_convert(iq2_xxs));
+    CHECK_FALSE(can_convert(dtype::q8_k));
+    CHECK(quantize_row(iq2_xxs, x.data(), out.data(), 256).code() == errc::unsupported);
+    CHECK(dequantize_row(dtype::q8_k, out.data(), x.data(), 256).code() == errc::unsupported);
     const status s = quantize_row(dtype::q8_0, x.data(), out.data(), 33);
     CHECK(s.code() == errc::invalid_argument);
     CHECK(s.message().find("33") != std::string::npos);
