@@ -1,6 +1,6 @@
 // llama.cpp — the "llama" architecture: dense Llama, and Mixtral-style MoE when llama.expert_count > 0.
 // GGUF metadata -> hyperparameters -> bound weights -> graph; shared pieces come from decoder.hpp and blocks.hpp.
-#include "arch/decoder.hpp"
+#include "arch/prenorm_decoder.hpp"
 
 MOE_BEGIN_NAMESPACE
 
@@ -18,10 +18,7 @@ class llama_arch final : public architecture {
 public:
     status load(const gguf::file& f);
     const model_info& info() const noexcept override { return hp_.info; }
-    std::vector<kv_layer_shape> kv_shape() const override {
-        return std::vector<kv_layer_shape>(static_cast<size_t>(hp_.info.n_layer),
-                                           kv_layer_shape{hp_.attn.n_head_kv, hp_.attn.head_dim_k, hp_.attn.head_dim_v});
-    }
+    std::vector<kv_layer_shape> kv_shape() const override { return uniform_kv_shape(hp_); }
     result<graph> build(const build_request& req) const override;
 
 private:
@@ -64,19 +61,9 @@ status llama_arch::load(const gguf::file& f) {
 }
 
 result<graph> llama_arch::build(const build_request& req) const {
-    decoder_graph g;
-    MOE_TRY(begin_decoder_graph(g, req, out_, hp_.attn, hp_.info.n_layer));
-    graph_builder& b = g.b;
-    value_id x = g.x;
-    for (size_t il = 0; il < layers_.size(); ++il) {
-        const llama_layer& L = layers_[il];
-        value_id h = b.rms_norm(x, L.attn_norm.in(b), hp_.rms_eps);
-        x = b.add(attention_block(b, h, g.pos, g.k_cache[il], g.v_cache[il], L.attn, hp_.attn), x);
-        h = b.rms_norm(x, L.ffn_norm.in(b), hp_.rms_eps);
-        value_id f = hp_.info.n_expert > 0 ? moe_ffn(b, h, L.moe, moe_) : swiglu_ffn(b, h, L.ffn_gate, L.ffn_up, L.ffn_down);
-        x = b.add(f, x);
-    }
-    return finish_decoder_graph(g, x, out_, hp_.rms_eps, req);
+    return build_prenorm_decoder(req, hp_, out_, layers_, [&](graph_builder& b, value_id h, const llama_layer& L) {
+        return hp_.info.n_expert > 0 ? moe_ffn(b, h, L.moe, moe_) : swiglu_ffn(b, h, L.ffn_gate, L.ffn_up, L.ffn_down);
+    });
 }
 
 }  // namespace

@@ -1,6 +1,6 @@
 // qwen2moe.cpp — Qwen2-MoE / Qwen1.5-MoE: attention biases, NeoX RoPE, routed experts with un-normalised softmax
 // weights plus a shared expert scaled by a per-token sigmoid gate. GGUF -> weights -> graph via decoder/blocks.
-#include "arch/decoder.hpp"
+#include "arch/prenorm_decoder.hpp"
 
 MOE_BEGIN_NAMESPACE
 
@@ -48,24 +48,11 @@ public:
         return wb.error();
     }
     const model_info& info() const noexcept override { return hp_.info; }
-    std::vector<kv_layer_shape> kv_shape() const override {
-        return std::vector<kv_layer_shape>(static_cast<size_t>(hp_.info.n_layer),
-                                           kv_layer_shape{hp_.attn.n_head_kv, hp_.attn.head_dim_k, hp_.attn.head_dim_v});
-    }
+    std::vector<kv_layer_shape> kv_shape() const override { return uniform_kv_shape(hp_); }
     result<graph> build(const build_request& req) const override {
-        decoder_graph g;
-        MOE_TRY(begin_decoder_graph(g, req, out_, hp_.attn, hp_.info.n_layer));
-        graph_builder& b = g.b;
-        value_id x = g.x;
-        for (size_t il = 0; il < layers_.size(); ++il) {
-            const qwen2moe_layer& L = layers_[il];
-            value_id h = b.rms_norm(x, L.attn_norm.in(b), hp_.rms_eps);
-            x = b.add(attention_block(b, h, g.pos, g.k_cache[il], g.v_cache[il], L.attn, hp_.attn), x);
-            h = b.rms_norm(x, L.ffn_norm.in(b), hp_.rms_eps);
-            value_id f = b.add(moe_ffn(b, h, L.moe, moe_), shared_expert_ffn(b, h, L.shexp));
-            x = b.add(f, x);
-        }
-        return finish_decoder_graph(g, x, out_, hp_.rms_eps, req);
+        return build_prenorm_decoder(req, hp_, out_, layers_, [&](graph_builder& b, value_id h, const qwen2moe_layer& L) {
+            return b.add(moe_ffn(b, h, L.moe, moe_), shared_expert_ffn(b, h, L.shexp));
+        });
     }
 
 private:
