@@ -99,6 +99,24 @@ typedef const struct moe_backend_module_v1* (*moe_backend_module_get_fn)(void);
                                           supports() says whether the module can address its input's memory. */
 #define MOE_BACKEND_OP_DIV 16          /* (a, b) -> a / b, broadcast as ADD */
 #define MOE_BACKEND_OP_SILU 17         /* x / (1 + exp(-x)) */
+#define MOE_BACKEND_OP_ADD_ID 18       /* (x [T, u, n], b [E, n], ids [T, u] i32) -> x + b[ids[t][j]] per slot */
+#define MOE_BACKEND_OP_SWIGLU_OAI 19   /* (gate, up) -> g / (1 + exp(-f[0] g)) * (u + 1) with g = min(gate, f[1]),
+                                          u = clamp(up, -f[1], f[1]) */
+#define MOE_BACKEND_OP_ROPE_YARN 20    /* ROPE with YaRN (ggml's rope_yarn): f[2] ext_factor, f[3] attn_factor,
+                                          i[2], i[3] correction dims (ramp over pairs i[2] .. i[3]) */
+#define MOE_BACKEND_OP_ATTENTION_EXT 21 /* ATTENTION with i[0] a sliding window (0: none; key rows j with
+                                          n_past + t - j < i[0] only) and, as a 6th input, per-head sinks [Hq] f32
+                                          (a logit in every softmax sum). Nodes with sinks have more inputs than
+                                          MOE_BACKEND_MAX_INPUTS and are never offered to modules of API v1. */
+#define MOE_BACKEND_OP_SIGMOID 22       /* 1 / (1 + exp(-x)) */
+#define MOE_BACKEND_OP_EXPERT_GROUP_MASK 23 /* (x [R, n]) -> same; n columns in i[0] equal groups scored by the sum
+                                          of their two largest values; columns outside the i[1] best become -inf */
+#define MOE_BACKEND_OP_COLS 24          /* (x [.., D]) -> [.., i[1]]: columns i[0] .. i[0] + i[1] - 1 (a copy) */
+#define MOE_BACKEND_OP_CONCAT 25        /* (a [.., A], b [.., B]) -> [.., A + B]; b [T, 1, B] repeats over a [T, H, A] */
+#define MOE_BACKEND_OP_MUL_MAT_HEADS 26 /* (x [T, H, k] f32, w [H, n, k]) -> [T, H, n]; head h uses w[h] */
+#define MOE_BACKEND_OP_ATTENTION_MLA 27 /* (q [T, H, D], kv [T, 1, D], cache [C, 1, D]) -> [T, H, i[0]]; writes kv
+                                          at cache rows n_past.., attends causally, values = first i[0] columns
+                                          of the cache rows; f[0] scale */
 
 /* Element types use GGUF's ggml_type numbers (0 f32, 1 f16, 2 q4_0, 8 q8_0, 26 i32, 30 bf16, ...). Quantized types
  * are stored in GGUF's block layouts, rows contiguous. */

@@ -27,6 +27,16 @@ cpu_backend::cpu_backend(int n_threads) : ctx_(new cpu::context(n_threads)) {
     set(op::weighted_sum, cpu::weighted_sum);
     set(op::rope, cpu::rope);
     set(op::attention, cpu::attention);
+    set(op::add_id, cpu::add_id);
+    set(op::swiglu_oai, cpu::swiglu_oai);
+    set(op::rope_yarn, cpu::rope_yarn);
+    set(op::attention_ext, cpu::attention_ext);
+    set(op::sigmoid, cpu::sigmoid);
+    set(op::expert_group_mask, cpu::expert_group_mask);
+    set(op::cols, cpu::cols);
+    set(op::concat, cpu::concat);
+    set(op::mul_mat_heads, cpu::mul_mat_heads);
+    set(op::attention_mla, cpu::attention_mla);
 }
 
 bool cpu_backend::supports(const graph& g, const node& n) const {
@@ -35,7 +45,8 @@ bool cpu_backend::supports(const graph& g, const node& n) const {
     switch (n.kind) {
     case op::get_rows: return can_convert(g.val(n.in[0]).type);
     case op::mul_mat:
-    case op::mul_mat_id: return can_convert(g.val(n.in[1]).type);
+    case op::mul_mat_id:
+    case op::mul_mat_heads: return can_convert(g.val(n.in[1]).type);
     default:
         for (int j = 0; j < n.n_in; ++j) {
             dtype t = g.val(n.in[static_cast<size_t>(j)]).type;

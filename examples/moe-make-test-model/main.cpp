@@ -30,8 +30,11 @@ void print_help(std::FILE* f) {
         "  --ff N                (expert) FFN width (default 256)\n"
         "  --experts N           experts per layer; 0 = dense FFN (default 8)\n"
         "  --experts-used N      experts used per token (default 2)\n"
-        "  --arch NAME           llama (default), qwen3moe, qwen2moe, olmoe\n"
-        "  --ff-shexp N          qwen2moe shared-expert FFN width (default: --ff)\n"
+        "  --arch NAME           llama (default), qwen3moe, qwen2moe, olmoe, deepseek2 (MLA: --head-dim is the\n"
+        "                        q/k head, RoPE part 16, latent 64, one leading dense layer, V2-Lite-style routing),\n"
+        "                        gpt-oss (sinks, biases, 128-token window on even layers, YaRN x32), granitemoe\n"
+        "  --ff-shexp N          qwen2moe shared-expert FFN width (default: --ff); granitemoe: shared experts\n"
+        "                        of this width (default: none)\n"
         "  --seed S              random seed (default 1)\n"
         "  --tie-output          no output.weight: the head reuses token_embd\n"
         "  -h, --help            show this help\n",

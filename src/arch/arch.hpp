@@ -17,7 +17,7 @@ MOE_BEGIN_NAMESPACE
 struct kv_layer_shape {
     int64_t n_head_kv = 0;
     int64_t key_dim = 0;
-    int64_t value_dim = 0;
+    int64_t value_dim = 0;  // 0: no V cache (MLA: the values are the first columns of the K rows)
 };
 
 // What a session asks for: a graph over n_tokens new tokens, with logits for all of them or only the last.

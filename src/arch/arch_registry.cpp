@@ -4,6 +4,9 @@
 
 MOE_BEGIN_NAMESPACE
 
+result<std::unique_ptr<architecture>> make_deepseek2(const gguf::file& f);
+result<std::unique_ptr<architecture>> make_gpt_oss(const gguf::file& f);
+result<std::unique_ptr<architecture>> make_granitemoe(const gguf::file& f);
 result<std::unique_ptr<architecture>> make_llama(const gguf::file& f);
 result<std::unique_ptr<architecture>> make_olmoe(const gguf::file& f);
 result<std::unique_ptr<architecture>> make_qwen2moe(const gguf::file& f);
@@ -15,6 +18,9 @@ struct arch_entry {
     result<std::unique_ptr<architecture>> (*make)(const gguf::file&);
 };
 const arch_entry registry[] = {
+    {"deepseek2", make_deepseek2},
+    {"gpt-oss", make_gpt_oss},
+    {"granitemoe", make_granitemoe},
     {"llama", make_llama},
     {"olmoe", make_olmoe},
     {"qwen2moe", make_qwen2moe},

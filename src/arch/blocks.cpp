@@ -2,6 +2,9 @@
 // The kernels behind each op live in backends/; the order of ops mirrors llama.cpp's so rounding stays close.
 #include "arch/blocks.hpp"
 
+#include <algorithm>
+#include <cmath>
+
 MOE_BEGIN_NAMESPACE
 
 namespace {
@@ -26,17 +29,46 @@ value_id attention_block(graph_builder& b, value_id x, value_id pos, value_id kc
     value_id q = heads(b, linear(b, x, w.wq, w.bq), p.n_head, p.head_dim_k, w.q_norm, p.norm_eps);
     value_id k = heads(b, linear(b, x, w.wk, w.bk), p.n_head_kv, p.head_dim_k, w.k_norm, p.norm_eps);
     value_id v = heads(b, linear(b, x, w.wv, w.bv), p.n_head_kv, p.head_dim_v, weight{}, 0.0f);
-    q = b.rope(q, pos, p.n_rot, p.mode, p.rope_base, p.rope_freq_scale);
-    k = b.rope(k, pos, p.n_rot, p.mode, p.rope_base, p.rope_freq_scale);
-    value_id a = b.attention(q, k, v, kcache, vcache, p.scale);
+    if (p.yarn.ext_factor != 0.0f || p.yarn.attn_factor != 1.0f) {
+        const rope_yarn_params y = yarn_rope_params(p.yarn, p.n_rot, p.rope_base);
+        q = b.rope_yarn(q, pos, p.n_rot, p.mode, p.rope_base, p.rope_freq_scale, y);
+        k = b.rope_yarn(k, pos, p.n_rot, p.mode, p.rope_base, p.rope_freq_scale, y);
+    } else {
+        q = b.rope(q, pos, p.n_rot, p.mode, p.rope_base, p.rope_freq_scale);
+        k = b.rope(k, pos, p.n_rot, p.mode, p.rope_base, p.rope_freq_scale);
+    }
+    value_id a = p.window > 0 || w.sinks
+                     ? b.attention_ext(q, k, v, kcache, vcache, w.sinks ? w.sinks.in(b) : no_value, p.scale, p.window)
+                     : b.attention(q, k, v, kcache, vcache, p.scale);
     return linear(b, a, w.wo, w.bo);
+}
+
+rope_yarn_params yarn_rope_params(const yarn_params& y, int64_t n_rot, float base) {
+    // float math as ggml_rope_yarn_corr_dims: n_rot * ln(n_ctx_orig / (beta * 2 pi)) / (2 ln base)
+    const float pi = static_cast<float>(3.14159265358979323846);
+    auto corr_dim = [&](float beta) {
+        return static_cast<float>(n_rot) * std::log(static_cast<float>(y.n_ctx_orig) / (beta * 2 * pi)) /
+               (2 * std::log(base));
+    };
+    const float low = std::max(0.0f, std::floor(corr_dim(y.beta_fast)));
+    const float high = std::min(static_cast<float>(n_rot - 1), std::ceil(corr_dim(y.beta_slow)));
+    auto whole = [](float v) {  // whole numbers; non-finite or huge values saturate (the ramp is then flat)
+        return std::isnan(v) ? int64_t(0) : static_cast<int64_t>(std::max(-1e9f, std::min(1e9f, v)));
+    };
+    rope_yarn_params r;
+    r.ext_factor = y.ext_factor, r.attn_factor = y.attn_factor;
+    r.corr_low = whole(low), r.corr_high = whole(high);
+    return r;
 }
 
 value_id moe_ffn(graph_builder& b, value_id x, const moe_weights& w, const moe_params& p) {
     const int64_t T = b.val(x).sh[0], d = b.val(x).sh[1];
-    value_id probs = b.softmax(b.mul_mat(x, w.router.in(b)));  // [T, n_expert]
-    value_id ids = b.top_k(probs, p.n_expert_used);             // [T, k]
-    value_id weights = b.gather_cols(probs, ids);               // [T, k]
+    value_id logits = b.mul_mat(x, w.router.in(b));  // [T, n_expert]
+    value_id probs = p.gating == expert_gating::sigmoid ? b.sigmoid(logits) : b.softmax(logits);
+    value_id select = w.exp_probs_b ? b.add(probs, w.exp_probs_b.in(b)) : probs;  // the bias only steers the choice
+    if (p.n_group > 1) select = b.expert_group_mask(select, p.n_group, p.n_group_used);
+    value_id ids = b.top_k(select, p.n_expert_used);  // [T, k]
+    value_id weights = b.gather_cols(probs, ids);     // [T, k]
     if (p.normalize_weights) weights = b.normalize_sum(weights);
     if (p.weights_scale != 0.0f && p.weights_scale != 1.0f) weights = b.scale(weights, p.weights_scale);
     value_id xr = b.reshape(x, {T, 1, d});

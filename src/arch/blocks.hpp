@@ -16,6 +16,15 @@ struct attention_weights {
     // Optional RMSNorm of q and k before RoPE: [head_dim_k] normalises each head (Qwen3), [n_head * head_dim_k]
     // the whole projection (OLMoE).
     weight q_norm, k_norm;
+    weight sinks;  // optional [n_head] f32: a learned logit per head in every softmax sum (gpt-oss)
+};
+
+// YaRN RoPE scaling as llama.cpp applies it for a context (llama_context's yarn_* values): see decoder.hpp.
+struct yarn_params {
+    float ext_factor = 0.0f;   // 0: no YaRN ramp (plain or linear RoPE)
+    float attn_factor = 1.0f;  // magnitude of cos/sin
+    float beta_fast = 32.0f, beta_slow = 1.0f;
+    int64_t n_ctx_orig = 0;    // training context the ramp is computed for
 };
 
 struct attention_params {
@@ -25,7 +34,12 @@ struct attention_params {
     float rope_base = 10000.0f, rope_freq_scale = 1.0f;
     float scale = 1.0f;  // usually 1/sqrt(head_dim_k)
     float norm_eps = 1e-6f;  // for q_norm / k_norm
+    yarn_params yarn;        // RoPE goes through rope_yarn when ext_factor != 0 or attn_factor != 1
+    int64_t window = 0;      // sliding-window attention over the last `window` positions; 0: full causal
 };
+
+// ggml_rope_yarn_corr_dims: the rotation pairs YaRN's ramp runs over, for n_rot dims and a RoPE base.
+rope_yarn_params yarn_rope_params(const yarn_params& y, int64_t n_rot, float base);
 
 // x [T, n_embd] (already normed) -> [T, n_embd]. Stores this batch's K/V in the caches.
 value_id attention_block(graph_builder& b, value_id x, value_id pos, value_id kcache, value_id vcache,
@@ -36,15 +50,21 @@ struct moe_weights {
     weight gate_exps;  // [n_expert, n_ff, n_embd]
     weight up_exps;    // [n_expert, n_ff, n_embd]
     weight down_exps;  // [n_expert, n_embd, n_ff]
+    weight exp_probs_b;  // optional [n_expert] f32: added to the scores for choosing experts only (DeepSeek-V3)
 };
+
+enum class expert_gating { softmax, sigmoid };  // llama.cpp's expert_gating_func 1 and 2
 
 struct moe_params {
     int64_t n_expert_used = 2;
     bool normalize_weights = true;  // divide the chosen experts' probabilities by their sum
     float weights_scale = 0.0f;     // multiplies the expert weights when not 0 or 1 (expert_weights_scale)
+    expert_gating gating = expert_gating::softmax;  // router logits -> expert scores
+    int64_t n_group = 0, n_group_used = 0;  // n_group > 1: choose only among the n_group_used best expert groups
 };
 
-// x [T, n_embd] (already normed) -> [T, n_embd]: softmax router, top-k experts, SwiGLU experts, weighted sum.
+// x [T, n_embd] (already normed) -> [T, n_embd]: router scores (softmax or sigmoid), top-k experts (by the scores
+// plus exp_probs_b, within the best groups), SwiGLU experts, weighted sum of their outputs by the unbiased scores.
 value_id moe_ffn(graph_builder& b, value_id x, const moe_weights& w, const moe_params& p);
 
 // x [T, n_embd] -> [T, n_embd]: down(silu(gate x) * up x).

@@ -37,9 +37,16 @@ status read_decoder_hparams(const gguf::file& f, const std::string& arch, rope_m
     if (scaling == "linear") {
         const float factor = h.real_or("rope.scaling.factor", 1.0f);
         a.rope_freq_scale = factor > 0.0f ? 1.0f / factor : 1.0f;
+    } else if (scaling == "yarn") {  // llama.cpp: ext_factor 1, beta_fast 32, beta_slow 1 (grok alone reads them)
+        const float factor = h.real_or("rope.scaling.factor", 0.0f);
+        a.rope_freq_scale = factor == 0.0f ? 1.0f : 1.0f / factor;
+        a.yarn.ext_factor = 1.0f;
+        a.yarn.n_ctx_orig = h.count_or("rope.scaling.original_context_length", in.n_ctx_train);
+        a.yarn.attn_factor = yarn_attn_factor(a.rope_freq_scale, 1.0f, 0.0f);
     } else if (scaling != "none") {
         return status(errc::unsupported, arch + ".rope.scaling.type '" + scaling + "' is not supported yet");
     }
+    a.yarn.attn_factor *= h.real_or("rope.scaling.attn_factor", 1.0f);
     MOE_TRY(h.error());
     if (a.head_dim_k == 0 || a.head_dim_v == 0 || a.n_rot == 0 || a.n_rot > a.head_dim_k || a.n_rot % 2)
         return status(errc::bad_format, arch + ": head size " + std::to_string(a.head_dim_k) + " and rope dimensions " +
@@ -53,6 +60,15 @@ status read_decoder_hparams(const gguf::file& f, const std::string& arch, rope_m
     in.n_vocab = te->n_dims == 2 ? te->ne[1] : 0;
     in.head_dim = a.head_dim_k;
     return {};
+}
+
+float yarn_attn_factor(float freq_scale, float mscale, float mscale_all_dims) {
+    auto get_mscale = [](float scale, float m) { return scale <= 1.0f ? 1.0f : (0.1f * m * std::log(scale) + 1.0f); };
+    const float factor = 1.0f / freq_scale;
+    float f = mscale_all_dims != 0.0f ? get_mscale(factor, mscale) / get_mscale(factor, mscale_all_dims)
+                                      : get_mscale(factor, 1.0f);
+    f *= 1.0f / (1.0f + 0.1f * std::log(factor));  // rope_yarn multiplies this back in
+    return f;
 }
 
 output_weights bind_output_weights(weight_binder& wb, const model_info& in, bool allow_tied) {
@@ -94,7 +110,10 @@ status begin_decoder_graph(decoder_graph& g, const build_request& req, const out
         const std::string n = std::to_string(il);
         const size_t l = static_cast<size_t>(il);
         g.k_cache.push_back(b.state("cache_k." + n, dtype::f32, {req.n_ctx, p.n_head_kv, p.head_dim_k}, req.k_cache[l]));
-        g.v_cache.push_back(b.state("cache_v." + n, dtype::f32, {req.n_ctx, p.n_head_kv, p.head_dim_v}, req.v_cache[l]));
+        // head_dim_v 0: no V cache (MLA reads its values from the K rows, see kv_layer_shape)
+        g.v_cache.push_back(p.head_dim_v > 0 ? b.state("cache_v." + n, dtype::f32, {req.n_ctx, p.n_head_kv, p.head_dim_v},
+                                                       req.v_cache[l])
+                                             : no_value);
     }
     return {};
 }

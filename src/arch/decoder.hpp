@@ -23,7 +23,13 @@ struct decoder_hparams {
 // Reads the keys every family uses: embedding_length, block_count, head counts, key/value lengths, context,
 // expert counts, RMS epsilon, RoPE dimensions/base/linear scaling. The token count comes from token_embd.
 // `mode` is the family's RoPE layout (llama.cpp fixes it per architecture, not per file).
+// Also reads rope.scaling.type "yarn" (factor, original_context_length) and rope.scaling.attn_factor into attn.yarn.
 status read_decoder_hparams(const gguf::file& f, const std::string& arch, rope_mode mode, decoder_hparams& out);
+
+// llama_context's yarn_attn_factor when YaRN is on: get_mscale(1/freq_scale, mscale) / get_mscale(.., mscale_all_dims)
+// (just get_mscale(.., 1) when mscale_all_dims, the yarn_log_multiplier, is 0), divided by the 1 + 0.1 ln(1/freq_scale)
+// that rope_yarn multiplies back in. The caller multiplies rope.scaling.attn_factor on top.
+float yarn_attn_factor(float freq_scale, float mscale, float mscale_all_dims);
 
 struct output_weights {
     weight tok_embd;     // [n_vocab, n_embd]

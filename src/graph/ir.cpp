@@ -58,6 +58,16 @@ const char* op_name(op o) noexcept {
     case op::weighted_sum: return "weighted_sum";
     case op::rope: return "rope";
     case op::attention: return "attention";
+    case op::add_id: return "add_id";
+    case op::swiglu_oai: return "swiglu_oai";
+    case op::rope_yarn: return "rope_yarn";
+    case op::attention_ext: return "attention_ext";
+    case op::sigmoid: return "sigmoid";
+    case op::expert_group_mask: return "expert_group_mask";
+    case op::cols: return "cols";
+    case op::concat: return "concat";
+    case op::mul_mat_heads: return "mul_mat_heads";
+    case op::attention_mla: return "attention_mla";
     case op::view: return "view";
     }
     return "?";
@@ -305,20 +315,157 @@ value_id graph_builder::rope(value_id x, value_id pos, int64_t n_rot, rope_mode 
     return out;
 }
 
+// Whether q/k/v and the two caches fit one attention op (shared by attention and attention_ext).
+static bool attention_fits(const value& Q, const value& K, const value& V, const value& KC, const value& VC) {
+    return Q.sh.rank == 3 && K.sh.rank == 3 && V.sh.rank == 3 && Q.sh[0] == K.sh[0] && K.sh[0] == V.sh[0] &&
+           Q.sh[2] == K.sh[2] && K.sh[1] == V.sh[1] && K.sh[1] > 0 && Q.sh[1] % K.sh[1] == 0 &&
+           KC.kind == value_kind::state && VC.kind == value_kind::state && KC.sh.rank == 3 && VC.sh.rank == 3 &&
+           KC.sh[1] == K.sh[1] && KC.sh[2] == K.sh[2] && VC.sh[1] == V.sh[1] && VC.sh[2] == V.sh[2] &&
+           KC.sh[0] == VC.sh[0] && KC.type == dtype::f32 && VC.type == dtype::f32;
+}
+
 value_id graph_builder::attention(value_id q, value_id k, value_id v, value_id kcache, value_id vcache, float scale) {
     MOE_REQUIRE_VALID(q, k, v, kcache, vcache);
     if (!is_f32({q, k, v}, "attention")) return no_value;
     const value &Q = val(q), &K = val(k), &V = val(v), &KC = val(kcache), &VC = val(vcache);
-    bool ok = Q.sh.rank == 3 && K.sh.rank == 3 && V.sh.rank == 3 && Q.sh[0] == K.sh[0] && K.sh[0] == V.sh[0] &&
-              Q.sh[2] == K.sh[2] && K.sh[1] == V.sh[1] && K.sh[1] > 0 && Q.sh[1] % K.sh[1] == 0 &&
-              KC.kind == value_kind::state && VC.kind == value_kind::state && KC.sh.rank == 3 &&
-              VC.sh.rank == 3 && KC.sh[1] == K.sh[1] && KC.sh[2] == K.sh[2] && VC.sh[1] == V.sh[1] &&
-              VC.sh[2] == V.sh[2] && KC.sh[0] == VC.sh[0] && KC.type == dtype::f32 && VC.type == dtype::f32;
-    if (!check(ok, "attention: q " + Q.sh.to_string() + ", k " + K.sh.to_string() + ", v " + V.sh.to_string() +
-                       ", caches " + KC.sh.to_string() + " " + VC.sh.to_string() + " do not fit"))
+    if (!check(attention_fits(Q, K, V, KC, VC), "attention: q " + Q.sh.to_string() + ", k " + K.sh.to_string() +
+                                                    ", v " + V.sh.to_string() + ", caches " + KC.sh.to_string() +
+                                                    " " + VC.sh.to_string() + " do not fit"))
         return no_value;
     value_id out = add_node(op::attention, {q, k, v, kcache, vcache}, dtype::f32, {Q.sh[0], Q.sh[1] * V.sh[2]});
     if (out != no_value) g_.nodes.back().f[0] = scale;
+    return out;
+}
+
+value_id graph_builder::attention_ext(value_id q, value_id k, value_id v, value_id kcache, value_id vcache,
+                                      value_id sinks, float scale, int64_t window) {
+    MOE_REQUIRE_VALID(q, k, v, kcache, vcache);
+    if (sinks != no_value) MOE_REQUIRE_VALID(sinks);
+    if (!is_f32({q, k, v}, "attention_ext")) return no_value;
+    const int64_t T = val(q).sh[0], Hq = val(q).sh[1], Dv = val(v).sh[2];
+    if (!check(attention_fits(val(q), val(k), val(v), val(kcache), val(vcache)),
+               "attention_ext: q " + val(q).sh.to_string() + ", k " + val(k).sh.to_string() + ", v " +
+                   val(v).sh.to_string() + ", caches " + val(kcache).sh.to_string() + " " +
+                   val(vcache).sh.to_string() + " do not fit"))
+        return no_value;
+    if (sinks != no_value && !check(val(sinks).type == dtype::f32 && val(sinks).sh.rank == 1 && val(sinks).sh[0] == Hq,
+                                    "attention_ext: sinks " + val(sinks).sh.to_string() + " must be f32 [" +
+                                        std::to_string(Hq) + "]"))
+        return no_value;
+    if (!check(window >= 0, "attention_ext: negative sliding window")) return no_value;
+    value_id out = sinks != no_value
+                       ? add_node(op::attention_ext, {q, k, v, kcache, vcache, sinks}, dtype::f32, {T, Hq * Dv})
+                       : add_node(op::attention_ext, {q, k, v, kcache, vcache}, dtype::f32, {T, Hq * Dv});
+    if (out != no_value) g_.nodes.back().f[0] = scale, g_.nodes.back().i[0] = window;
+    return out;
+}
+
+value_id graph_builder::add_id(value_id x, value_id bias, value_id ids) {
+    MOE_REQUIRE_VALID(x, bias, ids);
+    if (!is_f32({x, bias}, "add_id")) return no_value;
+    const value &a = val(x), &b = val(bias), &i = val(ids);
+    if (!check(a.sh.rank == 3 && b.sh.rank == 2 && i.type == dtype::i32 && i.sh.rank == 2 && a.sh[0] == i.sh[0] &&
+                   a.sh[1] == i.sh[1] && a.sh[2] == b.sh[1],
+               "add_id: input " + a.sh.to_string() + ", biases " + b.sh.to_string() + " and ids " + i.sh.to_string() +
+                   " do not fit"))
+        return no_value;
+    return add_node(op::add_id, {x, bias, ids}, dtype::f32, a.sh);
+}
+
+value_id graph_builder::swiglu_oai(value_id gate, value_id up, float alpha, float limit) {
+    MOE_REQUIRE_VALID(gate, up);
+    if (!is_f32({gate, up}, "swiglu_oai")) return no_value;
+    if (!check(val(gate).sh == val(up).sh, "swiglu_oai: gate " + val(gate).sh.to_string() + " and up " +
+                                              val(up).sh.to_string() + " differ"))
+        return no_value;
+    value_id out = add_node(op::swiglu_oai, {gate, up}, dtype::f32, val(gate).sh);
+    if (out != no_value) g_.nodes.back().f[0] = alpha, g_.nodes.back().f[1] = limit;
+    return out;
+}
+
+value_id graph_builder::rope_yarn(value_id x, value_id pos, int64_t n_rot, rope_mode mode, float base, float freq_scale,
+                                  const rope_yarn_params& y) {
+    value_id out = rope(x, pos, n_rot, mode, base, freq_scale);
+    if (out == no_value) return no_value;
+    node& n = g_.nodes.back();
+    n.kind = op::rope_yarn;
+    n.f[2] = y.ext_factor, n.f[3] = y.attn_factor, n.i[2] = y.corr_low, n.i[3] = y.corr_high;
+    return out;
+}
+
+// ---- MLA and group-limited routing (DeepSeek-V2/V3) -----------------------------------------------------------
+
+value_id graph_builder::sigmoid(value_id x) {
+    MOE_REQUIRE_VALID(x);
+    if (!is_f32({x}, "sigmoid")) return no_value;
+    return add_node(op::sigmoid, {x}, dtype::f32, val(x).sh);
+}
+
+value_id graph_builder::expert_group_mask(value_id x, int64_t n_group, int64_t n_group_used) {
+    MOE_REQUIRE_VALID(x);
+    if (!is_f32({x}, "expert_group_mask")) return no_value;
+    const value& a = val(x);
+    const int64_t n = a.sh.last();
+    if (!check(a.sh.rank == 2 && n_group >= 2 && n % n_group == 0 && n / n_group >= 2 && n_group_used >= 1 &&
+                   n_group_used <= n_group,
+               "expert_group_mask: " + a.sh.to_string() + " cannot form " + std::to_string(n_group) +
+                   " groups of at least two columns with " + std::to_string(n_group_used) + " kept"))
+        return no_value;
+    value_id out = add_node(op::expert_group_mask, {x}, dtype::f32, a.sh);
+    if (out != no_value) g_.nodes.back().i[0] = n_group, g_.nodes.back().i[1] = n_group_used;
+    return out;
+}
+
+value_id graph_builder::cols(value_id x, int64_t first, int64_t count) {
+    MOE_REQUIRE_VALID(x);
+    if (!is_f32({x}, "cols")) return no_value;
+    shape sh = val(x).sh;
+    if (!check(first >= 0 && count >= 1 && first + count <= sh.last(),
+               "cols: [" + std::to_string(first) + ", +" + std::to_string(count) + ") outside " + sh.to_string()))
+        return no_value;
+    sh.d[static_cast<size_t>(sh.rank - 1)] = count;
+    value_id out = add_node(op::cols, {x}, dtype::f32, sh);
+    if (out != no_value) g_.nodes.back().i[0] = first, g_.nodes.back().i[1] = count;
+    return out;
+}
+
+value_id graph_builder::concat(value_id a, value_id b) {
+    MOE_REQUIRE_VALID(a, b);
+    if (!is_f32({a, b}, "concat")) return no_value;
+    const shape &x = val(a).sh, &y = val(b).sh;
+    bool ok = x.rank == y.rank;
+    for (int k = 0; ok && k + 1 < x.rank; ++k)
+        ok = x[k] == y[k] || (x.rank == 3 && k == 1 && y[k] == 1);  // b's single head repeats over a's heads
+    if (!check(ok, "concat: " + x.to_string() + " and " + y.to_string() + " differ outside the last dim"))
+        return no_value;
+    shape sh = x;
+    sh.d[static_cast<size_t>(sh.rank - 1)] = x.last() + y.last();
+    return add_node(op::concat, {a, b}, dtype::f32, sh);
+}
+
+value_id graph_builder::mul_mat_heads(value_id x, value_id w) {
+    MOE_REQUIRE_VALID(x, w);
+    const value &a = val(x), &b = val(w);
+    if (!check(a.type == dtype::f32 && a.sh.rank == 3 && b.sh.rank == 3 && b.sh[0] == a.sh[1] && b.sh[2] == a.sh[2],
+               "mul_mat_heads: weight " + b.name + " " + b.sh.to_string() + " cannot multiply input " +
+                   a.sh.to_string()))
+        return no_value;
+    return add_node(op::mul_mat_heads, {x, w}, dtype::f32, {a.sh[0], a.sh[1], b.sh[1]});
+}
+
+value_id graph_builder::attention_mla(value_id q, value_id kv, value_id cache, int64_t dv, float scale) {
+    MOE_REQUIRE_VALID(q, kv, cache);
+    if (!is_f32({q, kv}, "attention_mla")) return no_value;
+    const value &Q = val(q), &K = val(kv), &C = val(cache);
+    const bool ok = Q.sh.rank == 3 && K.sh.rank == 3 && C.sh.rank == 3 && K.sh[0] == Q.sh[0] && K.sh[1] == 1 &&
+                    C.sh[1] == 1 && K.sh[2] == Q.sh[2] && C.sh[2] == Q.sh[2] && C.kind == value_kind::state &&
+                    C.type == dtype::f32 && dv >= 1 && dv <= Q.sh[2];
+    if (!check(ok, "attention_mla: q " + Q.sh.to_string() + ", kv " + K.sh.to_string() + ", cache " +
+                       C.sh.to_string() + " and value width " + std::to_string(dv) + " do not fit"))
+        return no_value;
+    const int64_t T = Q.sh[0], H = Q.sh[1];
+    value_id out = add_node(op::attention_mla, {q, kv, cache}, dtype::f32, {T, H, dv});
+    if (out != no_value) g_.nodes.back().f[0] = scale, g_.nodes.back().i[0] = dv;
     return out;
 }
 

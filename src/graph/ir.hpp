@@ -75,17 +75,39 @@ enum class op : uint8_t {
     attention,     // (q [T, Hq, Dk], k [T, Hkv, Dk], v [T, Hkv, Dv], kcache [C, Hkv, Dk], vcache [C, Hkv, Dv])
                    //   -> [T, Hq * Dv]; writes k/v into the caches at rows n_past.. and attends causally
                    //   over rows 0 .. n_past + t.      f[0] = scale
+    add_id,        // (x [T, u, n], b [E, n], ids [T, u] i32) -> x + b[ids[t][j]] per slot (ggml_add_id: expert biases)
+    swiglu_oai,    // (gate, up) -> g / (1 + exp(-f[0] g)) * (u + 1), g = min(gate, f[1]), u = clamp(up, -f[1], f[1])
+    rope_yarn,     // rope with YaRN scaling (ggml's rope_yarn): i[0..1], f[0..1] as rope; f[2] = ext_factor,
+                   //   f[3] = attn_factor, i[2], i[3] = correction dims (low, high pair indices)
+    attention_ext, // (q, k, v, kcache, vcache[, sinks [Hq] f32]) -> as attention; i[0] = sliding window (keys at
+                   //   positions > query - window only; 0: all), sinks: per-head logit added to the softmax sum
+    sigmoid,       // 1 / (1 + exp(-x))
+    expert_group_mask, // (x [R, n]) -> same: the n columns form i[0] equal groups, each scored by the sum of its
+                   //   two largest values; columns outside the i[1] best groups become -inf (group-limited routing)
+    cols,          // (x [.., D]) -> [.., i[1]]: columns i[0] .. i[0] + i[1] - 1 of the last dim (a copy)
+    concat,        // (a [.., A], b [.., B]) -> [.., A + B]; b [T, 1, B] is repeated over a's heads [T, H, A]
+    mul_mat_heads, // (x [T, H, k] f32, w [H, n, k] any type) -> [T, H, n]: head h of every token meets w[h]
+    attention_mla, // (q [T, H, D], kv [T, 1, D], cache [C, 1, D]) -> [T, H, i[0]]: writes kv at cache rows
+                   //   n_past.., attends causally with keys = cache rows and values = their first i[0] columns
+                   //   (MLA: the cache holds the compressed latent + the RoPE key, one shared head). f[0] = scale
     view,          // reshape or row-slice without copying (alias); shape and offset from the value
 };
 const char* op_name(op o) noexcept;
 
 enum class rope_mode : int64_t { norm = 0, neox = 2 };  // ggml numbering: pairs (2i, 2i+1) or (i, i + n_rot/2)
 
-constexpr int max_inputs = 5;
+// YaRN parameters of a rope_yarn node (ggml_rope_ext's ext_factor/attn_factor and ggml_rope_yarn_corr_dims).
+struct rope_yarn_params {
+    float ext_factor = 0.0f;              // 0: plain interpolation; 1: YaRN's ramp between the two angles
+    float attn_factor = 1.0f;             // scales cos and sin (times 1 + 0.1 ln(1/freq_scale) if ext_factor != 0)
+    int64_t corr_low = 0, corr_high = 0;  // the ramp runs over rotation pairs corr_low .. corr_high
+};
+
+constexpr int max_inputs = 6;
 
 struct node {
     op kind = op::view;
-    std::array<value_id, max_inputs> in{no_value, no_value, no_value, no_value, no_value};
+    std::array<value_id, max_inputs> in{no_value, no_value, no_value, no_value, no_value, no_value};
     int n_in = 0;
     value_id out = no_value;
     std::array<float, 4> f{0, 0, 0, 0};
@@ -126,6 +148,19 @@ public:
     value_id weighted_sum(value_id y, value_id w);
     value_id rope(value_id x, value_id pos, int64_t n_rot, rope_mode mode, float base, float freq_scale);
     value_id attention(value_id q, value_id k, value_id v, value_id kcache, value_id vcache, float scale);
+    value_id add_id(value_id x, value_id bias, value_id ids);
+    value_id swiglu_oai(value_id gate, value_id up, float alpha, float limit);
+    value_id rope_yarn(value_id x, value_id pos, int64_t n_rot, rope_mode mode, float base, float freq_scale,
+                       const rope_yarn_params& yarn);
+    // sinks: a [Hq] f32 value or no_value; window: 0 for full causal attention.
+    value_id attention_ext(value_id q, value_id k, value_id v, value_id kcache, value_id vcache, value_id sinks,
+                           float scale, int64_t window);
+    value_id sigmoid(value_id x);
+    value_id expert_group_mask(value_id x, int64_t n_group, int64_t n_group_used);
+    value_id cols(value_id x, int64_t first, int64_t count);  // columns [first, first+count) of the last dim
+    value_id concat(value_id a, value_id b);
+    value_id mul_mat_heads(value_id x, value_id w);
+    value_id attention_mla(value_id q, value_id kv, value_id cache, int64_t dv, float scale);
     value_id reshape(value_id x, shape sh);
     value_id rows(value_id x, int64_t first, int64_t count);  // rows [first, first+count) of a 2-D value
 

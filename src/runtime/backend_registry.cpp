@@ -69,6 +69,16 @@ bool op_to_module(op o, int32_t& out) {
     case op::weighted_sum: out = MOE_BACKEND_OP_WEIGHTED_SUM; return true;
     case op::rope: out = MOE_BACKEND_OP_ROPE; return true;
     case op::attention: out = MOE_BACKEND_OP_ATTENTION; return true;
+    case op::add_id: out = MOE_BACKEND_OP_ADD_ID; return true;
+    case op::swiglu_oai: out = MOE_BACKEND_OP_SWIGLU_OAI; return true;
+    case op::rope_yarn: out = MOE_BACKEND_OP_ROPE_YARN; return true;
+    case op::attention_ext: out = MOE_BACKEND_OP_ATTENTION_EXT; return true;
+    case op::sigmoid: out = MOE_BACKEND_OP_SIGMOID; return true;
+    case op::expert_group_mask: out = MOE_BACKEND_OP_EXPERT_GROUP_MASK; return true;
+    case op::cols: out = MOE_BACKEND_OP_COLS; return true;
+    case op::concat: out = MOE_BACKEND_OP_CONCAT; return true;
+    case op::mul_mat_heads: out = MOE_BACKEND_OP_MUL_MAT_HEADS; return true;
+    case op::attention_mla: out = MOE_BACKEND_OP_ATTENTION_MLA; return true;
     case op::view: out = MOE_BACKEND_OP_VIEW; return true;
     }
     return false;
@@ -88,6 +98,7 @@ moe_backend_tensor to_module(dtype type, const shape& sh, void* data) {
 bool node_header(const node& n, moe_backend_node& c) {
     std::memset(&c, 0, sizeof(c));
     if (!op_to_module(n.kind, c.op)) return false;
+    if (n.n_in > MOE_BACKEND_MAX_INPUTS) return false;  // e.g. attention_ext with sinks: the CPU runs it
     c.n_inputs = n.n_in;
     for (int k = 0; k < 4; ++k) c.f[k] = n.f[static_cast<size_t>(k)], c.i[k] = n.i[static_cast<size_t>(k)];
     return true;

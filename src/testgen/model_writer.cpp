@@ -3,6 +3,8 @@
 #include "testgen/model_writer.hpp"
 
 #include "gguf/gguf.hpp"
+#include "testgen/model_writer_deepseek2.hpp"
+#include "testgen/model_writer_gpt_oss.hpp"
 
 #include <moe/quant.hpp>
 
@@ -123,10 +125,12 @@ uint32_t file_type_of(dtype t) noexcept {
 
 status check_spec(const model_spec& s, int64_t head_dim) {
     auto bad = [](const std::string& m) { return status(errc::invalid_argument, "model spec: " + m); };
-    const bool known = s.arch == "llama" || s.arch == "qwen3moe" || s.arch == "qwen2moe" || s.arch == "olmoe";
+    const bool known = s.arch == "llama" || s.arch == "qwen3moe" || s.arch == "qwen2moe" || s.arch == "olmoe" ||
+                       s.arch == "deepseek2" || s.arch == "gpt-oss" || s.arch == "granitemoe";
     if (!known)
         return status(errc::unsupported,
-                      "model spec: architecture '" + s.arch + "' (supported: llama, qwen3moe, qwen2moe, olmoe)");
+                      "model spec: architecture '" + s.arch +
+                          "' (supported: llama, qwen3moe, qwen2moe, olmoe, deepseek2, gpt-oss, granitemoe)");
     if (s.arch != "llama" && s.n_expert < 1) return bad(s.arch + " needs n_expert >= 1");
     // llama.cpp's qwen2moe and olmoe read attn_output as [n_embd, n_embd], and olmoe's k norm as [n_embd]
     if ((s.arch == "qwen2moe" || s.arch == "olmoe") && s.n_head * head_dim != s.n_embd)
@@ -161,6 +165,9 @@ status check_spec(const model_spec& s, int64_t head_dim) {
                    " for " + dtype_name(s.weight_type));
     }
     if (!(s.rms_eps > 0.0f) || !(s.rope_freq_base > 0.0f)) return bad("rms_eps and rope_freq_base must be positive");
+    if (s.arch == "deepseek2") return check_deepseek2_spec(s, head_dim);
+    if (s.arch == "gpt-oss") return check_gpt_oss_spec(s, head_dim);
+    if (s.arch == "granitemoe" && !(s.granite.logit_scale > 0.0f)) return bad("granitemoe needs logit_scale > 0");
     return ok_status();
 }
 
@@ -185,7 +192,11 @@ struct builder {
     status add(const std::string& name, const std::vector<int64_t>& ne, dtype type, double mean, double stddev) {
         size_t n = 1;
         for (int64_t d : ne) n *= static_cast<size_t>(d);
-        const std::vector<float> values = gaussian(spec.seed, name, n, mean, stddev);
+        return put(name, ne, type, gaussian(spec.seed, name, n, mean, stddev));
+    }
+    // Stores given float values (n = product of ne) as `type`.
+    status put(const std::string& name, const std::vector<int64_t>& ne, dtype type, const std::vector<float>& values) {
+        const size_t n = values.size();
         const size_t nbytes = row_bytes(type, ne[0]) * (n / static_cast<size_t>(ne[0]));
         std::vector<uint8_t> bytes(nbytes);
         MOE_TRY(quantize_row(type, values.data(), bytes.data(), static_cast<int64_t>(n)));
@@ -236,6 +247,17 @@ result<std::vector<uint8_t>> make_random_model(const model_spec& spec) {
         const int64_t n_ff_shexp = spec.n_ff_shexp > 0 ? spec.n_ff_shexp : n_ff;
         if (a == "qwen3moe" || a == "qwen2moe") w.set_u32(a + ".expert_feed_forward_length", u32(n_ff));
         if (a == "qwen2moe") w.set_u32(a + ".expert_shared_feed_forward_length", u32(n_ff_shexp));
+        if (a == "deepseek2") write_deepseek2_metadata(w, spec, hd);
+        if (a == "gpt-oss") write_gpt_oss_metadata(w, spec);
+        const model_spec::granite_spec& gs = spec.granite;
+        if (a == "granitemoe") {  // the multipliers of llama.cpp's llama_model_granite
+            w.set_f32(a + ".logit_scale", gs.logit_scale);
+            if (gs.residual_scale != 0.0f) w.set_f32(a + ".residual_scale", gs.residual_scale);
+            if (gs.embedding_scale != 0.0f) w.set_f32(a + ".embedding_scale", gs.embedding_scale);
+            if (gs.attention_scale >= 0.0f)
+                w.set_f32(a + ".attention.scale", gs.attention_scale > 0.0f ? gs.attention_scale : 1.0f / float(hd));
+            if (spec.n_ff_shexp > 0) w.set_u32(a + ".expert_shared_feed_forward_length", u32(spec.n_ff_shexp));
+        }
 
         std::vector<std::string> tokens;
         std::vector<float> scores;
@@ -251,9 +273,30 @@ result<std::vector<uint8_t>> make_random_model(const model_spec& spec) {
         w.set_bool("tokenizer.ggml.add_bos_token", true);
         w.set_bool("tokenizer.ggml.add_eos_token", false);
 
+        // granitemoe multiplies the embeddings and divides the logits: scale the tensors back to the usual sizes
+        const bool granite = a == "granitemoe";
+        const double embd_std = granite && gs.embedding_scale > 0.0f ? 1.0 / gs.embedding_scale : 1.0;
+        const double head_std = granite ? out_std * gs.logit_scale : out_std;
         builder b{spec, w};
-        MOE_TRY(b.weight("token_embd.weight", {n_embd, n_vocab}, spec.tie_output ? out_std : 1.0));
+        MOE_TRY(b.weight("token_embd.weight", {n_embd, n_vocab}, spec.tie_output ? head_std : embd_std));
         for (int64_t il = 0; il < spec.n_layer; ++il) {
+            if (a == "gpt-oss") {  // sinks, biases, post-attention norm: model_writer_gpt_oss.cpp
+                MOE_TRY(write_gpt_oss_layer(spec, hd, il,
+                                            [&](const std::string& name, const std::vector<int64_t>& ne, dtype t,
+                                                double mean, double sd) { return b.add(name, ne, t, mean, sd); }));
+                continue;
+            }
+            if (a == "deepseek2") {  // MLA attention, dense-then-MoE layers: model_writer_deepseek2.cpp
+                MOE_TRY(write_deepseek2_layer(
+                    spec, hd, il,
+                    [&](const std::string& name, size_t n, double mean, double sd) {
+                        return gaussian(spec.seed, name, n, mean, sd);
+                    },
+                    [&](const std::string& name, const std::vector<int64_t>& ne, dtype t, const std::vector<float>& v) {
+                        return b.put(name, ne, t, v);
+                    }));
+                continue;
+            }
             const std::string p = "blk." + std::to_string(il) + ".";
             MOE_TRY(b.norm(p + "attn_norm.weight", n_embd));
             MOE_TRY(b.weight(p + "attn_q.weight", {n_embd, n_q}, inv_sqrt(n_embd)));
@@ -284,6 +327,12 @@ result<std::vector<uint8_t>> make_random_model(const model_spec& spec) {
                     MOE_TRY(b.weight(p + "ffn_up_shexp.weight", {n_embd, n_ff_shexp}, inv_sqrt(n_embd)));
                     MOE_TRY(b.weight(p + "ffn_down_shexp.weight", {n_ff_shexp, n_embd}, inv_sqrt(n_ff_shexp)));
                 }
+                if (granite && spec.n_ff_shexp > 0) {  // GraniteMoeShared: an ungated shared expert
+                    const int64_t S = spec.n_ff_shexp;
+                    MOE_TRY(b.weight(p + "ffn_gate_shexp.weight", {n_embd, S}, inv_sqrt(n_embd)));
+                    MOE_TRY(b.weight(p + "ffn_up_shexp.weight", {n_embd, S}, inv_sqrt(n_embd)));
+                    MOE_TRY(b.weight(p + "ffn_down_shexp.weight", {S, n_embd}, inv_sqrt(S)));
+                }
             } else {
                 MOE_TRY(b.weight(p + "ffn_gate.weight", {n_embd, n_ff}, inv_sqrt(n_embd)));
                 MOE_TRY(b.weight(p + "ffn_up.weight", {n_embd, n_ff}, inv_sqrt(n_embd)));
@@ -291,7 +340,7 @@ result<std::vector<uint8_t>> make_random_model(const model_spec& spec) {
             }
         }
         MOE_TRY(b.norm("output_norm.weight", n_embd));
-        if (!spec.tie_output) MOE_TRY(b.weight("output.weight", {n_embd, n_vocab}, out_std));
+        if (!spec.tie_output) MOE_TRY(b.weight("output.weight", {n_embd, n_vocab}, head_std));
         return w.finish();
     } catch (const std::bad_alloc&) {
         return result<std::vector<uint8_t>>(errc::out_of_memory, "model writer: out of memory");

@@ -182,6 +182,35 @@ TEST_CASE("session: decoding allocates nothing after warm-up") {
     CHECK(g_allocs.load() == 0);
 }
 
+TEST_CASE("session: decoding a deepseek2 (MLA, grouped sigmoid routing) model allocates nothing after warm-up") {
+    moe::testgen::model_spec sp = small_spec(moe::dtype::q4_0);
+    sp.arch = "deepseek2", sp.n_layer = 3, sp.n_head_kv = 1, sp.head_dim = 48, sp.n_ff = 32, sp.n_expert = 8;
+    moe::testgen::model_spec::deepseek2_spec& d = sp.deepseek2;
+    d.q_lora_rank = 32, d.kv_lora_rank = 32, d.rope_dim = 16, d.n_ff_dense = 64, d.n_group = 4, d.n_group_used = 2;
+    d.sigmoid = true, d.weights_norm = true, d.yarn_factor = 4.0f, d.yarn_orig_ctx = 256;
+    const std::string path = write_model("session_alloc_deepseek2.gguf", sp);
+    moe::result<moe::model> m = moe::model::load(path);
+    REQUIRE(m.ok());
+    moe::session s = make_session(*m, 2);
+    const std::vector<int32_t> p = prompt(8);
+    REQUIRE(s.eval(p.data(), p.size()).ok());
+    int32_t tok = s.argmax();
+    for (int i = 0; i < 3; ++i) {
+        REQUIRE(s.eval(&tok, 1).ok());
+        tok = s.argmax();
+    }
+    g_allocs = 0;
+    g_count_allocs = true;
+    bool ok = true;
+    for (int i = 0; i < 16; ++i) {
+        ok = ok && s.eval(&tok, 1).ok();
+        tok = s.argmax();
+    }
+    g_count_allocs = false;
+    CHECK(ok);
+    CHECK(g_allocs.load() == 0);
+}
+
 TEST_CASE("session: errors come back as statuses") {
     const std::string path = write_model("session_errors.gguf", small_spec());
     moe::result<moe::model> m = moe::model::load(path);

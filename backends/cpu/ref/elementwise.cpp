@@ -81,6 +81,17 @@ status silu(context& c, const node&, const tensor_view& out, const tensor_view* 
     return {};
 }
 
+// ggml_vec_sigmoid_f32: 1 / (1 + exp(-x)) in float.
+status sigmoid(context& c, const node&, const tensor_view& out, const tensor_view* in, const run_args&) {
+    const int64_t d = in[0].sh.last(), R = in[0].sh.rows();
+    const float* x = static_cast<const float*>(in[0].data);
+    float* o = static_cast<float*>(out.data);
+    rows_parallel(c, R, [&](int64_t r) {
+        for (int64_t i = r * d; i < (r + 1) * d; ++i) o[i] = 1.0f / (1.0f + std::exp(-x[i]));
+    });
+    return {};
+}
+
 status scale(context&, const node& n, const tensor_view& out, const tensor_view* in, const run_args&) {
     const int64_t N = in[0].sh.elements();
     const float* x = static_cast<const float*>(in[0].data);

@@ -103,5 +103,25 @@ status mul_mat_id(context& c, const node&, const tensor_view& out, const tensor_
     return {};
 }
 
+// out [T, H, n]: row (t, h) of x [T, H, k] times w[h] [n, k]^T (ggml_mul_mat broadcasting a 3-D weight over heads;
+// MLA's wk_b/wv_b). Threads split the (head, weight row) pairs, so each weight row is read once.
+status mul_mat_heads(context& c, const node&, const tensor_view& out, const tensor_view* in, const run_args&) {
+    const tensor_view &x = in[0], &w = in[1];
+    const int64_t T = x.sh[0], H = x.sh[1], k = x.sh[2], n = w.sh[1];
+    const uint8_t* a = convert_rows(c, w.type, static_cast<const float*>(x.data), T * H, k);
+    const size_t arb = row_bytes(dot_type(w.type), k), wrb = row_bytes(w.type, k);
+    const uint8_t* wp = static_cast<const uint8_t*>(w.data);
+    float* op = static_cast<float*>(out.data);
+    c.pool.parallel_for(H * n, [&](int64_t b, int64_t e) {
+        for (int64_t hr = b; hr < e; ++hr) {
+            const int64_t h = hr / n, r = hr % n;
+            const uint8_t* wr = wp + static_cast<size_t>(hr) * wrb;  // w[h] row r
+            for (int64_t t = 0; t < T; ++t)
+                op[(t * H + h) * n + r] = vec_dot(w.type, wr, a + static_cast<size_t>(t * H + h) * arb, k);
+        }
+    });
+    return {};
+}
+
 }  // namespace cpu
 MOE_END_NAMESPACE

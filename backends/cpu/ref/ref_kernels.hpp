@@ -52,6 +52,16 @@ status gather_cols(context&, const node&, const tensor_view&, const tensor_view*
 status weighted_sum(context&, const node&, const tensor_view&, const tensor_view*, const run_args&);
 status rope(context&, const node&, const tensor_view&, const tensor_view*, const run_args&);
 status attention(context&, const node&, const tensor_view&, const tensor_view*, const run_args&);
+status add_id(context&, const node&, const tensor_view&, const tensor_view*, const run_args&);
+status swiglu_oai(context&, const node&, const tensor_view&, const tensor_view*, const run_args&);
+status rope_yarn(context&, const node&, const tensor_view&, const tensor_view*, const run_args&);
+status attention_ext(context&, const node&, const tensor_view&, const tensor_view*, const run_args&);
+status sigmoid(context&, const node&, const tensor_view&, const tensor_view*, const run_args&);
+status expert_group_mask(context&, const node&, const tensor_view&, const tensor_view*, const run_args&);
+status cols(context&, const node&, const tensor_view&, const tensor_view*, const run_args&);
+status concat(context&, const node&, const tensor_view&, const tensor_view*, const run_args&);
+status mul_mat_heads(context&, const node&, const tensor_view&, const tensor_view*, const run_args&);
+status attention_mla(context&, const node&, const tensor_view&, const tensor_view*, const run_args&);
 
 // Float dot product of two contiguous vectors (Eigen, vectorised for the build's baseline ISA).
 float dot(const float* a, const float* b, int64_t n);
