@@ -7,7 +7,9 @@
 # The executable gets an rpath to REF_DIR/lib and the compile definition MOE_LLAMA_REF_LIB_DIR (where it loads the
 # CPU backend variants from; the environment variable MOE_LLAMA_REF_LIB overrides it at run time).
 
-set(_MOE_LLAMA_REF_SOURCE "${CMAKE_CURRENT_LIST_DIR}/../tests/conformance/llama_ref.c")
+set(_MOE_LLAMA_REF_SOURCE "${CMAKE_CURRENT_LIST_DIR}/../tests/conformance/llama_ref.c"
+    "${CMAKE_CURRENT_LIST_DIR}/../tests/conformance/llama_ref_quant.c"
+    "${CMAKE_CURRENT_LIST_DIR}/../tests/conformance/llama_ref_vocab.c")
 
 # The harness is C; enable_language() is only allowed at file scope, so do it here, where include() runs.
 get_property(_moe_llama_ref_langs GLOBAL PROPERTY ENABLED_LANGUAGES)
@@ -52,7 +54,7 @@ function(moe_add_llama_ref REF_DIR)
         list(APPEND _targets ${_tgt})
     endforeach()
 
-    add_executable(llama_ref "${_MOE_LLAMA_REF_SOURCE}")
+    add_executable(llama_ref ${_MOE_LLAMA_REF_SOURCE})
     target_link_libraries(llama_ref PRIVATE ${_targets} m)
     target_compile_definitions(llama_ref PRIVATE "MOE_LLAMA_REF_LIB_DIR=\"${_lib}\"")
     set_target_properties(llama_ref PROPERTIES
