@@ -1,5 +1,5 @@
 // cpu_backend.cpp — op -> kernel table built once at construction, aligned host allocations, type checks.
-// Kernels live in backends/cpu/ref (reference); faster per-ISA kernels will plug into the same table.
+// Kernels live in backends/cpu/ref; the matmul kernels run through backends/cpu/simd's per-ISA tiles.
 #include "backends/cpu/cpu_backend.hpp"
 
 #include <moe/quant.hpp>

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "backends/cpu/ref/ref_kernels.hpp"
+#include "backends/cpu/simd/simd.hpp"
 #include "runtime/backend.hpp"
 
 #include <memory>
@@ -20,6 +21,11 @@ public:
     status run_node(const graph& g, const node& n, const tensor_view& out, const tensor_view* in,
                     const run_args& args) override;
     int n_threads() const noexcept { return ctx_->pool.size(); }
+
+    // The SIMD level of the matmul kernels, process-wide (backends/cpu/simd): chosen at startup from the CPU and
+    // MOE_CPU_ISA; set_isa forces a level the CPU supports (false otherwise), e.g. isa::ref for the reference.
+    static cpu::simd::isa isa() noexcept { return cpu::simd::active().level; }
+    static bool set_isa(cpu::simd::isa level) noexcept { return cpu::simd::set_isa(level); }
 
 private:
     std::unique_ptr<cpu::context> ctx_;

@@ -1,7 +1,9 @@
-// matmul.cpp — reference kernels that read weights: embedding lookup (get_rows), dense and per-expert products.
-// Activations are converted to the weight type's dot type once per call; rows then meet weights in vec_dot.
+// matmul.cpp — kernels that read weights: embedding lookup (get_rows), dense and per-expert products.
+// Activations are converted to the weight type's dot type once per call; rows then meet weights in the tiles of
+// backends/cpu/simd (the active ISA's kernels, or the reference vec_dot where a type has none; bit-exact either way).
 #include "backends/cpu/ref/ref_kernels.hpp"
 #include "backends/cpu/ref/vec_dot.hpp"
+#include "backends/cpu/simd/simd.hpp"
 
 #include <moe/quant.hpp>
 
@@ -16,12 +18,16 @@ float dot(const float* a, const float* b, int64_t n) {
 }
 
 namespace {
+// Activation rows per tile call: their converted rows (4 KB or so each) stay in cache while the tile passes the
+// thread's weight rows.
+constexpr int64_t tile_rows = 64;
+
 // Converts `rows` activation rows of length k to the weight type's dot type; returns the converted rows.
 const uint8_t* convert_rows(context& c, dtype wtype, const float* x, int64_t rows, int64_t k) {
     const size_t rb = row_bytes(dot_type(wtype), k);
     uint8_t* a = c.activation_scratch(rb * static_cast<size_t>(rows));
     c.pool.parallel_for(rows, [&](int64_t b, int64_t e) {
-        for (int64_t i = b; i < e; ++i) convert_activation(wtype, x + i * k, a + static_cast<size_t>(i) * rb, k);
+        for (int64_t i = b; i < e; ++i) simd::convert_activation(wtype, x + i * k, a + static_cast<size_t>(i) * rb, k);
     });
     return a;
 }
@@ -46,7 +52,8 @@ status get_rows(context& c, const node&, const tensor_view& out, const tensor_vi
     return {};
 }
 
-// out [R, n] = x [R, k] * w [n, k]^T. Threads split the weight rows, so each weight row is read once.
+// out [R, n] = x [R, k] * w [n, k]^T. Threads split the weight rows, so each weight row is read once; the tile meets
+// it with up to four activation rows at a time.
 status mul_mat(context& c, const node&, const tensor_view& out, const tensor_view* in, const run_args&) {
     const tensor_view &x = in[0], &w = in[1];
     const int64_t R = x.sh.rows(), k = x.sh.last(), n = w.sh[0];
@@ -54,10 +61,19 @@ status mul_mat(context& c, const node&, const tensor_view& out, const tensor_vie
     const size_t arb = row_bytes(dot_type(w.type), k), wrb = row_bytes(w.type, k);
     const uint8_t* wp = static_cast<const uint8_t*>(w.data);
     float* op = static_cast<float*>(out.data);
+    c.act_rows.resize(static_cast<size_t>(R));
+    c.out_rows.resize(static_cast<size_t>(R));
+    for (int64_t i = 0; i < R; ++i) {
+        c.act_rows[static_cast<size_t>(i)] = a + static_cast<size_t>(i) * arb;
+        c.out_rows[static_cast<size_t>(i)] = op + i * n;
+    }
+    const uint8_t* const* ar = c.act_rows.data();
+    float* const* orow = c.out_rows.data();
     c.pool.parallel_for(n, [&](int64_t b, int64_t e) {
-        for (int64_t r = b; r < e; ++r)
-            for (int64_t i = 0; i < R; ++i)
-                op[i * n + r] = vec_dot(w.type, wp + static_cast<size_t>(r) * wrb, a + static_cast<size_t>(i) * arb, k);
+        for (int64_t i = 0; i < R; i += tile_rows) {
+            const int na = static_cast<int>(R - i < tile_rows ? R - i : tile_rows);
+            simd::tile(w.type, wp, wrb, b, e, ar + i, na, orow + i, k);
+        }
     });
     return {};
 }
@@ -86,17 +102,23 @@ status mul_mat_id(context& c, const node&, const tensor_view& out, const tensor_
     const size_t arb = row_bytes(dot_type(w.type), k), wrb = row_bytes(w.type, k);
     const size_t expert_bytes = wrb * static_cast<size_t>(n);
     float* op = static_cast<float*>(out.data);
+    // the slots in expert order: their activation rows and output rows
+    c.act_rows.resize(static_cast<size_t>(T * U));
+    c.out_rows.resize(static_cast<size_t>(T * U));
+    for (int64_t p = 0; p < T * U; ++p) {
+        const int64_t s = list[p], t = s / U, j = s % U;
+        c.act_rows[static_cast<size_t>(p)] = a + static_cast<size_t>(t * S + (S == 1 ? 0 : j)) * arb;
+        c.out_rows[static_cast<size_t>(p)] = op + s * n;
+    }
+    const uint8_t* const* ar = c.act_rows.data();
+    float* const* orow = c.out_rows.data();
     c.pool.parallel_for(n, [&](int64_t b, int64_t e_row) {
         for (int64_t e = 0; e < E; ++e) {
             if (offs[e] == offs[e + 1]) continue;  // expert not selected: its bytes are never touched
             const uint8_t* we = static_cast<const uint8_t*>(w.data) + static_cast<size_t>(e) * expert_bytes;
-            for (int64_t r = b; r < e_row; ++r) {
-                const uint8_t* wr = we + static_cast<size_t>(r) * wrb;
-                for (int32_t p = offs[e]; p < offs[e + 1]; ++p) {
-                    const int64_t s = list[p], t = s / U, j = s % U;
-                    const uint8_t* ar = a + static_cast<size_t>(t * S + (S == 1 ? 0 : j)) * arb;
-                    op[s * n + r] = vec_dot(w.type, wr, ar, k);
-                }
+            for (int64_t p = offs[e]; p < offs[e + 1]; p += tile_rows) {
+                const int na = static_cast<int>(offs[e + 1] - p < tile_rows ? offs[e + 1] - p : tile_rows);
+                simd::tile(w.type, we, wrb, b, e_row, ar + p, na, orow + p, k);
             }
         }
     });
@@ -112,12 +134,25 @@ status mul_mat_heads(context& c, const node&, const tensor_view& out, const tens
     const size_t arb = row_bytes(dot_type(w.type), k), wrb = row_bytes(w.type, k);
     const uint8_t* wp = static_cast<const uint8_t*>(w.data);
     float* op = static_cast<float*>(out.data);
+    // head h's activation rows (t * H + h for every t) and output rows, head by head
+    c.act_rows.resize(static_cast<size_t>(H * T));
+    c.out_rows.resize(static_cast<size_t>(H * T));
+    for (int64_t h = 0; h < H; ++h) {
+        for (int64_t t = 0; t < T; ++t) {
+            c.act_rows[static_cast<size_t>(h * T + t)] = a + static_cast<size_t>(t * H + h) * arb;
+            c.out_rows[static_cast<size_t>(h * T + t)] = op + (t * H + h) * n;
+        }
+    }
+    const uint8_t* const* ar = c.act_rows.data();
+    float* const* orow = c.out_rows.data();
     c.pool.parallel_for(H * n, [&](int64_t b, int64_t e) {
-        for (int64_t hr = b; hr < e; ++hr) {
-            const int64_t h = hr / n, r = hr % n;
-            const uint8_t* wr = wp + static_cast<size_t>(hr) * wrb;  // w[h] row r
-            for (int64_t t = 0; t < T; ++t)
-                op[(t * H + h) * n + r] = vec_dot(w.type, wr, a + static_cast<size_t>(t * H + h) * arb, k);
+        for (int64_t h = b / n; h < H && h * n < e; ++h) {
+            const int64_t r0 = b > h * n ? b - h * n : 0, r1 = e < (h + 1) * n ? e - h * n : n;
+            const uint8_t* wh = wp + static_cast<size_t>(h * n) * wrb;  // w[h]
+            for (int64_t t = 0; t < T; t += tile_rows) {
+                const int na = static_cast<int>(T - t < tile_rows ? T - t : tile_rows);
+                simd::tile(w.type, wh, wrb, r0, r1, ar + h * T + t, na, orow + h * T + t, k);
+            }
         }
     });
     return {};

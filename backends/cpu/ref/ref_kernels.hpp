@@ -28,6 +28,10 @@ struct context {
         return act_.data();
     }
 
+    // Row pointers handed to the matmul tiles (backends/cpu/simd): activation rows and output rows; grow-only.
+    std::vector<const uint8_t*> act_rows;
+    std::vector<float*> out_rows;
+
 private:
     std::vector<std::vector<float>> scratch_;
     std::vector<uint8_t> act_;

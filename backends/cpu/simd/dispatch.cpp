@@ -1,0 +1,152 @@
+// dispatch.cpp — picks the kernel table once: what the CPU reports, lowered by MOE_CPU_ISA or set_isa; ref fallback.
+// Before: the per-ISA fillers (kernels_*.cpp). After: the matmul kernels call convert_activation and tile from here.
+// Compiled with the library's baseline flags: nothing here may use an instruction the per-ISA files own.
+#include "backends/cpu/simd/simd.hpp"
+
+#include "backends/cpu/ref/vec_dot.hpp"
+
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <initializer_list>
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <cpuid.h>
+#define MOE_SIMD_X86 1
+#endif
+
+MOE_BEGIN_NAMESPACE
+namespace cpu {
+namespace simd {
+
+const char* isa_name(isa i) noexcept {
+    switch (i) {
+    case isa::avx2: return "avx2";
+    case isa::avx512: return "avx512";
+    case isa::neon: return "neon";
+    default: return "ref";
+    }
+}
+
+bool parse_isa(const char* s, isa& out) noexcept {
+    for (int i = 0; i < isa_count; ++i) {
+        if (s != nullptr && std::strcmp(s, isa_name(static_cast<isa>(i))) == 0) {
+            out = static_cast<isa>(i);
+            return true;
+        }
+    }
+    return false;
+}
+
+namespace {
+
+// What the CPU (and the OS, for the register state) supports, per level.
+bool cpu_has(isa level) noexcept {
+#if defined(MOE_SIMD_X86)
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    const bool f16c = __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 29)) != 0;
+    const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && f16c;
+    switch (level) {
+    case isa::ref: return true;
+    case isa::avx2: return avx2;
+    case isa::avx512:
+        return avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+               __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512cd") &&
+               __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
+    default: return false;
+    }
+#elif defined(__aarch64__)
+    return level == isa::ref || level == isa::neon;  // the NEON file checks dotprod at compile time
+#else
+    return level == isa::ref;
+#endif
+}
+
+struct tables {
+    kernel_table t[isa_count];
+    bool ok[isa_count] = {true, false, false, false};
+    tables() noexcept {
+        for (int i = 0; i < isa_count; ++i) t[i].level = static_cast<isa>(i);
+        ok[1] = cpu_has(isa::avx2) && fill_avx2(t[1]);
+        ok[2] = cpu_has(isa::avx512) && fill_avx512(t[2]);
+        ok[3] = cpu_has(isa::neon) && fill_neon(t[3]);
+#if !defined(__SSE2__) || defined(__AVX__) || defined(EIGEN_DONT_VECTORIZE)
+        // The f32 kernel repeats Eigen's 4-wide SSE dot (the reference, compiled with this file's flags); any other
+        // Eigen packet width sums in another order, so f32 stays on the reference there.
+        for (kernel_table& k : t) k.tile[static_cast<int>(dtype::f32)] = nullptr;
+#endif
+    }
+};
+
+const tables& all() noexcept {
+    static const tables t;
+    return t;
+}
+
+const kernel_table* initial() noexcept {
+    isa level = best_isa();
+    isa forced;
+    if (parse_isa(std::getenv("MOE_CPU_ISA"), forced) && table_for(forced) != nullptr) level = forced;
+    return table_for(level);
+}
+
+std::atomic<const kernel_table*>& current() noexcept {
+    static std::atomic<const kernel_table*> c{initial()};
+    return c;
+}
+
+}  // namespace
+
+const kernel_table* table_for(isa level) noexcept {
+    const int i = static_cast<int>(level);
+    if (i < 0 || i >= isa_count || !all().ok[i]) return nullptr;
+    return &all().t[i];
+}
+
+isa best_isa() noexcept {
+    for (isa l : {isa::avx512, isa::avx2, isa::neon})
+        if (table_for(l) != nullptr) return l;
+    return isa::ref;
+}
+
+const kernel_table& active() noexcept { return *current().load(std::memory_order_acquire); }
+
+bool set_isa(isa level) noexcept {
+    const kernel_table* t = table_for(level);
+    if (t == nullptr) return false;
+    current().store(t, std::memory_order_release);
+    return true;
+}
+
+void convert_activation(dtype weight_type, const float* x, void* out, int64_t n) noexcept {
+    const kernel_table& t = active();
+    quantize_fn q = nullptr;
+    switch (dot_type(weight_type)) {
+    case dtype::q8_0: q = t.q8_0; break;
+    case dtype::q8_1: q = t.q8_1; break;
+    case dtype::q8_k: q = t.q8_k; break;
+    default: break;
+    }
+    if (q != nullptr) return q(x, out, n);
+    cpu::convert_activation(weight_type, x, out, n);
+}
+
+void ref_tile(dtype weight_type, const uint8_t* w, size_t wrb, int64_t r0, int64_t r1, const uint8_t* const* a,
+              int na, float* const* out, int64_t k) noexcept {
+    for (int64_t r = r0; r < r1; ++r) {
+        const uint8_t* wr = w + static_cast<size_t>(r) * wrb;
+        for (int i = 0; i < na; ++i) out[i][r] = vec_dot(weight_type, wr, a[i], k);
+    }
+}
+
+void tile(dtype weight_type, const uint8_t* w, size_t wrb, int64_t r0, int64_t r1, const uint8_t* const* a, int na,
+          float* const* out, int64_t k) noexcept {
+    const uint32_t id = static_cast<uint32_t>(weight_type);
+    tile_fn f = id < static_cast<uint32_t>(n_dtype_slots) ? active().tile[id] : nullptr;
+    if (f != nullptr) return f(w, wrb, r0, r1, a, na, out, k);
+    ref_tile(weight_type, w, wrb, r0, r1, a, na, out, k);
+}
+
+}  // namespace simd
+}  // namespace cpu
+MOE_END_NAMESPACE

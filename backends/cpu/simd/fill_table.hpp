@@ -1,0 +1,31 @@
+// fill_table.hpp — puts an x86 ISA's kernels into the dispatch table: one tile per weight type that has a kernel.
+// Before: prims_x86.hpp, kernels_impl.hpp, quant_act.hpp. After: kernels_avx2.cpp / kernels_avx512.cpp call fill_x86.
+// Included by exactly those two files (each compiled with its own ISA flags); everything here is internal.
+#pragma once
+
+#include "backends/cpu/simd/kernels_impl.hpp"
+#include "backends/cpu/simd/prims_x86.hpp"
+#include "backends/cpu/simd/quant_act.hpp"
+
+namespace {
+
+template <class P, class A>
+void fill_x86(moe::cpu::simd::kernel_table& t) noexcept {
+    using D = dots<P>;
+    using Q = quant_act<A, P>;
+    using moe::dtype;
+    t.q8_0 = &Q::q8_0;
+    t.q8_1 = &Q::q8_1;
+    t.q8_k = &Q::q8_k;
+    auto set = [&](dtype type, moe::cpu::simd::tile_fn f) { t.tile[static_cast<int>(type)] = f; };
+    set(dtype::q8_0, &D::template tile<typename D::q8_0>);
+    set(dtype::q4_0, &D::template tile<typename D::q4_0>);
+    set(dtype::iq4_nl, &D::template tile<typename D::iq4_nl>);
+    set(dtype::mxfp4, &D::template tile<typename D::mxfp4>);
+    set(dtype::q4_k, &D::template tile<typename D::q4_k>);
+    set(dtype::q5_k, &D::template tile<typename D::q5_k>);
+    set(dtype::q6_k, &D::template tile<typename D::q6_k>);
+    set(dtype::f32, &D::template tile<typename D::f32>);  // dispatch.cpp drops it unless Eigen runs 4-wide
+}
+
+}  // namespace

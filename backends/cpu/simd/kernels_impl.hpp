@@ -1,0 +1,320 @@
+// kernels_impl.hpp — every SIMD dot product and tile, written once over an ISA's primitives P (prims_x86.hpp),
+// each repeating the reference's lane split and float order (backends/cpu/ref/vec_dot*.cpp) so results are bit-exact.
+// Before: prims_*.hpp. After: kernels_<isa>.cpp instantiate fill_table<P, Arch>() into the dispatch table.
+//
+// Included only by fill_table.hpp; all in an anonymous namespace, so every instantiation has internal linkage.
+#pragma once
+
+#include "backends/cpu/simd/simd.hpp"
+
+#include <moe/quant.hpp>
+
+#include <cmath>
+#include <cstring>
+
+namespace {
+
+// Each dot<NA> computes NA activation rows against one weight row, so the weight bytes are unpacked once for NA
+// tokens; every row's own arithmetic is exactly that of a single-row dot.
+template <class P>
+struct dots {
+    using iv = typename P::iv;
+    using fv = typename P::fv;
+
+    template <class B>
+    static const B* rows(const uint8_t* const* a, int j) noexcept {
+        return reinterpret_cast<const B*>(a[j]);
+    }
+
+    // q8_0: eight lanes, fma(dx * dy, lanes) per block, the reference hsum.
+    struct q8_0 {
+        template <int NA>
+        static void dot(const uint8_t* wp, const uint8_t* const* a, int64_t k, float* res) noexcept {
+            const auto* x = reinterpret_cast<const moe::block_q8_0*>(wp);
+            fv acc[NA];
+            for (int j = 0; j < NA; ++j) acc[j] = P::fzero();
+            for (int64_t b = 0; b < k / moe::qk8_0; ++b) {
+                const iv xv = P::load(x[b].qs);
+                const float dx = P::h2f(x[b].d);
+                for (int j = 0; j < NA; ++j) {
+                    const moe::block_q8_0& y = rows<moe::block_q8_0>(a, j)[b];
+                    acc[j] = P::fmadd(dx * P::h2f(y.d), P::dot_any(P::zero(), xv, P::load(y.qs)), acc[j]);
+                }
+            }
+            for (int j = 0; j < NA; ++j) res[j] = P::hsum(acc[j]);
+        }
+    };
+
+    // 32-element blocks whose reference sums block by block (q4_0's engine-core order: s += float(sumi) * (dx * dy);
+    // iq4_nl / mxfp4 repacked: acc = fma(float(sumi), dx * dy, acc)). Eight blocks' integer sums come out of one
+    // transpose; the float steps then run in block order.
+    template <class B, class Values, class Scale, bool Fused>
+    static void dot_blocks(const uint8_t* wp, const uint8_t* const* a, int64_t k, float* res, int NA) noexcept {
+        const auto* x = reinterpret_cast<const B*>(wp);
+        const int64_t nb = k / 32;
+        float acc[4] = {0, 0, 0, 0};
+        int64_t b = 0;
+        for (; b + 8 <= nb; b += 8) {
+            iv v[8];
+            float dx[8];
+            for (int i = 0; i < 8; ++i) {
+                v[i] = Values::get(x[b + i]);
+                dx[i] = Scale::get(x[b + i]);
+            }
+            for (int j = 0; j < NA; ++j) {
+                const moe::block_q8_0* y = rows<moe::block_q8_0>(a, j) + b;
+                iv q[8];
+                float d[8], f[8];
+                for (int i = 0; i < 8; ++i) {
+                    q[i] = P::dot_small(P::zero(), v[i], P::load(y[i].qs));
+                    d[i] = dx[i] * P::h2f(y[i].d);
+                }
+                float s = acc[j];
+                if (Fused) {
+                    P::cvt(P::totals8(q), f);
+                    for (int i = 0; i < 8; ++i) s = std::fma(f[i], d[i], s);
+                } else {
+                    P::cvt_mul(P::totals8(q), d, f);
+                    for (int i = 0; i < 8; ++i) s += f[i];
+                }
+                acc[j] = s;
+            }
+        }
+        for (; b < nb; ++b) {
+            const iv v = Values::get(x[b]);
+            const float dx = Scale::get(x[b]);
+            for (int j = 0; j < NA; ++j) {
+                const moe::block_q8_0& y = rows<moe::block_q8_0>(a, j)[b];
+                const float f = static_cast<float>(P::hsum32(P::dot_small(P::zero(), v, P::load(y.qs))));
+                const float d = dx * P::h2f(y.d);
+                acc[j] = Fused ? std::fma(f, d, acc[j]) : acc[j] + f * d;
+            }
+        }
+        for (int j = 0; j < NA; ++j) res[j] = acc[j];
+    }
+
+    struct q4_0_values {
+        static iv get(const moe::block_q4_0& b) noexcept { return P::sub8(P::nibbles16(b.qs), P::set8(8)); }
+    };
+    struct q4_0_scale {
+        static float get(const moe::block_q4_0& b) noexcept { return P::h2f(b.d); }
+    };
+    struct q4_0 {
+        template <int NA>
+        static void dot(const uint8_t* w, const uint8_t* const* a, int64_t k, float* res) noexcept {
+            dot_blocks<moe::block_q4_0, q4_0_values, q4_0_scale, false>(w, a, k, res, NA);
+        }
+    };
+
+    struct iq4_nl_values {
+        static iv get(const moe::block_iq4_nl& b) noexcept { return P::lut(moe::iq4nl_values, P::nibbles16(b.qs)); }
+    };
+    struct iq4_nl_scale {
+        static float get(const moe::block_iq4_nl& b) noexcept { return P::h2f(b.d); }
+    };
+    struct iq4_nl {
+        template <int NA>
+        static void dot(const uint8_t* w, const uint8_t* const* a, int64_t k, float* res) noexcept {
+            dot_blocks<moe::block_iq4_nl, iq4_nl_values, iq4_nl_scale, true>(w, a, k, res, NA);
+        }
+    };
+
+    struct mxfp4_values {
+        static iv get(const moe::block_mxfp4& b) noexcept { return P::lut(moe::mxfp4_values, P::nibbles16(b.qs)); }
+    };
+    struct mxfp4_scale {
+        // e8m0 exponent as a float, halved (the table holds doubled values).
+        static float get(const moe::block_mxfp4& b) noexcept {
+            const uint32_t bits = b.e < 2 ? (0x00200000u << b.e) : (static_cast<uint32_t>(b.e - 1) << 23);
+            float f;
+            std::memcpy(&f, &bits, sizeof f);
+            return f;
+        }
+    };
+    struct mxfp4 {
+        template <int NA>
+        static void dot(const uint8_t* w, const uint8_t* const* a, int64_t k, float* res) noexcept {
+            dot_blocks<moe::block_mxfp4, mxfp4_values, mxfp4_scale, true>(w, a, k, res, NA);
+        }
+    };
+
+    // q4_k/q5_k's 6-bit scales and mins of the 8 sub-blocks.
+    static void scales_k4(const uint8_t* q, int* sc, int* m) noexcept {
+        for (int j = 0; j < 4; ++j) {
+            sc[j] = q[j] & 63;
+            m[j] = q[j + 4] & 63;
+            sc[j + 4] = (q[j + 8] & 0xf) | ((q[j] >> 6) << 4);
+            m[j + 4] = (q[j + 8] >> 4) | ((q[j + 4] >> 6) << 4);
+        }
+    }
+
+    // q4_k, the reference's repacked order: per super-block, acc = fma(float(sumi), d * dy, acc) and
+    // acc_m = fma(float(summ), dmin * dy, acc_m); the result is acc - acc_m.
+    struct q4_k {
+        template <int NA>
+        static void dot(const uint8_t* wp, const uint8_t* const* a, int64_t k, float* res) noexcept {
+            const auto* x = reinterpret_cast<const moe::block_q4_k*>(wp);
+            float acc[NA], acc_m[NA];
+            for (int j = 0; j < NA; ++j) acc[j] = acc_m[j] = 0.0f;
+            for (int64_t i = 0; i < k / moe::qk_k; ++i) {
+                int sc[8], m[8];
+                scales_k4(x[i].scales, sc, m);
+                iv isum[NA];
+                for (int j = 0; j < NA; ++j) isum[j] = P::zero();
+                for (int c = 0; c < 4; ++c) {
+                    const iv q = P::load(x[i].qs + 32 * c);
+                    const iv lo = P::lo4(q), hi = P::hi4(q);
+                    const iv s_lo = P::set16(sc[2 * c]), s_hi = P::set16(sc[2 * c + 1]);
+                    for (int j = 0; j < NA; ++j) {
+                        const int8_t* yq = rows<moe::block_q8_k>(a, j)[i].qs + 64 * c;
+                        isum[j] = P::dot_u_scaled(isum[j], lo, P::load(yq), s_lo);
+                        isum[j] = P::dot_u_scaled(isum[j], hi, P::load(yq + 32), s_hi);
+                    }
+                }
+                const float d = P::h2f(x[i].d), dmin = P::h2f(x[i].dmin);
+                for (int j = 0; j < NA; ++j) {
+                    const moe::block_q8_k& y = rows<moe::block_q8_k>(a, j)[i];
+                    int32_t summ = 0;
+                    for (int t = 0; t < 8; ++t) summ += m[t] * (y.bsums[2 * t] + y.bsums[2 * t + 1]);
+                    acc[j] = std::fma(static_cast<float>(P::hsum32(isum[j])), d * y.d, acc[j]);
+                    acc_m[j] = std::fma(static_cast<float>(summ), dmin * y.d, acc_m[j]);
+                }
+            }
+            for (int j = 0; j < NA; ++j) res[j] = acc[j] - acc_m[j];
+        }
+    };
+
+    // q5_k: eight lanes with fma(dy * d, lanes) per super-block, the min term in its own fused accumulator.
+    struct q5_k {
+        template <int NA>
+        static void dot(const uint8_t* wp, const uint8_t* const* a, int64_t k, float* res) noexcept {
+            const auto* x = reinterpret_cast<const moe::block_q5_k*>(wp);
+            fv acc[NA];
+            float summs[NA];
+            for (int j = 0; j < NA; ++j) acc[j] = P::fzero(), summs[j] = 0.0f;
+            for (int64_t i = 0; i < k / moe::qk_k; ++i) {
+                int sc[8], m[8];
+                scales_k4(x[i].scales, sc, m);
+                const iv qh = P::load(x[i].qh);
+                iv isum[NA];
+                for (int j = 0; j < NA; ++j) isum[j] = P::zero();
+                for (int c = 0; c < 8; ++c) {
+                    const iv q = P::load(x[i].qs + 32 * (c / 2));
+                    const iv h = P::and_(P::sll16(P::srl16(qh, c), 4), P::set8(0x10));
+                    const iv v = P::or_(c % 2 == 0 ? P::lo4(q) : P::hi4(q), h);
+                    const iv s = P::set16(sc[c]);
+                    for (int j = 0; j < NA; ++j)
+                        isum[j] = P::dot_u_scaled(isum[j], v, P::load(rows<moe::block_q8_k>(a, j)[i].qs + 32 * c), s);
+                }
+                const float dx = P::h2f(x[i].d), dmx = P::h2f(x[i].dmin);
+                for (int j = 0; j < NA; ++j) {
+                    const moe::block_q8_k& y = rows<moe::block_q8_k>(a, j)[i];
+                    int32_t prod = 0;
+                    for (int t = 0; t < 4; ++t) {
+                        const int s0 = static_cast<int16_t>(y.bsums[4 * t] + y.bsums[4 * t + 1]);
+                        const int s1 = static_cast<int16_t>(y.bsums[4 * t + 2] + y.bsums[4 * t + 3]);
+                        prod += m[2 * t] * s0 + m[2 * t + 1] * s1;
+                    }
+                    summs[j] = std::fma(-y.d * dmx, static_cast<float>(prod), summs[j]);
+                    acc[j] = P::fmadd(y.d * dx, isum[j], acc[j]);
+                }
+            }
+            for (int j = 0; j < NA; ++j) res[j] = P::hsum(acc[j]) + summs[j];
+        }
+    };
+
+    // q6_k: unsigned 6-bit values, per-lane int8 scales, the -32 offset taken off per lane as 32 * (bsums . scales).
+    struct q6_k {
+        template <int NA>
+        static void dot(const uint8_t* wp, const uint8_t* const* a, int64_t k, float* res) noexcept {
+            const auto* x = reinterpret_cast<const moe::block_q6_k*>(wp);
+            fv acc[NA];
+            for (int j = 0; j < NA; ++j) acc[j] = P::fzero();
+            const iv m4 = P::set8(0x0f), m3 = P::set8(0x03), m30 = P::set8(0x30);
+            for (int64_t i = 0; i < k / moe::qk_k; ++i) {
+                iv isum[NA];
+                for (int j = 0; j < NA; ++j) isum[j] = P::zero();
+                for (int h = 0; h < 2; ++h) {
+                    const iv ql0 = P::load(x[i].ql + 64 * h), ql1 = P::load(x[i].ql + 64 * h + 32);
+                    const iv qh = P::load(x[i].qh + 32 * h);
+                    iv v[4];
+                    v[0] = P::or_(P::and_(ql0, m4), P::sll16(P::and_(qh, m3), 4));
+                    v[1] = P::or_(P::and_(ql1, m4), P::and_(P::sll16(qh, 2), m30));
+                    v[2] = P::or_(P::hi4(ql0), P::and_(qh, m30));
+                    v[3] = P::or_(P::hi4(ql1), P::and_(P::srl16(qh, 2), m30));
+                    for (int t = 0; t < 4; ++t) {
+                        const int c = 4 * h + t;
+                        const iv s = P::set16x2(x[i].scales[2 * c], x[i].scales[2 * c + 1]);
+                        for (int j = 0; j < NA; ++j)
+                            isum[j] =
+                                P::dot_u_scaled(isum[j], v[t], P::load(rows<moe::block_q8_k>(a, j)[i].qs + 32 * c), s);
+                    }
+                }
+                const iv sc16 = P::widen8(x[i].scales);
+                const float dx = P::h2f(x[i].d);
+                for (int j = 0; j < NA; ++j) {
+                    const moe::block_q8_k& y = rows<moe::block_q8_k>(a, j)[i];
+                    const iv sub = P::sll32(P::madd16(P::load16(y.bsums), sc16), 5);
+                    acc[j] = P::fmadd(y.d * dx, P::sub32(isum[j], sub), acc[j]);
+                }
+            }
+            for (int j = 0; j < NA; ++j) res[j] = P::hsum(acc[j]);
+        }
+    };
+
+    // f32: Eigen's vectorised dot as the reference's baseline (SSE) build runs it: packets of 4 in two accumulators
+    // (steps of 8, lanes 0-3 and 4-7 of one eight-lane register here), the two added, an odd packet added, the
+    // pairwise packet sum, then the remaining scalars one by one. Products are rounded before they are added.
+    struct f32 {
+        template <int NA>
+        static void dot(const uint8_t* wp, const uint8_t* const* a, int64_t k, float* res) noexcept {
+            const float* x = reinterpret_cast<const float*>(wp);
+            for (int j = 0; j < NA; ++j) res[j] = one(x, reinterpret_cast<const float*>(a[j]), k);
+        }
+        static float one(const float* x, const float* y, int64_t n) noexcept {
+            const int64_t n4 = n / 4 * 4, n8 = n / 8 * 8;
+            float r;
+            int64_t i = n4;
+            if (n4 == 0) {
+                if (n == 0) return 0.0f;
+                r = x[0] * y[0];
+                i = 1;
+            } else if (n4 == 4) {
+                r = P::eigen4(x, y);
+            } else {
+                fv acc = P::fmul8(x, y);
+                for (int64_t e = 8; e < n8; e += 8) acc = P::fadd(acc, P::fmul8(x + e, y + e));
+                r = P::eigen_tail(acc, n4 > n8 ? x + n8 : nullptr, y + n8);
+            }
+            for (; i < n; ++i) r += x[i] * y[i];
+            return r;
+        }
+    };
+
+    // Runs D::dot over the rows [r0, r1) and activation rows in groups of four: 16 weight rows stay in cache while
+    // every group passes, each group stays in L1 for the 16 rows.
+    template <class D>
+    static void tile(const uint8_t* w, size_t wrb, int64_t r0, int64_t r1, const uint8_t* const* a, int na,
+                     float* const* out, int64_t k) noexcept {
+        constexpr int64_t row_block = 16;
+        for (int64_t rb = r0; rb < r1; rb += row_block) {
+            const int64_t re = rb + row_block < r1 ? rb + row_block : r1;
+            for (int i = 0; i < na; i += 4) {
+                const int g = na - i < 4 ? na - i : 4;
+                for (int64_t r = rb; r < re; ++r) {
+                    const uint8_t* wr = w + static_cast<size_t>(r) * wrb;
+                    float res[4];
+                    switch (g) {
+                    case 4: D::template dot<4>(wr, a + i, k, res); break;
+                    case 3: D::template dot<3>(wr, a + i, k, res); break;
+                    case 2: D::template dot<2>(wr, a + i, k, res); break;
+                    default: D::template dot<1>(wr, a + i, k, res); break;
+                    }
+                    for (int j = 0; j < g; ++j) out[i + j][r] = res[j];
+                }
+            }
+        }
+    }
+};
+
+}  // namespace

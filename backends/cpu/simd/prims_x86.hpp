@@ -1,0 +1,144 @@
+// prims_x86.hpp — the x86 building blocks of the kernels: int8 dot products into llama.cpp's eight int32 lanes,
+// eight-lane float accumulation in the reference's order. Included only by kernels_avx2.cpp and kernels_avx512.cpp.
+// Before: blocks in memory. After: kernels_impl.hpp builds every type's dot product from these.
+//
+// Everything here has internal linkage (anonymous namespace, intrinsics only): a function compiled for AVX-512 can
+// never be picked by the linker for a caller in the AVX2 or baseline code.
+#pragma once
+
+#include <immintrin.h>
+
+#include <cstdint>
+
+namespace {
+
+// VNNI: AVX-512 VNNI + VL (vpdpbusd / vpdpwssd on 256-bit registers); otherwise AVX2 maddubs / madd.
+template <bool VNNI>
+struct x86_prims {
+    using iv = __m256i;  // 32 int8 values, or the eight int32 lanes
+    using fv = __m256;   // eight float lanes
+
+    static iv load(const void* p) noexcept { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
+    static iv zero() noexcept { return _mm256_setzero_si256(); }
+    static iv set8(int v) noexcept { return _mm256_set1_epi8(static_cast<char>(v)); }
+    static iv set16(int v) noexcept { return _mm256_set1_epi16(static_cast<short>(v)); }
+    // 16-bit lanes 0-7 (int32 lanes 0-3) get lo, 8-15 get hi.
+    static iv set16x2(int lo, int hi) noexcept {
+        return _mm256_set_m128i(_mm_set1_epi16(static_cast<short>(hi)), _mm_set1_epi16(static_cast<short>(lo)));
+    }
+    static iv and_(iv a, iv b) noexcept { return _mm256_and_si256(a, b); }
+    static iv or_(iv a, iv b) noexcept { return _mm256_or_si256(a, b); }
+    static iv add32(iv a, iv b) noexcept { return _mm256_add_epi32(a, b); }
+    static iv sub32(iv a, iv b) noexcept { return _mm256_sub_epi32(a, b); }
+    static iv sub8(iv a, iv b) noexcept { return _mm256_sub_epi8(a, b); }
+    static iv srl16(iv a, int s) noexcept { return _mm256_srl_epi16(a, _mm_cvtsi32_si128(s)); }
+    static iv sll16(iv a, int s) noexcept { return _mm256_sll_epi16(a, _mm_cvtsi32_si128(s)); }
+    static iv sll32(iv a, int s) noexcept { return _mm256_sll_epi32(a, _mm_cvtsi32_si128(s)); }
+
+    // 16 bytes of nibbles -> 32 values: the low nibbles (values 0..15), then the high nibbles (16..31).
+    static iv nibbles16(const uint8_t* p) noexcept {
+        const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+        return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(b, 4), b), _mm256_set1_epi8(0x0f));
+    }
+    static iv lo4(iv q) noexcept { return _mm256_and_si256(q, _mm256_set1_epi8(0x0f)); }
+    static iv hi4(iv q) noexcept { return _mm256_and_si256(_mm256_srli_epi16(q, 4), _mm256_set1_epi8(0x0f)); }
+    // 16-entry int8 table lookup of values 0..15.
+    static iv lut(const int8_t* table, iv idx) noexcept {
+        const __m128i t = _mm_loadu_si128(reinterpret_cast<const __m128i*>(table));
+        return _mm256_shuffle_epi8(_mm256_set_m128i(t, t), idx);
+    }
+    // 16 int8 -> 16 int16.
+    static iv widen8(const int8_t* p) noexcept {
+        return _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+    }
+    static iv load16(const int16_t* p) noexcept { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
+    static iv madd16(iv a, iv b) noexcept { return _mm256_madd_epi16(a, b); }
+
+    // ---- int8 products: int32 lane m = the products of elements 4m..4m+3 (exact) ----------------------------------
+
+    // acc + u . y for u unsigned 0..127 (values from nibbles and bit fields), y any int8.
+    static iv dot_u(iv acc, iv u, iv y) noexcept {
+        if constexpr (VNNI) {
+            return _mm256_dpbusd_epi32(acc, u, y);
+        } else {
+            return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(u, y), _mm256_set1_epi16(1)));
+        }
+    }
+    // acc + scale * (u . y) per lane; s16: the scale in the 16-bit lanes (|u . y pair| <= 127 * 128 * 2).
+    static iv dot_u_scaled(iv acc, iv u, iv y, iv s16) noexcept {
+        if constexpr (VNNI) {
+            return _mm256_dpwssd_epi32(acc, _mm256_maddubs_epi16(u, y), s16);
+        } else {
+            return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(u, y), s16));
+        }
+    }
+    // acc + v . y for v in -127..127 (never -128), y any int8: |y| unsigned times v carrying y's sign, exact.
+    static iv dot_small(iv acc, iv v, iv y) noexcept { return dot_u(acc, _mm256_abs_epi8(y), _mm256_sign_epi8(v, y)); }
+    // acc + x . y for any int8 x and y (q8_0 weights may hold -128): sign-extended 16-bit products.
+    static iv dot_any(iv acc, iv x, iv y) noexcept {
+        if (_mm256_testz_si256(_mm256_cmpeq_epi8(x, _mm256_set1_epi8(-128)), _mm256_set1_epi8(-1)))
+            return dot_small(acc, x, y);
+        const iv lo = _mm256_madd_epi16(_mm256_cvtepi8_epi16(_mm256_castsi256_si128(x)),
+                                        _mm256_cvtepi8_epi16(_mm256_castsi256_si128(y)));
+        const iv hi = _mm256_madd_epi16(_mm256_cvtepi8_epi16(_mm256_extracti128_si256(x, 1)),
+                                        _mm256_cvtepi8_epi16(_mm256_extracti128_si256(y, 1)));
+        // hadd gives lanes (0, 1, 4, 5 | 2, 3, 6, 7); put them back in order
+        return _mm256_add_epi32(acc, _mm256_permute4x64_epi64(_mm256_hadd_epi32(lo, hi), 0xd8));
+    }
+
+    // ---- integer totals -------------------------------------------------------------------------------------------
+
+    static int32_t hsum32(iv v) noexcept {
+        __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+        s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
+        s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
+        return _mm_cvtsi128_si32(s);
+    }
+    // Lane i of the result = the sum of the eight lanes of q[i].
+    static iv totals8(const iv* q) noexcept {
+        const iv a = _mm256_hadd_epi32(_mm256_hadd_epi32(q[0], q[1]), _mm256_hadd_epi32(q[2], q[3]));
+        const iv b = _mm256_hadd_epi32(_mm256_hadd_epi32(q[4], q[5]), _mm256_hadd_epi32(q[6], q[7]));
+        return _mm256_add_epi32(_mm256_permute2x128_si256(a, b, 0x20), _mm256_permute2x128_si256(a, b, 0x31));
+    }
+
+    // ---- floats ---------------------------------------------------------------------------------------------------
+
+    static float h2f(uint16_t h) noexcept { return _cvtsh_ss(h); }
+    static uint16_t f2h(float f) noexcept { return static_cast<uint16_t>(_cvtss_sh(f, _MM_FROUND_TO_NEAREST_INT)); }
+    static fv fzero() noexcept { return _mm256_setzero_ps(); }
+    // acc = fma(d, float(s), acc) per lane.
+    static fv fmadd(float d, iv s, fv acc) noexcept {
+        return _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(s), acc);
+    }
+    // (v0 + v4) + (v2 + v6) + ((v1 + v5) + (v3 + v7)): the reference's hsum.
+    static float hsum(fv v) noexcept {
+        const __m128 r = _mm_add_ps(_mm256_extractf128_ps(v, 1), _mm256_castps256_ps128(v));
+        const __m128 t = _mm_add_ps(r, _mm_movehl_ps(r, r));
+        return _mm_cvtss_f32(_mm_add_ss(t, _mm_movehdup_ps(t)));
+    }
+    // out[i] = float(t[i]) * d[i].
+    static void cvt_mul(iv t, const float* d, float* out) noexcept {
+        _mm256_storeu_ps(out, _mm256_mul_ps(_mm256_cvtepi32_ps(t), _mm256_loadu_ps(d)));
+    }
+    static void cvt(iv t, float* out) noexcept { _mm256_storeu_ps(out, _mm256_cvtepi32_ps(t)); }
+
+    // Eigen's SSE float dot (see kernels_impl.hpp): products of eight, and the 4-lane halves of an accumulator.
+    static fv fmul8(const float* x, const float* y) noexcept {
+        return _mm256_mul_ps(_mm256_loadu_ps(x), _mm256_loadu_ps(y));
+    }
+    static fv fadd(fv a, fv b) noexcept { return _mm256_add_ps(a, b); }
+    // lanes 0-3 + lanes 4-7 (+ the products x[0..3] * y[0..3] when x is not null), then (r0 + r2) + (r1 + r3).
+    static float eigen_tail(fv acc8, const float* x, const float* y) noexcept {
+        __m128 r = _mm_add_ps(_mm256_castps256_ps128(acc8), _mm256_extractf128_ps(acc8, 1));
+        if (x != nullptr) r = _mm_add_ps(r, _mm_mul_ps(_mm_loadu_ps(x), _mm_loadu_ps(y)));
+        const __m128 t = _mm_add_ps(r, _mm_movehl_ps(r, r));
+        return _mm_cvtss_f32(_mm_add_ss(t, _mm_shuffle_ps(t, t, 1)));
+    }
+    static float eigen4(const float* x, const float* y) noexcept {
+        const __m128 r = _mm_mul_ps(_mm_loadu_ps(x), _mm_loadu_ps(y));
+        const __m128 t = _mm_add_ps(r, _mm_movehl_ps(r, r));
+        return _mm_cvtss_f32(_mm_add_ss(t, _mm_shuffle_ps(t, t, 1)));
+    }
+};
+
+}  // namespace

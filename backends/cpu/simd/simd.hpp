@@ -1,0 +1,66 @@
+// simd.hpp — the CPU backend's per-ISA kernel table: activation quantizers and matmul tiles, chosen once at startup.
+// Before: the per-ISA kernels (kernels_avx2/avx512/neon.cpp). After: the matmul kernels (ref/matmul.cpp) call them.
+//
+// Every SIMD kernel is bit-exact with the reference (ref/vec_dot.cpp) for the same inputs: integer block sums are
+// exact and the float accumulation repeats the reference's order lane for lane. Types without a kernel run the
+// reference. MOE_CPU_ISA=ref|avx2|avx512|neon (or set_isa) forces a level at or below what the CPU supports.
+#pragma once
+
+#include <moe/dtype.hpp>
+
+#include <cstddef>
+#include <cstdint>
+
+MOE_BEGIN_NAMESPACE
+namespace cpu {
+namespace simd {
+
+enum class isa { ref = 0, avx2 = 1, avx512 = 2, neon = 3 };
+constexpr int isa_count = 4;
+const char* isa_name(isa i) noexcept;
+// Parses "ref", "avx2", "avx512", "neon"; false for anything else.
+bool parse_isa(const char* s, isa& out) noexcept;
+
+// x (n floats, n a multiple of the block size) -> n / block activation blocks, bytes identical to convert_activation.
+using quantize_fn = void (*)(const float* x, void* out, int64_t n);
+
+// For r in [r0, r1) and i < na: out[i][r] = vec_dot(type, w + r * wrb, a[i], k), the reference's default dot path.
+using tile_fn = void (*)(const uint8_t* w, size_t wrb, int64_t r0, int64_t r1, const uint8_t* const* a, int na,
+                         float* const* out, int64_t k);
+
+constexpr int n_dtype_slots = 40;  // dtype ids are below 40 (mxfp4 = 39)
+
+struct kernel_table {
+    isa level = isa::ref;
+    quantize_fn q8_0 = nullptr, q8_1 = nullptr, q8_k = nullptr;  // by dot type; nullptr: reference converter
+    tile_fn tile[n_dtype_slots] = {};                                // by weight dtype; nullptr: reference vec_dot
+};
+
+// The table of one level, or nullptr when this build or this CPU lacks it (isa::ref always exists, all nullptr).
+const kernel_table* table_for(isa level) noexcept;
+// The best level this build and this CPU support.
+isa best_isa() noexcept;
+// The table in use: chosen on first use from MOE_CPU_ISA (if set and supported) or best_isa().
+const kernel_table& active() noexcept;
+// Forces a level for the whole process (tests, benchmarks, the cpu backend's setting). False when unsupported.
+bool set_isa(isa level) noexcept;
+
+// The per-ISA fillers, each defined in its own translation unit with its own compiler flags (false: not built).
+bool fill_avx2(kernel_table& t) noexcept;
+bool fill_avx512(kernel_table& t) noexcept;
+bool fill_neon(kernel_table& t) noexcept;
+
+// ---- what the matmul kernels call ----------------------------------------------------------------------------------
+
+// convert_activation through the active table.
+void convert_activation(dtype weight_type, const float* x, void* out, int64_t n) noexcept;
+// The tile_fn contract through the active table's tile for weight_type, or the reference tile where it has none.
+void tile(dtype weight_type, const uint8_t* w, size_t wrb, int64_t r0, int64_t r1, const uint8_t* const* a, int na,
+          float* const* out, int64_t k) noexcept;
+// The reference tile: the tile_fn contract as a loop over the reference vec_dot (ground truth for the tests).
+void ref_tile(dtype weight_type, const uint8_t* w, size_t wrb, int64_t r0, int64_t r1, const uint8_t* const* a,
+              int na, float* const* out, int64_t k) noexcept;
+
+}  // namespace simd
+}  // namespace cpu
+MOE_END_NAMESPACE

@@ -1,0 +1,86 @@
+// bench_kernels.cpp — Google Benchmark: the matmul kernels (backends/cpu/simd) per ISA x weight type, one thread,
+// a 4096 x 4096 matrix times 1 activation row (decode) and 16 rows (prefill); GB/s counts the weight bytes read.
+#include "backends/cpu/ref/vec_dot.hpp"
+#include "backends/cpu/simd/simd.hpp"
+
+#include <moe/quant.hpp>
+
+#include <benchmark/benchmark.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace {
+
+namespace simd = moe::cpu::simd;
+using moe::dtype;
+
+constexpr int64_t k_rows = 4096, k_cols = 4096;
+
+// Random weights in each type (quantized from uniform floats), built once per type.
+const std::vector<uint8_t>& weights(dtype t) {
+    static std::vector<uint8_t> cache[simd::n_dtype_slots];
+    std::vector<uint8_t>& w = cache[static_cast<int>(t)];
+    if (!w.empty()) return w;
+    const size_t rb = moe::row_bytes(t, k_cols);
+    w.resize(rb * k_rows);
+    std::vector<float> x(k_cols);
+    uint64_t s = 7;
+    for (int64_t r = 0; r < k_rows; ++r) {
+        for (float& v : x) {
+            s = s * 6364136223846793005ull + 1442695040888963407ull;
+            v = static_cast<float>(static_cast<int32_t>(s >> 32)) / 2147483648.0f;
+        }
+        (void)moe::quantize_row(t, x.data(), w.data() + static_cast<size_t>(r) * rb, k_cols);
+    }
+    return w;
+}
+
+void bm_matmul(benchmark::State& st, simd::isa level, dtype t, int na) {
+    if (simd::table_for(level) == nullptr) return st.SkipWithError("ISA not available on this CPU");
+    if (level != simd::isa::ref && simd::table_for(level)->tile[static_cast<int>(t)] == nullptr)
+        return st.SkipWithError("no SIMD kernel for this type (reference)");
+    const simd::isa saved = simd::active().level;
+    simd::set_isa(level);
+    const std::vector<uint8_t>& w = weights(t);
+    const size_t rb = moe::row_bytes(t, k_cols), arb = moe::row_bytes(moe::cpu::dot_type(t), k_cols);
+    std::vector<float> x(static_cast<size_t>(k_cols) * na), out(static_cast<size_t>(k_rows) * na);
+    for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(i % 97) / 97.0f - 0.5f;
+    std::vector<uint8_t> act(arb * na);
+    std::vector<const uint8_t*> a(static_cast<size_t>(na));
+    std::vector<float*> o(static_cast<size_t>(na));
+    for (int i = 0; i < na; ++i) {
+        a[static_cast<size_t>(i)] = act.data() + static_cast<size_t>(i) * arb;
+        o[static_cast<size_t>(i)] = out.data() + static_cast<size_t>(i) * k_rows;
+    }
+    for (auto _ : st) {
+        for (int i = 0; i < na; ++i)
+            simd::convert_activation(t, x.data() + static_cast<size_t>(i) * k_cols, act.data() + i * arb, k_cols);
+        simd::tile(t, w.data(), rb, 0, k_rows, a.data(), na, o.data(), k_cols);
+        benchmark::DoNotOptimize(out.data());
+        benchmark::ClobberMemory();
+    }
+    st.SetBytesProcessed(static_cast<int64_t>(st.iterations()) * static_cast<int64_t>(rb) * k_rows);
+    simd::set_isa(saved);
+}
+
+const int registered = [] {
+    const dtype types[] = {dtype::f32,  dtype::f16,  dtype::q8_0, dtype::q4_0, dtype::q4_1, dtype::q5_0,
+                           dtype::q5_1, dtype::q2_k, dtype::q3_k, dtype::q4_k, dtype::q5_k, dtype::q6_k,
+                           dtype::iq4_nl, dtype::iq4_xs, dtype::mxfp4};
+    for (int na : {1, 16}) {
+        for (dtype t : types) {
+            for (simd::isa level : {simd::isa::ref, simd::isa::avx2, simd::isa::avx512, simd::isa::neon}) {
+                const std::string name = std::string("matmul_4096x4096/") + moe::dtype_name(t) + "/" +
+                                         simd::isa_name(level) + "/rows:" + std::to_string(na);
+                benchmark::RegisterBenchmark(name.c_str(), bm_matmul, level, t, na)->Unit(benchmark::kMicrosecond);
+            }
+        }
+    }
+    return 0;
+}();
+
+}  // namespace
+
+BENCHMARK_MAIN();

@@ -1,0 +1,291 @@
+// test_simd_kernels.cpp — the SIMD kernels (backends/cpu/simd) against the reference (backends/cpu/ref), bit for bit:
+// for every ISA this CPU runs x every type with a kernel x several lengths, activation bytes and dot products.
+#include "backends/cpu/cpu_backend.hpp"
+#include "backends/cpu/ref/vec_dot.hpp"
+#include "backends/cpu/simd/simd.hpp"
+
+#include "test_support.hpp"
+
+#include <moe/half.hpp>
+#include <moe/quant.hpp>
+
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstring>
+#include <string>
+#include <vector>
+
+using namespace moe;
+namespace simd = moe::cpu::simd;
+
+namespace {
+
+std::vector<simd::isa> simd_levels() {
+    std::vector<simd::isa> out;
+    for (simd::isa l : {simd::isa::avx2, simd::isa::avx512, simd::isa::neon})
+        if (simd::table_for(l) != nullptr) out.push_back(l);
+    return out;
+}
+
+const dtype k_types[] = {dtype::f32,  dtype::f16,  dtype::q4_0, dtype::q4_1, dtype::q5_0,   dtype::q5_1,
+                         dtype::q8_0, dtype::q2_k, dtype::q3_k, dtype::q4_k, dtype::q5_k,   dtype::q6_k,
+                         dtype::iq4_nl, dtype::iq4_xs, dtype::mxfp4};
+
+// Same float, or both NaN.
+bool same(float a, float b) {
+    if (std::isnan(a) && std::isnan(b)) return true;
+    uint32_t ua, ub;
+    std::memcpy(&ua, &a, 4);
+    std::memcpy(&ub, &b, 4);
+    return ua == ub;
+}
+
+enum class fill { normal, zeros, large, spiky };
+
+std::vector<float> floats(moe_test::rng& g, int64_t n, fill f) {
+    std::vector<float> x(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) {
+        float v = static_cast<float>(g.uniform() * 2.0 - 1.0);
+        if (f == fill::zeros) v = (i % 7 == 0) ? v : 0.0f;           // mostly zero, whole zero blocks too
+        if (f == fill::large) v *= 3.0e4f;                         // large magnitudes (f16 still finite)
+        if (f == fill::spiky && g.next() % 16 == 0) v *= 1000.0f;  // outliers dominate a block's scale
+        x[static_cast<size_t>(i)] = v;
+    }
+    if (f == fill::zeros)
+        for (int64_t i = 0; i < n && i < 300; ++i) x[static_cast<size_t>(i)] = 0.0f;
+    return x;
+}
+
+// Raw random blocks with sane scales: every byte pattern of the quants (q8_0 values of -128 included).
+std::vector<uint8_t> raw_weights(moe_test::rng& g, dtype t, int64_t rows, int64_t k) {
+    const size_t rb = row_bytes(t, k);
+    std::vector<uint8_t> w(rb * static_cast<size_t>(rows));
+    for (uint8_t& b : w) b = static_cast<uint8_t>(g.next());
+    const size_t bb = traits(t).block_bytes;
+    auto scale = [&](size_t off) {  // an fp16 scale in [2^-10, 2)
+        const uint16_t h = f32_to_fp16(static_cast<float>(g.uniform() * 2.0 + 1.0 / 1024));
+        std::memcpy(w.data() + off, &h, 2);
+    };
+    for (size_t o = 0; o < w.size(); o += bb) {
+        switch (t) {
+        case dtype::q4_0: case dtype::q5_0: case dtype::q8_0: case dtype::iq4_nl: case dtype::iq4_xs: scale(o); break;
+        case dtype::q4_1: case dtype::q5_1: case dtype::q4_k: case dtype::q5_k: scale(o); scale(o + 2); break;
+        case dtype::q2_k: scale(o + 80); scale(o + 82); break;
+        case dtype::q3_k: scale(o + 108); break;
+        case dtype::q6_k: scale(o + 208); break;
+        case dtype::mxfp4: w[o] = static_cast<uint8_t>(100 + g.next() % 56); break;
+        default: break;
+        }
+    }
+    if (t == dtype::f16) {
+        for (size_t o = 0; o < w.size(); o += 2) scale(o);
+    } else if (t == dtype::f32) {
+        for (size_t o = 0; o < w.size(); o += 4) {
+            const float v = static_cast<float>(g.uniform() * 2.0 - 1.0);
+            std::memcpy(w.data() + o, &v, 4);
+        }
+    }
+    return w;
+}
+
+std::vector<uint8_t> quantized_weights(moe_test::rng& g, dtype t, int64_t rows, int64_t k) {
+    const size_t rb = row_bytes(t, k);
+    std::vector<uint8_t> w(rb * static_cast<size_t>(rows));
+    for (int64_t r = 0; r < rows; ++r) {
+        const std::vector<float> x = floats(g, k, r % 3 == 0 ? fill::spiky : fill::normal);
+        REQUIRE(quantize_row_reference(t, x.data(), w.data() + static_cast<size_t>(r) * rb, k).ok());
+    }
+    return w;
+}
+
+std::vector<int64_t> lengths(dtype t) {
+    const int64_t bs = traits(t).block_size;
+    if (bs == 1) return {1, 3, 4, 5, 7, 8, 12, 13, 16, 17, 24, 100, 257, 4096};
+    if (bs == 32) return {32, 64, 96, 256, 288, 480, 4096};
+    return {256, 512, 768, 4096};
+}
+
+// Compares the active table's tile with the reference tile for rows x na activation rows.
+void check_tile(dtype t, const std::vector<uint8_t>& w, int64_t rows, int64_t k, const std::vector<uint8_t>& act,
+                int na) {
+    const size_t arb = row_bytes(cpu::dot_type(t), k), wrb = row_bytes(t, k);
+    std::vector<const uint8_t*> a(static_cast<size_t>(na));
+    for (int i = 0; i < na; ++i) a[static_cast<size_t>(i)] = act.data() + static_cast<size_t>(i) * arb;
+    std::vector<float> got(static_cast<size_t>(rows * na), -1.0f), want(got.size(), -2.0f);
+    std::vector<float*> og(static_cast<size_t>(na)), ow(static_cast<size_t>(na));
+    for (int i = 0; i < na; ++i) {
+        og[static_cast<size_t>(i)] = got.data() + i * rows;
+        ow[static_cast<size_t>(i)] = want.data() + i * rows;
+    }
+    simd::tile(t, w.data(), wrb, 0, rows, a.data(), na, og.data(), k);
+    simd::ref_tile(t, w.data(), wrb, 0, rows, a.data(), na, ow.data(), k);
+    int bad = 0;
+    for (size_t i = 0; i < got.size(); ++i) {
+        if (!same(got[i], want[i]) && bad++ < 3) {
+            MESSAGE("row " << i % static_cast<size_t>(rows) << " act " << i / static_cast<size_t>(rows) << ": simd "
+                           << got[i] << " ref " << want[i]);
+        }
+    }
+    CHECK(bad == 0);
+}
+
+struct isa_guard {
+    simd::isa saved = simd::active().level;
+    ~isa_guard() { simd::set_isa(saved); }
+};
+
+}  // namespace
+
+TEST_CASE("simd: the ISA levels resolve and can be forced down") {
+    isa_guard guard;
+    CHECK(simd::table_for(simd::isa::ref) != nullptr);
+    CHECK(cpu_backend::set_isa(simd::isa::ref));
+    CHECK(cpu_backend::isa() == simd::isa::ref);
+    CHECK(simd::set_isa(simd::best_isa()));
+    CHECK(simd::active().level == simd::best_isa());
+    simd::isa parsed;
+    CHECK(simd::parse_isa("avx512", parsed));
+    CHECK(parsed == simd::isa::avx512);
+    CHECK_FALSE(simd::parse_isa("sse9", parsed));
+    MESSAGE("best ISA on this CPU: " << std::string(simd::isa_name(simd::best_isa())));
+#if defined(__x86_64__)
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) CHECK(simd::table_for(simd::isa::avx2));
+#endif
+}
+
+TEST_CASE("simd: activation conversion is byte-identical to the reference") {
+    isa_guard guard;
+    for (simd::isa level : simd_levels()) {
+        const std::string level_name = simd::isa_name(level);
+        CAPTURE(level_name);
+        REQUIRE(simd::set_isa(level));
+        moe_test::rng g(11);
+        for (dtype t : {dtype::q8_0, dtype::q4_1, dtype::q4_k}) {  // q8_0, q8_1, q8_k activations
+            CAPTURE(dtype_name(t));
+            for (fill f : {fill::normal, fill::zeros, fill::large, fill::spiky}) {
+                for (int64_t k : {256, 512, 4096}) {
+                    std::vector<float> x = floats(g, k, f);
+                    if (f == fill::spiky) x[5] = -x[200] * 2.0f, x[6] = -x[5];  // equal magnitudes, both signs
+                    const size_t rb = row_bytes(cpu::dot_type(t), k);
+                    std::vector<uint8_t> got(rb, 1), want(rb, 2);
+                    simd::convert_activation(t, x.data(), got.data(), k);
+                    cpu::convert_activation(t, x.data(), want.data(), k);
+                    CHECK(std::memcmp(got.data(), want.data(), rb) == 0);
+                }
+            }
+            std::vector<float> x = floats(g, 256, fill::normal);  // non-finite values convert the same way too
+            x[3] = NAN, x[40] = INFINITY, x[77] = -INFINITY;
+            const size_t rb = row_bytes(cpu::dot_type(t), 256);
+            std::vector<uint8_t> got(rb, 1), want(rb, 2);
+            simd::convert_activation(t, x.data(), got.data(), 256);
+            cpu::convert_activation(t, x.data(), want.data(), 256);
+            CHECK(std::memcmp(got.data(), want.data(), rb) == 0);
+        }
+    }
+}
+
+TEST_CASE("simd: every kernel equals the reference vec_dot bit for bit") {
+    isa_guard guard;
+    for (simd::isa level : simd_levels()) {
+        const std::string level_name = simd::isa_name(level);
+        CAPTURE(level_name);
+        REQUIRE(simd::set_isa(level));
+        for (dtype t : k_types) {
+            if (simd::active().tile[static_cast<int>(t)] == nullptr) continue;
+            CAPTURE(dtype_name(t));
+            moe_test::rng g(static_cast<uint64_t>(t) + 100);
+            for (int64_t k : lengths(t)) {
+                CAPTURE(k);
+                const int64_t rows = 19;
+                const int na = 6;  // a group of four and a group of two
+                for (int src = 0; src < 2; ++src) {
+                    const bool quantized = src == 1 && traits(t).block_size > 1;
+                    CAPTURE(quantized);
+                    const std::vector<uint8_t> w =
+                        quantized ? quantized_weights(g, t, rows, k) : raw_weights(g, t, rows, k);
+                    const size_t arb = row_bytes(cpu::dot_type(t), k);
+                    std::vector<uint8_t> act(arb * na);
+                    for (int i = 0; i < na; ++i) {
+                        const fill f =
+                            i == 0 ? fill::zeros : i == 1 ? fill::large : i == 2 ? fill::spiky : fill::normal;
+                        const std::vector<float> x = floats(g, k, f);
+                        cpu::convert_activation(t, x.data(), act.data() + static_cast<size_t>(i) * arb, k);
+                    }
+                    check_tile(t, w, rows, k, act, na);
+                    if (cpu::dot_type(t) == dtype::q8_0 || cpu::dot_type(t) == dtype::q8_k) {
+                        // raw activation blocks: every int8 value, -128 included
+                        std::vector<uint8_t> raw(arb * na);
+                        for (uint8_t& byte : raw) byte = static_cast<uint8_t>(g.next());
+                        const size_t bb = cpu::dot_type(t) == dtype::q8_0 ? 34 : 292;
+                        for (size_t o = 0; o + bb <= raw.size(); o += bb) {  // sane scales
+                            if (bb == 34) {
+                                const uint16_t h = f32_to_fp16(0.01f);
+                                std::memcpy(raw.data() + o, &h, 2);
+                            } else {
+                                const float d = 0.01f;
+                                std::memcpy(raw.data() + o, &d, 4);
+                            }
+                        }
+                        check_tile(t, w, rows, k, raw, na);
+                    }
+                }
+            }
+        }
+    }
+}
+
+namespace {
+
+// Runs mul_mat (R rows) and mul_mat_id (T tokens, U slots of E experts) on 2 threads under the active level.
+std::vector<float> run_matmuls(dtype t, const std::vector<uint8_t>& w, const std::vector<uint8_t>& we,
+                               const std::vector<float>& x, const std::vector<float>& xe,
+                               const std::vector<int32_t>& ids, int64_t R, int64_t n, int64_t k, int64_t E, int64_t T,
+                               int64_t U) {
+    graph_builder gb;
+    value_id xi = gb.input("x", dtype::f32, {R, k});
+    value_id wi = gb.weight("w", t, {n, k}, w.data());
+    value_id xe_i = gb.input("xe", dtype::f32, {T, 1, k});
+    value_id we_i = gb.weight("experts", t, {E, n, k}, we.data());
+    value_id ii = gb.input("ids", dtype::i32, {T, U});
+    value_id o1 = gb.mul_mat(xi, wi);
+    value_id o2 = gb.mul_mat_id(xe_i, we_i, ii);
+    gb.mark_output(o1);
+    gb.mark_output(o2);
+    moe_test::bound b = moe_test::bind(gb, 2);
+    b.set(xi, x);
+    b.set(xe_i, xe);
+    b.set(ii, ids);
+    REQUIRE(b.run().ok());
+    std::vector<float> out = b.get<float>(o1);
+    const std::vector<float> out2 = b.get<float>(o2);
+    out.insert(out.end(), out2.begin(), out2.end());
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("simd: mul_mat and mul_mat_id give the reference's bits on every ISA") {
+    isa_guard guard;
+    const int64_t R = 11, n = 40, k = 512, E = 6, T = 9, U = 2;
+    for (dtype t : k_types) {
+        CAPTURE(dtype_name(t));
+        moe_test::rng g(static_cast<uint64_t>(t) + 7);
+        const std::vector<uint8_t> w = quantized_weights(g, t, n, k), we = quantized_weights(g, t, E * n, k);
+        const std::vector<float> x = floats(g, R * k, fill::spiky), xe = floats(g, T * k, fill::normal);
+        std::vector<int32_t> ids(static_cast<size_t>(T * U));
+        for (size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<int32_t>((i * 7 + i / 3) % 5);  // expert 5 unused
+        REQUIRE(simd::set_isa(simd::isa::ref));
+        const std::vector<float> want = run_matmuls(t, w, we, x, xe, ids, R, n, k, E, T, U);
+        for (simd::isa level : simd_levels()) {
+            const std::string level_name = simd::isa_name(level);
+            CAPTURE(level_name);
+            REQUIRE(simd::set_isa(level));
+            const std::vector<float> got = run_matmuls(t, w, we, x, xe, ids, R, n, k, E, T, U);
+            REQUIRE(got.size() == want.size());
+            int bad = 0;
+            for (size_t i = 0; i < got.size(); ++i) bad += same(got[i], want[i]) ? 0 : 1;
+            CHECK(bad == 0);
+        }
+    }
+}
