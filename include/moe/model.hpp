@@ -46,6 +46,12 @@ public:
     static result<model> load(const std::string& path, const model_params& params = {});
     // Same, from bytes the caller keeps alive for the model's lifetime (an asset pack, an embedded model).
     static result<model> load_from_memory(const void* data, size_t size, const model_params& params = {});
+    // Same, from bytes fetched through `read(offset, destination, n)` (an archive, a network stream, a custom VFS):
+    // the model reads all `size` bytes into memory it owns, in order, in pieces of at most 4 MiB. Reading is the
+    // first half of the progress range. Errors: as load, plus whatever status `read` returns (io_error suggested),
+    // out_of_memory when the copy cannot be allocated.
+    using read_fn = std::function<status(uint64_t offset, void* destination, size_t n)>;
+    static result<model> load_from_reader(uint64_t size, const read_fn& read, const model_params& params = {});
 
     const model_info& info() const noexcept;
     // The file's tokenizer (tokenizer.ggml.*), or nullptr when it has none. A tokenizer that is present but

@@ -30,6 +30,19 @@ enum class logits_mode {
 
 namespace detail { struct session_impl; }
 
+// A backend a session can use, as list_backends() reports it.
+struct backend_listing {
+    std::string name;         // what session_params::backend takes: "cpu", "cuda", ...
+    std::string description;  // one line about the backend
+    std::string path;         // module file; empty for the built-in CPU backend
+    bool available = false;   // false: session::create with this name fails with backend_unavailable
+    std::string device;       // the device summary when available, why it is not otherwise
+};
+
+// The built-in CPU backend and every module found in `backend_dirs` (empty: the directories session_params
+// describes). Errors: out_of_memory.
+MOE_API result<std::vector<backend_listing>> list_backends(const std::vector<std::string>& backend_dirs = {});
+
 class MOE_API session {
 public:
     // Errors: invalid_argument (bad params), backend_unavailable (e.g. "cuda" without a GPU), out_of_memory.
@@ -50,6 +63,21 @@ public:
     int64_t n_vocab() const noexcept;
     const char* backend_name() const noexcept;
     void clear() noexcept;  // empties the KV cache
+
+    // Keeps the first n tokens of the KV cache and forgets the rest (rewinding a conversation, dropping a rejected
+    // draft). The last batch's logits are forgotten too: eval the next token to get new ones. Errors:
+    // invalid_argument (n < 0 or n > n_past()).
+    status truncate(int64_t n);
+
+    // The KV cache (n_past() rows of every layer) plus the last token's logits, as a byte blob that load_state()
+    // of a session on the same model (any n_ctx >= n_past) restores; f32 in host byte order, so restore it on the
+    // same kind of machine. state_size() is the exact size save_state() writes now. Errors: invalid_argument
+    // (capacity < state_size()).
+    size_t state_size() const noexcept;
+    result<size_t> save_state(void* dst, size_t capacity) const;
+    // Errors: bad_format (not a state blob, or truncated), shape_mismatch (saved from a model with another shape),
+    // context_full (more tokens than this session's n_ctx). On error the session is left empty (n_past() == 0).
+    status load_state(const void* src, size_t size);
 
     session(session&&) noexcept;
     session& operator=(session&&) noexcept;

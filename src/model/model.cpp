@@ -5,6 +5,8 @@
 
 #include <moe/model.hpp>
 
+#include <algorithm>
+#include <cstdint>
 #include <new>
 
 MOE_BEGIN_NAMESPACE
@@ -12,7 +14,10 @@ MOE_BEGIN_NAMESPACE
 namespace {
 using impl_ptr = std::shared_ptr<detail::model_impl>;
 
-result<impl_ptr> finish_load(mapped_file file, const model_params& params, const std::string& where) {
+using owned_ptr = std::unique_ptr<uint8_t, detail::owned_bytes>;
+
+result<impl_ptr> finish_load(mapped_file file, const model_params& params, const std::string& where,
+                             owned_ptr owned = nullptr) {
     auto report = [&](float p) { return !params.progress || params.progress(p); };
     if (!report(0.0f)) return status(errc::aborted, "loading " + where + " was cancelled");
     std::shared_ptr<detail::model_impl> impl;
@@ -21,6 +26,7 @@ result<impl_ptr> finish_load(mapped_file file, const model_params& params, const
     } catch (const std::bad_alloc&) {
         return status(errc::out_of_memory, "out of memory loading " + where);
     }
+    impl->owned = std::move(owned);
     impl->file = std::move(file);
     result<gguf::file> meta = gguf::file::parse(impl->file.data(), impl->file.size());
     if (!meta) return status(meta.error().code(), where + ": " + meta.error().message());
@@ -73,6 +79,39 @@ result<model> model::load_from_memory(const void* data, size_t size, const model
         return status(errc::out_of_memory, "out of memory loading a model buffer");
     } catch (const std::exception& e) {
         return status(errc::internal, std::string("unexpected exception loading a model buffer: ") + e.what());
+    }
+}
+
+result<model> model::load_from_reader(uint64_t size, const read_fn& read, const model_params& params) {
+    if (!read || size == 0) return status(errc::invalid_argument, "model reader has no read function or size 0");
+    if (size > static_cast<uint64_t>(SIZE_MAX / 2))
+        return status(errc::out_of_memory, "model of " + std::to_string(size) + " bytes does not fit in memory");
+    try {
+        const auto n = static_cast<size_t>(size);
+        owned_ptr bytes(static_cast<uint8_t*>(::operator new(n, std::align_val_t(64), std::nothrow)));
+        if (!bytes) return status(errc::out_of_memory, "cannot allocate " + std::to_string(n) + " bytes for the model");
+        // Reading takes the first half of the progress range; parsing and binding the second.
+        constexpr size_t piece = size_t(4) << 20;
+        for (size_t done = 0; done < n;) {
+            if (params.progress && !params.progress(0.5f * static_cast<float>(done) / static_cast<float>(n)))
+                return status(errc::aborted, "loading the model from a reader was cancelled");
+            const size_t len = std::min(piece, n - done);
+            status st = read(done, bytes.get() + done, len);
+            if (!st.ok())
+                return status(st.code(), "reading model bytes " + std::to_string(done) + ".." +
+                                             std::to_string(done + len) + ": " + st.message());
+            done += len;
+        }
+        model_params half = params;
+        if (params.progress) half.progress = [&params](float p) { return params.progress(0.5f + 0.5f * p); };
+        mapped_file view = mapped_file::borrow(bytes.get(), n);
+        result<impl_ptr> impl = finish_load(std::move(view), half, "model reader", std::move(bytes));
+        if (!impl) return impl.error();
+        return model(std::move(*impl));
+    } catch (const std::bad_alloc&) {
+        return status(errc::out_of_memory, "out of memory loading a model from a reader");
+    } catch (const std::exception& e) {
+        return status(errc::internal, std::string("unexpected exception loading a model from a reader: ") + e.what());
     }
 }
 

@@ -8,12 +8,20 @@
 
 #include <moe/tokenizer.hpp>
 
+#include <cstdint>
 #include <memory>
+#include <new>
 
 MOE_BEGIN_NAMESPACE
 namespace detail {
 
+// Model bytes the model owns (load_from_reader): 64-byte aligned, like the SIMD kernels prefer.
+struct owned_bytes {
+    void operator()(uint8_t* p) const noexcept { ::operator delete(p, std::align_val_t(64)); }
+};
+
 struct model_impl {
+    std::unique_ptr<uint8_t, owned_bytes> owned;  // set by load_from_reader; `file` borrows it
     mapped_file file;
     gguf::file meta;
     std::unique_ptr<architecture> arch;

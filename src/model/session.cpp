@@ -24,6 +24,7 @@ struct session_impl {
     std::unique_ptr<backend> accel;  // a module backend placed before the CPU, when one was asked for
     std::vector<backend*> priority;
     std::vector<backend_buffer> k_cache, v_cache;
+    std::vector<kv_layer_shape> kv;  // per layer: rows of k_cache / v_cache are n_head_kv * key_dim / value_dim floats
     build_request req;  // KV pointers; n_tokens / all_logits set per graph
 
     // Executors are cached by batch shape: decoding (one token) always reuses the same one.
@@ -126,9 +127,9 @@ result<session> session::create(const model& m, const session_params& params) {
         }
         s->priority.push_back(s->cpu.get());
 
-        const std::vector<kv_layer_shape> kv = m.impl_->arch->kv_shape();
+        s->kv = m.impl_->arch->kv_shape();
         s->req.n_ctx = s->n_ctx;
-        for (const kv_layer_shape& l : kv) {
+        for (const kv_layer_shape& l : s->kv) {
             const size_t kb = static_cast<size_t>(s->n_ctx * l.n_head_kv * l.key_dim) * sizeof(float);
             const size_t vb = static_cast<size_t>(s->n_ctx * l.n_head_kv * l.value_dim) * sizeof(float);
             result<backend_buffer> k = backend_buffer::allocate(*s->cpu, kb);
@@ -222,6 +223,151 @@ const char* session::backend_name() const noexcept { return impl_->accel ? impl_
 void session::clear() noexcept {
     impl_->n_past = 0;
     impl_->batch_size = 0;
+}
+
+status session::truncate(int64_t n) {
+    if (n < 0 || n > impl_->n_past)
+        return status(errc::invalid_argument, "cannot keep " + std::to_string(n) + " tokens of a KV cache holding " +
+                                                  std::to_string(impl_->n_past));
+    impl_->n_past = n;
+    impl_->batch_size = 0;
+    return {};
+}
+
+// ---- KV cache state blob ------------------------------------------------------------------------------------------
+// "MOEKV001", then u32 n_layer, u32 has_logits, i64 n_past, i64 n_vocab, per layer i64 n_head_kv, key_dim,
+// value_dim; then per layer the first n_past K rows and V rows (f32, host byte order); then n_vocab logits if any.
+namespace {
+constexpr char state_magic[8] = {'M', 'O', 'E', 'K', 'V', '0', '0', '1'};
+
+size_t header_bytes(size_t n_layer) { return 8 + 4 + 4 + 8 + 8 + n_layer * 3 * 8; }
+
+size_t row_floats(int64_t n_head_kv, int64_t dim) { return static_cast<size_t>(n_head_kv * dim); }
+
+template <class T>
+void put(uint8_t*& p, T v) {
+    std::memcpy(p, &v, sizeof v);
+    p += sizeof v;
+}
+template <class T>
+T get(const uint8_t*& p) {
+    T v;
+    std::memcpy(&v, p, sizeof v);
+    p += sizeof v;
+    return v;
+}
+}  // namespace
+
+size_t session::state_size() const noexcept {
+    const detail::session_impl& s = *impl_;
+    size_t n = header_bytes(s.kv.size());
+    const auto rows = static_cast<size_t>(s.n_past);
+    for (const kv_layer_shape& l : s.kv)
+        n += rows * (row_floats(l.n_head_kv, l.key_dim) + row_floats(l.n_head_kv, l.value_dim)) * sizeof(float);
+    if (logits(-1)) n += static_cast<size_t>(s.n_vocab) * sizeof(float);
+    return n;
+}
+
+result<size_t> session::save_state(void* dst, size_t capacity) const {
+    const detail::session_impl& s = *impl_;
+    const size_t need = state_size();
+    if (!dst || capacity < need)
+        return status(errc::invalid_argument, "the KV cache state needs " + std::to_string(need) + " bytes, " +
+                                                  std::to_string(dst ? capacity : 0) + " given");
+    const float* last = logits(-1);
+    auto* p = static_cast<uint8_t*>(dst);
+    std::memcpy(p, state_magic, sizeof state_magic);
+    p += sizeof state_magic;
+    put<uint32_t>(p, static_cast<uint32_t>(s.kv.size()));
+    put<uint32_t>(p, last ? 1u : 0u);
+    put<int64_t>(p, s.n_past);
+    put<int64_t>(p, s.n_vocab);
+    for (const kv_layer_shape& l : s.kv) put<int64_t>(p, l.n_head_kv), put<int64_t>(p, l.key_dim), put<int64_t>(p, l.value_dim);
+    const auto rows = static_cast<size_t>(s.n_past);
+    for (size_t i = 0; i < s.kv.size(); ++i) {
+        const size_t kb = rows * row_floats(s.kv[i].n_head_kv, s.kv[i].key_dim) * sizeof(float);
+        const size_t vb = rows * row_floats(s.kv[i].n_head_kv, s.kv[i].value_dim) * sizeof(float);
+        if (kb) std::memcpy(p, s.k_cache[i].data(), kb);
+        p += kb;
+        if (vb) std::memcpy(p, s.v_cache[i].data(), vb);
+        p += vb;
+    }
+    if (last) {
+        std::memcpy(p, last, static_cast<size_t>(s.n_vocab) * sizeof(float));
+        p += static_cast<size_t>(s.n_vocab) * sizeof(float);
+    }
+    return static_cast<size_t>(p - static_cast<uint8_t*>(dst));
+}
+
+status session::load_state(const void* src, size_t size) {
+    detail::session_impl& s = *impl_;
+    clear();
+    const auto* p = static_cast<const uint8_t*>(src);
+    if (!p || size < header_bytes(0) || std::memcmp(p, state_magic, sizeof state_magic) != 0)
+        return status(errc::bad_format, "not a moe KV cache state (bad magic or too short)");
+    p += sizeof state_magic;
+    const auto n_layer = get<uint32_t>(p);
+    const auto has_logits = get<uint32_t>(p);
+    const auto n_past = get<int64_t>(p);
+    const auto n_vocab = get<int64_t>(p);
+    if (n_layer != s.kv.size() || n_vocab != s.n_vocab || has_logits > 1)
+        return status(errc::shape_mismatch, "the KV cache state is from another model (" + std::to_string(n_layer) +
+                                                " layers, " + std::to_string(n_vocab) + " vocab; this one has " +
+                                                std::to_string(s.kv.size()) + ", " + std::to_string(s.n_vocab) + ")");
+    if (size < header_bytes(n_layer)) return status(errc::bad_format, "the KV cache state is truncated");
+    for (const kv_layer_shape& l : s.kv) {
+        const auto h = get<int64_t>(p), k = get<int64_t>(p), v = get<int64_t>(p);
+        if (h != l.n_head_kv || k != l.key_dim || v != l.value_dim)
+            return status(errc::shape_mismatch, "the KV cache state is from a model with other attention shapes");
+    }
+    if (n_past < 0 || n_past > s.n_ctx)
+        return status(errc::context_full, "the KV cache state holds " + std::to_string(n_past) +
+                                              " tokens; this session's context holds " + std::to_string(s.n_ctx));
+    const auto rows = static_cast<size_t>(n_past);
+    size_t need = header_bytes(n_layer);
+    for (const kv_layer_shape& l : s.kv)
+        need += rows * (row_floats(l.n_head_kv, l.key_dim) + row_floats(l.n_head_kv, l.value_dim)) * sizeof(float);
+    if (has_logits) need += static_cast<size_t>(n_vocab) * sizeof(float);
+    if (size != need)
+        return status(errc::bad_format, "the KV cache state has " + std::to_string(size) + " bytes, " +
+                                            std::to_string(need) + " expected");
+    for (size_t i = 0; i < s.kv.size(); ++i) {
+        const size_t kb = rows * row_floats(s.kv[i].n_head_kv, s.kv[i].key_dim) * sizeof(float);
+        const size_t vb = rows * row_floats(s.kv[i].n_head_kv, s.kv[i].value_dim) * sizeof(float);
+        if (kb) std::memcpy(s.k_cache[i].data(), p, kb);
+        p += kb;
+        if (vb) std::memcpy(s.v_cache[i].data(), p, vb);
+        p += vb;
+    }
+    s.n_past = n_past;
+    if (has_logits) {
+        try {
+            if (s.logits.size() < static_cast<size_t>(s.n_vocab)) s.logits.resize(static_cast<size_t>(s.n_vocab));
+        } catch (const std::bad_alloc&) {
+            clear();
+            return status(errc::out_of_memory, "out of memory restoring the logits");
+        }
+        std::memcpy(s.logits.data(), p, static_cast<size_t>(s.n_vocab) * sizeof(float));
+        s.n_logits = 1, s.batch_size = 1, s.logits_all = false;
+    }
+    return {};
+}
+
+result<std::vector<backend_listing>> list_backends(const std::vector<std::string>& backend_dirs) {
+    try {
+        session_params p;
+        p.backend_dirs = backend_dirs;
+        backend_registry reg;
+        for (const std::string& dir : detail::module_dirs(p)) (void)reg.find_modules(dir);
+        std::vector<backend_listing> out;
+        for (const backend_info& b : reg.list())
+            out.push_back({b.name, b.description, b.path, b.available, b.reason});
+        return out;
+    } catch (const std::bad_alloc&) {
+        return status(errc::out_of_memory, "out of memory listing backends");
+    } catch (const std::exception& e) {
+        return status(errc::internal, std::string("unexpected exception listing backends: ") + e.what());
+    }
 }
 
 session::session(std::unique_ptr<detail::session_impl> impl) : impl_(std::move(impl)) {}
