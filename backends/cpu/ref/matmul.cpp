@@ -54,10 +54,15 @@ status mul_mat(context& c, const node&, const tensor_view& out, const tensor_vie
     const size_t arb = row_bytes(dot_type(w.type), k), wrb = row_bytes(w.type, k);
     const uint8_t* wp = static_cast<const uint8_t*>(w.data);
     float* op = static_cast<float*>(out.data);
+    // llama.cpp multiplies prompt rows 4 at a time with its repacked q4_k GEMM, which sums in its own order
+    const int64_t gemm_rows = llama_dense_dot_path(w.type, n, 0, R) == dot_path::repacked_gemm ? R - R % 4 : 0;
     c.pool.parallel_for(n, [&](int64_t b, int64_t e) {
         for (int64_t r = b; r < e; ++r)
-            for (int64_t i = 0; i < R; ++i)
-                op[i * n + r] = vec_dot(w.type, wp + static_cast<size_t>(r) * wrb, a + static_cast<size_t>(i) * arb, k);
+            for (int64_t i = 0; i < R; ++i) {
+                const uint8_t* wr = wp + static_cast<size_t>(r) * wrb;
+                const uint8_t* ar = a + static_cast<size_t>(i) * arb;
+                op[i * n + r] = i < gemm_rows ? vec_dot(w.type, wr, ar, k, dot_path::repacked_gemm) : vec_dot(w.type, wr, ar, k);
+            }
     });
     return {};
 }
