@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -116,8 +117,16 @@ public:
     // ne in GGUF order (ne[0] innermost); data must be row_bytes(type, ne[0]) * ne[1] * ne[2] * ne[3] bytes.
     status add_tensor(const std::string& name, dtype type, const std::vector<int64_t>& ne, const void* data,
                       size_t nbytes);
-    std::vector<uint8_t> finish() const;             // the whole file
-    status write(const std::string& path) const;     // finish() to a file
+    // Declares a tensor whose nbytes bytes a tensor_source produces while the file is written, so a large model is
+    // never held in memory (moe-quantize). Validated like add_tensor.
+    status add_tensor_deferred(const std::string& name, dtype type, const std::vector<int64_t>& ne, size_t nbytes);
+    // Fills `bytes` with the data of the tensor at position `index` (in add order).
+    using tensor_source = std::function<status(size_t index, std::vector<uint8_t>& bytes)>;
+
+    std::vector<uint8_t> finish() const;             // the whole file (deferred tensors as zeros)
+    status write(const std::string& path) const;     // the file, with no deferred tensors
+    // The file, asking `source` for each deferred tensor in order; on failure the partial file is removed.
+    status write(const std::string& path, const tensor_source& source) const;
 
 private:
     struct pending_tensor {
@@ -125,7 +134,11 @@ private:
         dtype type;
         std::vector<int64_t> ne;
         std::vector<uint8_t> bytes;
+        size_t nbytes = 0;
+        bool deferred = false;
     };
+    status validate_tensor(const std::string& name, dtype type, const std::vector<int64_t>& ne, size_t nbytes) const;
+    std::vector<uint8_t> header() const;  // everything up to the data section
     uint32_t alignment_;
     std::vector<std::pair<std::string, value>> kvs_;
     std::vector<pending_tensor> tensors_;

@@ -147,8 +147,8 @@ void writer::set_i32_array(const std::string& key, const std::vector<int32_t>& v
     set_value(key, x);
 }
 
-status writer::add_tensor(const std::string& name, dtype type, const std::vector<int64_t>& ne, const void* data,
-                          size_t nbytes) {
+status writer::validate_tensor(const std::string& name, dtype type, const std::vector<int64_t>& ne,
+                               size_t nbytes) const {
     if (name.empty()) return status(errc::invalid_argument, "gguf writer: empty tensor name");
     for (const auto& t : tensors_) {
         if (t.name == name) return status(errc::invalid_argument, "gguf writer: duplicate tensor '" + name + "'");
@@ -176,17 +176,31 @@ status writer::add_tensor(const std::string& name, dtype type, const std::vector
         return status(errc::invalid_argument, "gguf writer: tensor '" + name + "' needs " + std::to_string(expected) +
                                                   " bytes, got " + std::to_string(nbytes));
     }
+    return ok_status();
+}
+
+status writer::add_tensor(const std::string& name, dtype type, const std::vector<int64_t>& ne, const void* data,
+                          size_t nbytes) {
+    status st = validate_tensor(name, type, ne, nbytes);
+    if (!st.ok()) return st;
     if (data == nullptr && nbytes != 0) {
         return status(errc::invalid_argument, "gguf writer: tensor '" + name + "' has null data");
     }
-    pending_tensor t{name, type, ne, {}};
+    pending_tensor t{name, type, ne, {}, nbytes, false};
     const auto* b = static_cast<const uint8_t*>(data);
     t.bytes.assign(b, b + nbytes);
     tensors_.push_back(std::move(t));
     return ok_status();
 }
 
-std::vector<uint8_t> writer::finish() const {
+status writer::add_tensor_deferred(const std::string& name, dtype type, const std::vector<int64_t>& ne, size_t nbytes) {
+    status st = validate_tensor(name, type, ne, nbytes);
+    if (!st.ok()) return st;
+    tensors_.push_back(pending_tensor{name, type, ne, {}, nbytes, true});
+    return ok_status();
+}
+
+std::vector<uint8_t> writer::header() const {
     // general.alignment is written by us (only when it differs from the default); a caller's copy is dropped.
     const bool write_alignment = alignment_ != default_alignment;
     size_t n_kv = 0;
@@ -219,29 +233,66 @@ std::vector<uint8_t> writer::finish() const {
         for (int64_t d : t.ne) put<int64_t>(out, d);
         put<uint32_t>(out, static_cast<uint32_t>(t.type));
         put<uint64_t>(out, offset);
-        offset += (t.bytes.size() + alignment_ - 1) / alignment_ * alignment_;
+        offset += (t.nbytes + alignment_ - 1) / alignment_ * alignment_;
     }
     pad_to(out, alignment_);
+    return out;
+}
+
+std::vector<uint8_t> writer::finish() const {
+    std::vector<uint8_t> out = header();
     for (const auto& t : tensors_) {
-        put_bytes(out, t.bytes.data(), t.bytes.size());
+        if (t.deferred) out.resize(out.size() + t.nbytes, 0);  // no source here: zeros (only for sizing)
+        else put_bytes(out, t.bytes.data(), t.bytes.size());
         pad_to(out, alignment_);
     }
     return out;
 }
 
+namespace {
+// fwrite of all n bytes, or the reason it failed.
+status write_all(std::FILE* f, const void* p, size_t n, const std::string& path) {
+    if (n != 0 && std::fwrite(p, 1, n, f) != n)
+        return status(errc::io_error, "cannot write '" + path + "': " + std::strerror(errno != 0 ? errno : EIO));
+    return ok_status();
+}
+}  // namespace
+
 status writer::write(const std::string& path) const {
-    const std::vector<uint8_t> bytes = finish();
+    return write(path, [](size_t, std::vector<uint8_t>&) {
+        return status(errc::internal, "gguf writer: a deferred tensor has no source");
+    });
+}
+
+status writer::write(const std::string& path, const tensor_source& source) const {
     std::FILE* f = std::fopen(path.c_str(), "wb");
     if (f == nullptr) return status(errc::io_error, "cannot create '" + path + "': " + std::strerror(errno));
-    const size_t n = std::fwrite(bytes.data(), 1, bytes.size(), f);
-    const int write_err = n == bytes.size() ? 0 : errno;
-    if (std::fclose(f) != 0 && write_err == 0) {
-        return status(errc::io_error, "cannot write '" + path + "': " + std::strerror(errno));
+    status st;
+    {
+        const std::vector<uint8_t> head = header();
+        st = write_all(f, head.data(), head.size(), path);
     }
-    if (write_err != 0 || n != bytes.size()) {
-        return status(errc::io_error, "cannot write '" + path + "': " + std::strerror(write_err != 0 ? write_err : EIO));
+    std::vector<uint8_t> produced;
+    static const uint8_t zeros[64] = {};
+    for (size_t i = 0; i < tensors_.size() && st.ok(); ++i) {
+        const pending_tensor& t = tensors_[i];
+        const std::vector<uint8_t>* bytes = &t.bytes;
+        if (t.deferred) {
+            produced.clear();
+            st = source(i, produced);
+            if (st.ok() && produced.size() != t.nbytes)
+                st = status(errc::internal, "gguf writer: tensor '" + t.name + "' produced " +
+                                                std::to_string(produced.size()) + " bytes, expected " +
+                                                std::to_string(t.nbytes));
+            bytes = &produced;
+        }
+        if (st.ok()) st = write_all(f, bytes->data(), bytes->size(), path);
+        const size_t pad = (alignment_ - t.nbytes % alignment_) % alignment_;
+        if (st.ok()) st = write_all(f, zeros, pad, path);
     }
-    return ok_status();
+    if (std::fclose(f) != 0 && st.ok()) st = status(errc::io_error, "cannot write '" + path + "': " + std::strerror(errno));
+    if (!st.ok()) std::remove(path.c_str());
+    return st;
 }
 
 }  // namespace gguf

@@ -277,6 +277,8 @@ static void usage(FILE *f)
           "  llama_ref quantize --type T -i IN.f32 -o OUT.bin [--row-len N]\n"
           "      quantizes raw float32 values with ggml_quantize_chunk (no imatrix) and writes the raw blocks;\n"
           "      T is any ggml type name (q8_0, q4_k, iq4_xs, mxfp4, f16, ...)\n"
+          "  llama_ref model-quantize --ftype N -i IN.gguf -o OUT.gguf [--pure]\n"
+          "      llama_model_quantize (what llama-quantize runs) to llama_ftype N, no importance matrix\n"
           "  llama_ref dequantize --type T -i IN.bin -o OUT.f32\n"
           "      dequantizes raw blocks with ggml's to_float and writes float32\n"
           "  llama_ref vecdot --type T -w W.bin -x X.f32 -k K -o OUT.f32 [--repack] [--batch]\n"
@@ -517,6 +519,8 @@ int main(int argc, char **argv)
         return cmd_generate(argc, argv);
     if (strcmp(argv[1], "quantize") == 0)
         return cmd_quantize(argc, argv);
+    if (strcmp(argv[1], "model-quantize") == 0) /* issue 4 */
+        return cmd_model_quantize(argc, argv);
     if (strcmp(argv[1], "dequantize") == 0) /* issue 4 */
         return cmd_dequantize(argc, argv);
     if (strcmp(argv[1], "vecdot") == 0) /* issue 4 */
@@ -529,7 +533,7 @@ int main(int argc, char **argv)
         return cmd_detokenize(argc, argv);
     if (strcmp(argv[1], "perplexity") == 0) /* issue 3 */
         return cmd_perplexity(argc, argv);
-    die("unknown subcommand '%s' (expected logits, generate, quantize, dequantize, vecdot, tokenize, pieces or detokenize)",
+    die("unknown subcommand '%s' (expected logits, generate, quantize, model-quantize, dequantize, vecdot, tokenize, pieces or detokenize)",
         argv[1]);
     return 2;
 }

@@ -42,6 +42,7 @@ char *read_file(const char *path, size_t *len);
 int cmd_dequantize(int argc, char **argv);
 int cmd_vecdot(int argc, char **argv);
 int cmd_quantize(int argc, char **argv);
+int cmd_model_quantize(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_pieces(int argc, char **argv);
 int cmd_detokenize(int argc, char **argv);

@@ -301,3 +301,43 @@ int cmd_quantize(int argc, char **argv)
     return 0;
 }
 
+
+/* model-quantize --ftype N -i IN.gguf -o OUT.gguf [--pure]: llama_model_quantize (llama-quantize's library call),
+ * no importance matrix, two threads. moe's moe-quantize is compared with it (issue 4). */
+int cmd_model_quantize(int argc, char **argv)
+{
+    const char *in = NULL, *out = NULL;
+    long ftype = -1;
+    int pure = 0, i;
+    llama_model_quantize_params params;
+
+    for (i = 2; i < argc; ++i) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(a, "--pure") == 0) {
+            pure = 1;
+            continue;
+        }
+        if (v == NULL)
+            die("option '%s' needs a value (or is unknown); run 'llama_ref --help'", a);
+        if (strcmp(a, "--ftype") == 0)
+            ftype = parse_long(v, "--ftype", 0, 1023);
+        else if (strcmp(a, "-i") == 0 || strcmp(a, "--input") == 0)
+            in = v;
+        else if (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0)
+            out = v;
+        else
+            die("unknown option '%s'; run 'llama_ref --help'", a);
+        ++i;
+    }
+    if (in == NULL || out == NULL || ftype < 0)
+        die("model-quantize needs --ftype, -i and -o");
+    load_backends();
+    params = llama_model_quantize_default_params();
+    params.nthread = 2;
+    params.ftype = (enum llama_ftype)ftype;
+    params.pure = pure != 0;
+    if (llama_model_quantize(in, out, &params) != 0)
+        die("llama_model_quantize failed for '%s' (ftype %ld): %s", in, ftype, first_error());
+    return 0;
+}

@@ -9,6 +9,8 @@
 
 #include <Eigen/Core>
 
+#include <algorithm>
+
 MOE_BEGIN_NAMESPACE
 namespace cpu {
 
@@ -69,10 +71,15 @@ status mul_mat(context& c, const node&, const tensor_view& out, const tensor_vie
     }
     const uint8_t* const* ar = c.act_rows.data();
     float* const* orow = c.out_rows.data();
+    // llama.cpp multiplies prompt rows 4 at a time with its repacked q4_k GEMM, which sums in its own order
+    const int64_t gemm_rows = llama_dense_dot_path(w.type, n, 0, R) == dot_path::repacked_gemm ? R - R % 4 : 0;
     c.pool.parallel_for(n, [&](int64_t b, int64_t e) {
-        for (int64_t i = 0; i < R; i += tile_rows) {
-            const int na = static_cast<int>(R - i < tile_rows ? R - i : tile_rows);
-            simd::tile(w.type, wp, wrb, b, e, ar + i, na, orow + i, k);
+        for (int64_t i = 0; i < R;) {  // tiles never straddle the GEMM rows' end
+            const int64_t end = std::min(i < gemm_rows ? gemm_rows : R, i + tile_rows);
+            const int na = static_cast<int>(end - i);
+            if (i < gemm_rows) simd::tile_q4_k_gemm(wp, wrb, b, e, ar + i, na, orow + i, k);
+            else simd::tile(w.type, wp, wrb, b, e, ar + i, na, orow + i, k);
+            i = end;
         }
     });
     return {};

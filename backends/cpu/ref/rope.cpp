@@ -32,8 +32,8 @@ status rope(context& c, const node& n, const tensor_view& out, const tensor_view
                 for (int64_t i = 0; i < n_rot / 2; ++i) {
                     const int64_t i0 = neox ? i : 2 * i, i1 = neox ? i + n_rot / 2 : 2 * i + 1;
                     const float x0 = xr[i0], x1 = xr[i1], cth = cs[2 * i], sth = cs[2 * i + 1];
-                    orow[i0] = x0 * cth - x1 * sth;
-                    orow[i1] = x0 * sth + x1 * cth;
+                    orow[i0] = std::fma(x0, cth, -(x1 * sth));
+                    orow[i1] = std::fma(x0, sth, x1 * cth);
                 }
                 for (int64_t i = n_rot; i < D; ++i) orow[i] = xr[i];
             }

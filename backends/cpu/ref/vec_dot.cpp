@@ -58,7 +58,7 @@ float dot_q4_0(const block_q4_0* x, const block_q8_0* y, int64_t nb, dot_path pa
             v[j + qk4_0 / 2] = static_cast<int8_t>((b.qs[j] >> 4) - 8);
         }
     };
-    if (path == dot_path::repacked) {
+    if (path != dot_path::vec_dot) {
         return dot_b32_repacked(x, y, nb, values, [](const block_q4_0& b) { return fp16_to_f32(b.d); });
     }
     lanes8 acc;
@@ -113,6 +113,12 @@ dot_path llama_dot_path(dtype weight_type) noexcept {
 
 dot_path llama_dot_path(dtype weight_type, int64_t n_rows) noexcept {
     return n_rows % 8 == 0 ? llama_dot_path(weight_type) : dot_path::vec_dot;
+}
+
+dot_path llama_dense_dot_path(dtype weight_type, int64_t n_rows, int64_t i, int64_t R) noexcept {
+    const dot_path p = llama_dot_path(weight_type, n_rows);
+    // only q4_k's GEMM sums in another order than its GEMV
+    return weight_type == dtype::q4_k && p == dot_path::repacked && R >= 4 && i < R - R % 4 ? dot_path::repacked_gemm : p;
 }
 
 float vec_dot(dtype weight_type, const void* w, const void* a, int64_t n) noexcept {

@@ -28,10 +28,14 @@ void convert_activation(dtype weight_type, const float* x, void* out, int64_t n)
 // its ggml_vec_dot_* kernels; everything else goes through ggml_vec_dot_*. `repacked` follows the GEMV, which
 // llama.cpp runs for decoding and for every expert product (mul_mat_id); for prompts of 4+ rows its dense q4_k/q2_k
 // GEMM adds per 64 values instead of per 256, a float-rounding difference (about 1e-6 relative).
-enum class dot_path { vec_dot, repacked };
+// `repacked_gemm` is the GEMM's order (llama.cpp multiplies the prompt rows 4 at a time with it; the last R % 4 rows
+// go through the GEMV): q4_k adds its scaled sums per 64 values; other types sum as `repacked`.
+enum class dot_path { vec_dot, repacked, repacked_gemm };
 dot_path llama_dot_path(dtype weight_type) noexcept;  // for a matrix whose row count is a multiple of 8
 // For a matrix of n_rows rows (llama.cpp repacks only when n_rows % 8 == 0; 3-D broadcast weights: pass 1).
 dot_path llama_dot_path(dtype weight_type, int64_t n_rows) noexcept;
+// For activation row i of R in a dense product (ggml's mul_mat, not mul_mat_id) with a matrix of n_rows rows.
+dot_path llama_dense_dot_path(dtype weight_type, int64_t n_rows, int64_t i, int64_t R) noexcept;
 
 // Dot product of one weight row (weight_type) with one converted activation row, n elements, in the float order of
 // llama_dot_path(weight_type) (q4_0: the engine core's block-by-block sum), or of the path given (the orders differ

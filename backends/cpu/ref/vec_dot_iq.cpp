@@ -59,7 +59,7 @@ float e8m0_half(uint8_t e) noexcept {
 }  // namespace
 
 float dot_iq4_nl(const block_iq4_nl* x, const block_q8_0* y, int64_t nb, dot_path path) noexcept {
-    if (path == dot_path::repacked) {
+    if (path != dot_path::vec_dot) {
         return dot_b32_repacked(
             x, y, nb, [](const block_iq4_nl& b, int8_t* v) { table_values(iq4nl_values, b.qs, v); },
             [](const block_iq4_nl& b) { return fp16_to_f32(b.d); });
@@ -69,7 +69,7 @@ float dot_iq4_nl(const block_iq4_nl* x, const block_q8_0* y, int64_t nb, dot_pat
 }
 
 float dot_mxfp4(const block_mxfp4* x, const block_q8_0* y, int64_t nb, dot_path path) noexcept {
-    if (path == dot_path::repacked) {
+    if (path != dot_path::vec_dot) {
         return dot_b32_repacked(
             x, y, nb, [](const block_mxfp4& b, int8_t* v) { table_values(mxfp4_values, b.qs, v); },
             [](const block_mxfp4& b) { return e8m0_half(b.e); });

@@ -130,8 +130,33 @@ float dot_q4_k_repacked(const block_q4_k* x, const block_q8_k* y, int64_t nb) no
     return acc - acc_m;
 }
 
+// The repacked q4_k GEMM: as the GEMV, but the scaled sums (and the min terms) enter the accumulators per pair of
+// 32-element sub-blocks, i.e. per 64 values.
+float dot_q4_k_gemm(const block_q4_k* x, const block_q8_k* y, int64_t nb) noexcept {
+    float acc = 0.0f, acc_m = 0.0f;
+    int8_t v[qk_k];
+    for (int64_t i = 0; i < nb; ++i) {
+        int sc[8], m[8];
+        scales_k4(x[i].scales, sc, m);
+        unpack_4bit_k(x[i].qs, v);
+        const float d = fp16_to_f32(x[i].d) * y[i].d, dmin = fp16_to_f32(x[i].dmin) * y[i].d;
+        for (int p = 0; p < 4; ++p) {
+            int32_t sumi = 0, summ = 0;
+            for (int j = 2 * p; j < 2 * p + 2; ++j) {
+                int32_t s = 0;
+                for (int l = 0; l < 32; ++l) s += int32_t(v[32 * j + l]) * y[i].qs[32 * j + l];
+                sumi += sc[j] * s;
+                summ += m[j] * (y[i].bsums[2 * j] + y[i].bsums[2 * j + 1]);
+            }
+            acc = std::fma(static_cast<float>(sumi), d, acc);
+            acc_m = std::fma(static_cast<float>(summ), dmin, acc_m);
+        }
+    }
+    return acc - acc_m;
+}
+
 float dot_q2_k(const block_q2_k* x, const block_q8_k* y, int64_t nb, dot_path path) noexcept {
-    if (path == dot_path::repacked) return dot_q2_k_repacked(x, y, nb);
+    if (path != dot_path::vec_dot) return dot_q2_k_repacked(x, y, nb);
     lanes8 acc;
     int8_t v[qk_k];
     for (int64_t i = 0; i < nb; ++i) {
@@ -171,6 +196,7 @@ float dot_q3_k(const block_q3_k* x, const block_q8_k* y, int64_t nb) noexcept {
 }
 
 float dot_q4_k(const block_q4_k* x, const block_q8_k* y, int64_t nb, dot_path path) noexcept {
+    if (path == dot_path::repacked_gemm) return dot_q4_k_gemm(x, y, nb);
     if (path == dot_path::repacked) return dot_q4_k_repacked(x, y, nb);
     lanes8 acc;
     float acc_m[4] = {0, 0, 0, 0};

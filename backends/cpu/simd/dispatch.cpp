@@ -147,6 +147,15 @@ void tile(dtype weight_type, const uint8_t* w, size_t wrb, int64_t r0, int64_t r
     ref_tile(weight_type, w, wrb, r0, r1, a, na, out, k);
 }
 
+void tile_q4_k_gemm(const uint8_t* w, size_t wrb, int64_t r0, int64_t r1, const uint8_t* const* a, int na,
+                    float* const* out, int64_t k) noexcept {
+    if (active().q4_k_gemm != nullptr) return active().q4_k_gemm(w, wrb, r0, r1, a, na, out, k);
+    for (int64_t r = r0; r < r1; ++r) {
+        const uint8_t* wr = w + static_cast<size_t>(r) * wrb;
+        for (int i = 0; i < na; ++i) out[i][r] = vec_dot(dtype::q4_k, wr, a[i], k, dot_path::repacked_gemm);
+    }
+}
+
 }  // namespace simd
 }  // namespace cpu
 MOE_END_NAMESPACE

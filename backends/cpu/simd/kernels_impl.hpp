@@ -184,6 +184,38 @@ struct dots {
         }
     };
 
+    // q4_k as llama.cpp's repacked GEMM sums prompt rows (the reference's dot_path::repacked_gemm): the scaled sum and
+    // the min term of each pair of sub-blocks (64 values) enter acc / acc_m on their own.
+    struct q4_k_gemm {
+        template <int NA>
+        static void dot(const uint8_t* wp, const uint8_t* const* a, int64_t k, float* res) noexcept {
+            const auto* x = reinterpret_cast<const moe::block_q4_k*>(wp);
+            float acc[NA], acc_m[NA];
+            for (int j = 0; j < NA; ++j) acc[j] = acc_m[j] = 0.0f;
+            for (int64_t i = 0; i < k / moe::qk_k; ++i) {
+                int sc[8], m[8];
+                scales_k4(x[i].scales, sc, m);
+                const float d = P::h2f(x[i].d), dmin = P::h2f(x[i].dmin);
+                for (int c = 0; c < 4; ++c) {
+                    const iv q = P::load(x[i].qs + 32 * c);
+                    const iv lo = P::lo4(q), hi = P::hi4(q);
+                    const iv s_lo = P::set16(sc[2 * c]), s_hi = P::set16(sc[2 * c + 1]);
+                    for (int j = 0; j < NA; ++j) {
+                        const moe::block_q8_k& y = rows<moe::block_q8_k>(a, j)[i];
+                        const int8_t* yq = y.qs + 64 * c;
+                        iv isum = P::dot_u_scaled(P::zero(), lo, P::load(yq), s_lo);
+                        isum = P::dot_u_scaled(isum, hi, P::load(yq + 32), s_hi);
+                        const int32_t summ = m[2 * c] * (y.bsums[4 * c] + y.bsums[4 * c + 1]) +
+                                             m[2 * c + 1] * (y.bsums[4 * c + 2] + y.bsums[4 * c + 3]);
+                        acc[j] = std::fma(static_cast<float>(P::hsum32(isum)), d * y.d, acc[j]);
+                        acc_m[j] = std::fma(static_cast<float>(summ), dmin * y.d, acc_m[j]);
+                    }
+                }
+            }
+            for (int j = 0; j < NA; ++j) res[j] = acc[j] - acc_m[j];
+        }
+    };
+
     // q5_k: eight lanes with fma(dy * d, lanes) per super-block, the min term in its own fused accumulator.
     struct q5_k {
         template <int NA>

@@ -34,6 +34,7 @@ struct kernel_table {
     isa level = isa::ref;
     quantize_fn q8_0 = nullptr, q8_1 = nullptr, q8_k = nullptr;  // by dot type; nullptr: reference converter
     tile_fn tile[n_dtype_slots] = {};                                // by weight dtype; nullptr: reference vec_dot
+    tile_fn q4_k_gemm = nullptr;  // q4_k in llama.cpp's GEMM order (dot_path::repacked_gemm), for prompt rows
 };
 
 // The table of one level, or nullptr when this build or this CPU lacks it (isa::ref always exists, all nullptr).
@@ -57,6 +58,9 @@ void convert_activation(dtype weight_type, const float* x, void* out, int64_t n)
 // The tile_fn contract through the active table's tile for weight_type, or the reference tile where it has none.
 void tile(dtype weight_type, const uint8_t* w, size_t wrb, int64_t r0, int64_t r1, const uint8_t* const* a, int na,
           float* const* out, int64_t k) noexcept;
+// q4_k weights in dot_path::repacked_gemm's order (llama.cpp's prompt GEMM), through the active table or the reference.
+void tile_q4_k_gemm(const uint8_t* w, size_t wrb, int64_t r0, int64_t r1, const uint8_t* const* a, int na,
+                    float* const* out, int64_t k) noexcept;
 // The reference tile: the tile_fn contract as a loop over the reference vec_dot (ground truth for the tests).
 void ref_tile(dtype weight_type, const uint8_t* w, size_t wrb, int64_t r0, int64_t r1, const uint8_t* const* a,
               int na, float* const* out, int64_t k) noexcept;
