@@ -72,8 +72,16 @@ value_id moe_ffn(graph_builder& b, value_id x, const moe_weights& w, const moe_p
     if (p.normalize_weights) weights = b.normalize_sum(weights);
     if (p.weights_scale != 0.0f && p.weights_scale != 1.0f) weights = b.scale(weights, p.weights_scale);
     value_id xr = b.reshape(x, {T, 1, d});
-    value_id gate = b.mul_mat_id(xr, w.gate_exps.in(b), ids);  // [T, k, n_ff]
-    value_id up = b.mul_mat_id(xr, w.up_exps.in(b), ids);      // [T, k, n_ff]
+    value_id gate, up;  // [T, k, n_ff]
+    if (w.gate_up_exps) {  // one product, then the two halves of each row (llama.cpp's views of the fused result)
+        value_id gu = b.mul_mat_id(xr, w.gate_up_exps.in(b), ids);  // [T, k, 2 n_ff]
+        const int64_t F = b.val(gu).sh[2] / 2;
+        gate = b.cols(gu, 0, F);
+        up = b.cols(gu, F, F);
+    } else {
+        gate = b.mul_mat_id(xr, w.gate_exps.in(b), ids);
+        up = b.mul_mat_id(xr, w.up_exps.in(b), ids);
+    }
     value_id down = b.mul_mat_id(b.swiglu(gate, up), w.down_exps.in(b), ids);  // [T, k, n_embd]
     return b.weighted_sum(down, weights);
 }

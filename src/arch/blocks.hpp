@@ -49,6 +49,7 @@ struct moe_weights {
     weight router;     // ffn_gate_inp [n_expert, n_embd]
     weight gate_exps;  // [n_expert, n_ff, n_embd]
     weight up_exps;    // [n_expert, n_ff, n_embd]
+    weight gate_up_exps;  // instead of the two: [n_expert, 2 n_ff, n_embd], gate rows then up rows (fused files)
     weight down_exps;  // [n_expert, n_embd, n_ff]
     weight exp_probs_b;  // optional [n_expert] f32: added to the scores for choosing experts only (DeepSeek-V3)
 };

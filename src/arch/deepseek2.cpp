@@ -39,16 +39,17 @@ public:
                 L.ffn_down = wb.require(p + "ffn_down.weight", {E, hp_.n_ff});
                 continue;
             }
-            if (wb.error().ok() && f.find_tensor(p + "ffn_gate_up_exps.weight"))
-                return status(errc::unsupported, "tensor '" + p + "ffn_gate_up_exps.weight' (gate and up experts "
-                                                     "fused in one tensor) is not supported yet");
             L.moe.router = wb.require(p + "ffn_gate_inp.weight", {X, E});
             L.moe.exp_probs_b = wb.optional(p + "exp_probs_b.bias", {X});
             if (L.moe.exp_probs_b && L.moe.exp_probs_b.t->type != dtype::f32)
                 return status(errc::unsupported, "tensor '" + p + "exp_probs_b.bias' must be f32, found " +
                                                      dtype_name(L.moe.exp_probs_b.t->type));
-            L.moe.gate_exps = wb.require(p + "ffn_gate_exps.weight", {X, F, E});
-            L.moe.up_exps = wb.require(p + "ffn_up_exps.weight", {X, F, E});
+            if (f.find_tensor(p + "ffn_gate_up_exps.weight") != nullptr) {  // --fuse-gate-up-exps files
+                L.moe.gate_up_exps = wb.require(p + "ffn_gate_up_exps.weight", {X, 2 * F, E});
+            } else {
+                L.moe.gate_exps = wb.require(p + "ffn_gate_exps.weight", {X, F, E});
+                L.moe.up_exps = wb.require(p + "ffn_up_exps.weight", {X, F, E});
+            }
             L.moe.down_exps = wb.require(p + "ffn_down_exps.weight", {X, E, F});
             if (S > 0) {
                 L.shexp.gate = wb.require(p + "ffn_gate_shexp.weight", {S, E});

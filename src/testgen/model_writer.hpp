@@ -44,6 +44,7 @@ struct model_spec {
         int64_t yarn_orig_ctx = 0;       //   rope.scaling.original_context_length; 0: n_ctx_train
         float yarn_mscale_all_dim = 0.0f;  //   > 0: rope.scaling.yarn_log_multiplier = 0.1 * this, as the converter
         bool legacy_kv_b = false;        // older files: attn_kv_b (same values as attn_k_b/attn_v_b), no *_mla keys
+        bool fuse_gate_up = false;       // ffn_gate_up_exps [E, 2F, X] (convert_hf_to_gguf --fuse-gate-up-exps)
     } deepseek2;
     // gpt-oss only: attention sinks, q/k/v/o, router and expert biases, clamped SwiGLU (model_writer_gpt_oss.cpp)
     struct gpt_oss_spec {

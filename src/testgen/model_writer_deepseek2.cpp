@@ -138,8 +138,12 @@ status write_deepseek2_layer(const model_spec& s, int64_t head_dim, int64_t il, 
     // the router and the selection biases stay f32, as llama.cpp's quantizer keeps them
     MOE_TRY(tensor(p + "ffn_gate_inp.weight", {x.E, x.X}, dtype::f32, 0.0, inv_sqrt(x.E)));
     if (d.sigmoid) MOE_TRY(tensor(p + "exp_probs_b.bias", {x.X}, dtype::f32, 0.0, 0.1));
-    MOE_TRY(tensor(p + "ffn_gate_exps.weight", {x.E, x.F, x.X}, wt, 0.0, inv_sqrt(x.E)));
-    MOE_TRY(tensor(p + "ffn_up_exps.weight", {x.E, x.F, x.X}, wt, 0.0, inv_sqrt(x.E)));
+    if (d.fuse_gate_up) {  // one tensor: per expert the gate rows, then the up rows
+        MOE_TRY(tensor(p + "ffn_gate_up_exps.weight", {x.E, 2 * x.F, x.X}, wt, 0.0, inv_sqrt(x.E)));
+    } else {
+        MOE_TRY(tensor(p + "ffn_gate_exps.weight", {x.E, x.F, x.X}, wt, 0.0, inv_sqrt(x.E)));
+        MOE_TRY(tensor(p + "ffn_up_exps.weight", {x.E, x.F, x.X}, wt, 0.0, inv_sqrt(x.E)));
+    }
     MOE_TRY(tensor(p + "ffn_down_exps.weight", {x.F, x.E, x.X}, wt, 0.0, inv_sqrt(x.F)));
     if (x.S > 0) {
         MOE_TRY(tensor(p + "ffn_gate_shexp.weight", {x.E, x.S}, wt, 0.0, inv_sqrt(x.E)));

@@ -59,6 +59,10 @@ inline std::vector<shape_case> conformance_shapes() {
         cases.push_back({"deepseek2-lite-mla-8x2-2shexp", lite});
         cases.push_back({"deepseek2-v3-mla-qlora-16x4-groups", v3});
         cases.push_back({"deepseek2-lite-legacy-kv_b", legacy});
+        moe::testgen::model_spec fused = v3;  // gate and up experts in one tensor (--fuse-gate-up-exps)
+        fused.deepseek2.fuse_gate_up = true;
+        fused.seed = 7;
+        cases.push_back({"deepseek2-v3-fused-gate-up", fused});
     }
     {  // gpt-oss: sinks, sliding windows on even layers (16 and 32 < the 64-token prompt), q/k/v/o, router and
        // expert biases, clamped SwiGLU, YaRN (factor 32 over 4096, base 150000 as the real models; factor 4 over 256)
