@@ -59,7 +59,9 @@ inline std::vector<shape_case> conformance_shapes() {
         cases.push_back({"deepseek2-lite-mla-8x2-2shexp", lite});
         cases.push_back({"deepseek2-v3-mla-qlora-16x4-groups", v3});
         cases.push_back({"deepseek2-lite-legacy-kv_b", legacy});
-        moe::testgen::model_spec fused = v3;  // gate and up experts in one tensor (--fuse-gate-up-exps)
+        // gate and up experts in one tensor (--fuse-gate-up-exps). Seed 7: with seed 131 a near-tie expert choice
+        // flipped on float rounding (llama.cpp's own batch-vs-single differed by 0.25 rel-L2 on the F16 file).
+        moe::testgen::model_spec fused = v3;
         fused.deepseek2.fuse_gate_up = true;
         fused.seed = 7;
         cases.push_back({"deepseek2-v3-fused-gate-up", fused});
