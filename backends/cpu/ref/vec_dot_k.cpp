@@ -110,29 +110,9 @@ float dot_q2_k_repacked(const block_q2_k* x, const block_q8_k* y, int64_t nb) no
     return acc - acc_m;
 }
 
-float dot_q4_k_repacked(const block_q4_k* x, const block_q8_k* y, int64_t nb) noexcept {
-    float acc = 0.0f, acc_m = 0.0f;
-    int8_t v[qk_k];
-    for (int64_t i = 0; i < nb; ++i) {
-        int sc[8], m[8];
-        scales_k4(x[i].scales, sc, m);
-        unpack_4bit_k(x[i].qs, v);
-        int32_t sumi = 0, summ = 0;
-        for (int j = 0; j < 8; ++j) {
-            int32_t s = 0;
-            for (int l = 0; l < 32; ++l) s += int32_t(v[32 * j + l]) * y[i].qs[32 * j + l];
-            sumi += sc[j] * s;
-            summ += m[j] * (y[i].bsums[2 * j] + y[i].bsums[2 * j + 1]);
-        }
-        acc = std::fma(static_cast<float>(sumi), fp16_to_f32(x[i].d) * y[i].d, acc);
-        acc_m = std::fma(static_cast<float>(summ), fp16_to_f32(x[i].dmin) * y[i].d, acc_m);
-    }
-    return acc - acc_m;
-}
-
-// The repacked q4_k GEMM: as the GEMV, but the scaled sums (and the min terms) enter the accumulators per pair of
-// 32-element sub-blocks, i.e. per 64 values.
-float dot_q4_k_gemm(const block_q4_k* x, const block_q8_k* y, int64_t nb) noexcept {
+// q4_k's repacked kernels: the scaled sum and the min term of each group of `group` 32-element sub-blocks enter
+// their accumulators on their own: the GEMV per super-block (group 8), the GEMM per 64 values (group 2).
+float dot_q4_k_grouped(const block_q4_k* x, const block_q8_k* y, int64_t nb, int group) noexcept {
     float acc = 0.0f, acc_m = 0.0f;
     int8_t v[qk_k];
     for (int64_t i = 0; i < nb; ++i) {
@@ -140,9 +120,9 @@ float dot_q4_k_gemm(const block_q4_k* x, const block_q8_k* y, int64_t nb) noexce
         scales_k4(x[i].scales, sc, m);
         unpack_4bit_k(x[i].qs, v);
         const float d = fp16_to_f32(x[i].d) * y[i].d, dmin = fp16_to_f32(x[i].dmin) * y[i].d;
-        for (int p = 0; p < 4; ++p) {
+        for (int g = 0; g < 8; g += group) {
             int32_t sumi = 0, summ = 0;
-            for (int j = 2 * p; j < 2 * p + 2; ++j) {
+            for (int j = g; j < g + group; ++j) {
                 int32_t s = 0;
                 for (int l = 0; l < 32; ++l) s += int32_t(v[32 * j + l]) * y[i].qs[32 * j + l];
                 sumi += sc[j] * s;
@@ -196,8 +176,8 @@ float dot_q3_k(const block_q3_k* x, const block_q8_k* y, int64_t nb) noexcept {
 }
 
 float dot_q4_k(const block_q4_k* x, const block_q8_k* y, int64_t nb, dot_path path) noexcept {
-    if (path == dot_path::repacked_gemm) return dot_q4_k_gemm(x, y, nb);
-    if (path == dot_path::repacked) return dot_q4_k_repacked(x, y, nb);
+    if (path == dot_path::repacked_gemm) return dot_q4_k_grouped(x, y, nb, 2);
+    if (path == dot_path::repacked) return dot_q4_k_grouped(x, y, nb, 8);
     lanes8 acc;
     float acc_m[4] = {0, 0, 0, 0};
     int8_t v[qk_k];
