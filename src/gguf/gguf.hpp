@@ -56,6 +56,9 @@ struct parse_limits {
     uint64_t max_string_bytes = 1u << 24;
     uint64_t max_array_elements = 1u << 26;
     uint32_t max_array_depth = 4;
+    // Memory the parsed metadata may take (each value's in-memory record plus string bytes): an array of one-byte
+    // elements costs ~80 bytes of memory per byte of file, so the file size alone does not bound it.
+    uint64_t max_metadata_bytes = uint64_t(1) << 30;
 };
 
 class file {

@@ -2,6 +2,7 @@
 // Input: bytes from mapped_file. Output: gguf::file, read by the model loader and the architecture builders.
 #include "gguf/gguf.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <limits>
 #include <new>
@@ -141,6 +142,16 @@ std::string at_offset(size_t off) { return " at byte offset " + std::to_string(o
 struct value_reader {
     cursor& cur;
     const parse_limits& limits;
+    uint64_t used = 0;  // bytes of memory the values read so far take (estimated), checked against the cap
+
+    status charge(uint64_t n, size_t at, const std::string& what) {
+        if (n > limits.max_metadata_bytes - std::min(used, limits.max_metadata_bytes)) {
+            return status(errc::bad_format, what + at_offset(at) + ": metadata would take more than the limit of " +
+                                                std::to_string(limits.max_metadata_bytes) + " bytes of memory");
+        }
+        used += n;
+        return ok_status();
+    }
 
     // Reads the payload of a value of type t (the type tag is already consumed). `what` names the key for errors.
     status read_payload(value_type t, value& out, uint32_t depth, const std::string& what) {
@@ -167,7 +178,11 @@ struct value_reader {
             out.num.b = v != 0;
             return ok_status();
         }
-        case value_type::string: return cur.read_string(out.str, what, limits.max_string_bytes);
+        case value_type::string: {
+            const size_t at = cur.pos();
+            MOE_TRY(cur.read_string(out.str, what, limits.max_string_bytes));
+            return charge(out.str.size(), at, what);
+        }
         case value_type::array: return read_array(out, depth + 1, what);
         }
         return status(errc::internal, what + ": unhandled value type");
@@ -201,6 +216,7 @@ struct value_reader {
                                                 " bytes per element, more than the " +
                                                 std::to_string(cur.remaining()) + " bytes left in the file");
         }
+        MOE_TRY(charge(count * sizeof(value), count_at, what));  // count <= remaining bytes: no overflow
         out.type = value_type::array;
         out.array_type = et;
         out.elems.clear();
@@ -307,7 +323,7 @@ struct parser {
     status kvs(uint64_t n_kv, std::vector<std::pair<std::string, value>>& out,
                std::unordered_map<std::string, size_t>& index) {
         out.reserve(static_cast<size_t>(n_kv));
-        value_reader vr{cur, limits};
+        value_reader vr{cur, limits, 0};
         for (uint64_t k = 0; k < n_kv; ++k) {
             const size_t at = cur.pos();
             std::string key;

@@ -43,6 +43,12 @@ result<impl_ptr> finish_load(mapped_file file, const model_params& params, const
     if (tok::has_tokenizer(impl->meta)) {  // tokenizer.ggml.model present and not "none"/"no_vocab"
         result<tokenizer> vocab = tok::make_tokenizer(impl->meta);
         if (!vocab) return status(vocab.error().code(), where + ": " + vocab.error().message());
+        // As llama.cpp: token_embd has one row per token. Otherwise encode() could give ids eval() refuses, or
+        // sampling ids the tokenizer cannot print.
+        if (vocab->n_vocab() != impl->info.n_vocab)
+            return status(errc::shape_mismatch, where + ": the tokenizer has " + std::to_string(vocab->n_vocab()) +
+                                                    " tokens but token_embd.weight has " +
+                                                    std::to_string(impl->info.n_vocab) + " rows");
         impl->tok.reset(new tokenizer(std::move(*vocab)));
     }
     if (impl->meta.find("tokenizer.chat_template")) {

@@ -76,6 +76,7 @@ MOE_FMA_TARGET float expf_avx512(float x) {
     const float j = std::fma(std::fma(std::fma(0x1.0e4020p-7f, b, 0x1.573e2ep-5f), u,
                                       std::fma(0x1.555e66p-3f, b, 0x1.fffdb6p-2f)),
                              u, std::fma(0x1.ffffecp-1f, b, 1.0f));
+    if (std::isnan(n)) return n;  // NaN in (NaN weights): NaN out, without casting NaN to int
     if (!(std::fabs(n) > 192.0f)) return std::ldexp(j, static_cast<int>(n));
     return n <= 0.0f ? 0.0f : INFINITY;
 }
