@@ -1,0 +1,68 @@
+// moe_timing.cpp — runs the pp and tg measurements on a moe::session with a steady clock around eval().
+// Before: moe-bench / bench_vs_llama option parsing and model load. After: rate_stats fed to the printers.
+#include "moe_timing.hpp"
+
+#include <chrono>
+#include <cmath>
+
+namespace moe_bench {
+
+double rate_stats::mean() const {
+    if (samples.empty()) return 0;
+    double s = 0;
+    for (double v : samples) s += v;
+    return s / static_cast<double>(samples.size());
+}
+
+double rate_stats::stddev() const {
+    if (samples.size() < 2) return 0;
+    const double m = mean();
+    double s = 0;
+    for (double v : samples) s += (v - m) * (v - m);
+    return std::sqrt(s / static_cast<double>(samples.size() - 1));
+}
+
+std::vector<int32_t> bench_tokens(int64_t n, int64_t n_vocab, uint32_t seed) {
+    std::vector<int32_t> t(static_cast<size_t>(n > 0 ? n : 0));
+    uint32_t x = seed ? seed : 1u;
+    const uint32_t range = n_vocab > 1 ? static_cast<uint32_t>(n_vocab - 1) : 1u;
+    for (int32_t& v : t) {
+        x ^= x << 13, x ^= x >> 17, x ^= x << 5;  // xorshift32
+        v = static_cast<int32_t>(1 + x % range);
+    }
+    return t;
+}
+
+moe::result<moe_timer> moe_timer::create(const moe::model& m, int64_t p, int64_t n, int n_threads,
+                                         const std::string& backend) {
+    moe::session_params sp;
+    sp.n_ctx = p + n;
+    sp.n_threads = n_threads;
+    sp.backend = backend;
+    sp.max_batch = p > 512 ? p : 512;  // the whole prompt as one batch, as llama-bench's n_ubatch >= p
+    moe::result<moe::session> s = moe::session::create(m, sp);
+    if (!s) return s.error();
+    return moe_timer(std::move(*s));
+}
+
+moe::result<double> moe_timer::time_pp(const std::vector<int32_t>& tokens) {
+    session_.clear();
+    const auto t0 = std::chrono::steady_clock::now();
+    moe::status st = session_.eval(tokens.data(), tokens.size(), moe::logits_mode::last);
+    const auto t1 = std::chrono::steady_clock::now();
+    if (!st.ok()) return st;
+    return std::chrono::duration<double>(t1 - t0).count();
+}
+
+moe::result<double> moe_timer::time_tg(const std::vector<int32_t>& tokens) {
+    session_.clear();
+    const auto t0 = std::chrono::steady_clock::now();
+    for (const int32_t& tok : tokens) {
+        moe::status st = session_.eval(&tok, 1, moe::logits_mode::last);
+        if (!st.ok()) return st;
+    }
+    const auto t1 = std::chrono::steady_clock::now();
+    return std::chrono::duration<double>(t1 - t0).count();
+}
+
+}  // namespace moe_bench

@@ -1,0 +1,39 @@
+// moe_timing.hpp — llama-bench-style timings of a moe::session: pp (one p-token batch into an empty cache) and
+// tg (n single-token evals from an empty cache), plus mean/stddev. Before: a loaded moe::model. After: the tables.
+#pragma once
+
+#include <moe/moe.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace moe_bench {
+
+// Tokens/s of each repetition, and their mean and sample standard deviation.
+struct rate_stats {
+    std::vector<double> samples;
+    double mean() const;
+    double stddev() const;
+};
+
+// Deterministic pseudo-random token ids in [1, n_vocab): the same sequence for every engine and repetition.
+std::vector<int32_t> bench_tokens(int64_t n, int64_t n_vocab, uint32_t seed);
+
+// One session, reused across repetitions (cleared before each). n_ctx = p + n.
+class moe_timer {
+public:
+    // Errors: those of session::create.
+    static moe::result<moe_timer> create(const moe::model& m, int64_t p, int64_t n, int n_threads,
+                                         const std::string& backend);
+    // Seconds for one prompt batch of `tokens` into an empty cache.
+    moe::result<double> time_pp(const std::vector<int32_t>& tokens);
+    // Seconds for tokens.size() single-token evals into an empty cache.
+    moe::result<double> time_tg(const std::vector<int32_t>& tokens);
+
+private:
+    explicit moe_timer(moe::session s) : session_(std::move(s)) {}
+    moe::session session_;
+};
+
+}  // namespace moe_bench
