@@ -47,16 +47,6 @@ void print_help(std::FILE* f) {
         f);
 }
 
-bool parse_int(const char* s, int64_t lo, int64_t& out) {
-    if (s == nullptr || *s == '\0') return false;
-    errno = 0;
-    char* end = nullptr;
-    const long long v = std::strtoll(s, &end, 10);
-    if (errno != 0 || *end != '\0' || v < lo || v > (1LL << 30)) return false;
-    out = static_cast<int64_t>(v);
-    return true;
-}
-
 int fail(const std::string& msg) {
     std::fprintf(stderr, "bench_vs_llama: %s\n", msg.c_str());
     return 1;
@@ -186,10 +176,10 @@ int main(int argc, char** argv) {
         int64_t x = 0;
         const std::string vs = v;
         if (a == "-m") o.models.push_back(vs);
-        else if (a == "-p" && parse_int(v, 0, x)) o.p = x;
-        else if (a == "-n" && parse_int(v, 0, x)) o.n = x;
-        else if (a == "-t" && parse_int(v, 1, x)) o.threads = static_cast<int>(x);
-        else if (a == "-r" && parse_int(v, 1, x)) o.reps = static_cast<int>(x);
+        else if (a == "-p" && moe_bench::parse_int(v, 0, x)) o.p = x;
+        else if (a == "-n" && moe_bench::parse_int(v, 0, x)) o.n = x;
+        else if (a == "-t" && moe_bench::parse_int(v, 1, x)) o.threads = static_cast<int>(x);
+        else if (a == "-r" && moe_bench::parse_int(v, 1, x)) o.reps = static_cast<int>(x);
         else if (a == "--flash" && (vs == "on" || vs == "off")) o.flash = vs == "on";
         else if (a == "--kv" && (vs == "f16" || vs == "f32")) o.kv_f32 = vs == "f32";
         else return fail("invalid option or value: " + a + " " + vs);

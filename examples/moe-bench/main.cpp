@@ -46,16 +46,6 @@ void print_help(std::FILE* f) {
         f);
 }
 
-bool parse_int(const char* s, int64_t lo, int64_t& out) {
-    if (s == nullptr || *s == '\0') return false;
-    errno = 0;
-    char* end = nullptr;
-    const long long v = std::strtoll(s, &end, 10);
-    if (errno != 0 || *end != '\0' || v < lo || v > (1LL << 30)) return false;
-    out = static_cast<int64_t>(v);
-    return true;
-}
-
 int fail(const std::string& msg) {
     std::fprintf(stderr, "moe-bench: %s\n", msg.c_str());
     return 1;
@@ -94,10 +84,10 @@ int main(int argc, char** argv) {
         if (a == "-m" || a == "--model") o.models.push_back(v);
         else if (a == "-o" || a == "--output") o.output = v;
         else if (a == "--backend") o.backend = v;
-        else if ((a == "-p" || a == "--n-prompt") && parse_int(v, 0, x)) o.p = x;
-        else if ((a == "-n" || a == "--n-gen") && parse_int(v, 0, x)) o.n = x;
-        else if ((a == "-t" || a == "--threads") && parse_int(v, 1, x)) o.threads = static_cast<int>(x);
-        else if ((a == "-r" || a == "--repetitions") && parse_int(v, 1, x)) o.reps = static_cast<int>(x);
+        else if ((a == "-p" || a == "--n-prompt") && moe_bench::parse_int(v, 0, x)) o.p = x;
+        else if ((a == "-n" || a == "--n-gen") && moe_bench::parse_int(v, 0, x)) o.n = x;
+        else if ((a == "-t" || a == "--threads") && moe_bench::parse_int(v, 1, x)) o.threads = static_cast<int>(x);
+        else if ((a == "-r" || a == "--repetitions") && moe_bench::parse_int(v, 1, x)) o.reps = static_cast<int>(x);
         else return fail("invalid option or value: " + a + " " + v);
     }
     if (o.models.empty()) return fail("no model (-m FILE); see --help");

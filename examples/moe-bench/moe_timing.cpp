@@ -3,9 +3,22 @@
 #include "moe_timing.hpp"
 
 #include <chrono>
+#include <cerrno>
 #include <cmath>
+#include <cstdlib>
 
 namespace moe_bench {
+
+bool parse_int(const char* s, int64_t lo, int64_t& out) {
+    if (s == nullptr || *s == '\0') return false;
+    errno = 0;
+    char* end = nullptr;
+    const long long v = std::strtoll(s, &end, 10);
+    if (errno != 0 || *end != '\0' || v < lo || v > (1LL << 30)) return false;
+    out = static_cast<int64_t>(v);
+    return true;
+}
+
 
 double rate_stats::mean() const {
     if (samples.empty()) return 0;

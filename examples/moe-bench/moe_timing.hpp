@@ -10,6 +10,9 @@
 
 namespace moe_bench {
 
+// A decimal integer in [lo, 2^30] from a command-line argument (both benchmark tools' option parser).
+bool parse_int(const char* s, int64_t lo, int64_t& out);
+
 // Tokens/s of each repetition, and their mean and sample standard deviation.
 struct rate_stats {
     std::vector<double> samples;
