@@ -1,9 +1,11 @@
 // thread_pool.hpp — a fixed set of worker threads, sized by the caller, that runs one job on all threads at once.
 // Owned by the CPU backend; kernels call parallel_for to split rows across threads. Created once per session.
+// Workers spin briefly between jobs (a decoded token runs hundreds of short jobs), then sleep.
 #pragma once
 
 #include <moe/config.hpp>
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
@@ -49,13 +51,27 @@ private:
     static void trampoline(void* f, int ith, int nth) { (*static_cast<F*>(f))(ith, nth); }
     void run_impl(job_fn fn, void* ctx);
     void worker_loop(int index);
+    bool wait_for_job(uint64_t seen);  // false: the pool is stopping
 
+    // A job is published by writing job_/ctx_ and pending_, then bumping generation_ (release); workers spin on
+    // generation_ for a short while before sleeping on start_cv_ (counted in sleepers_, so the caller only takes
+    // the mutex when someone sleeps), and count pending_ down when done; the caller spins on pending_ for a short
+    // while, then sleeps on done_cv_ (caller_waiting_ tells the last worker to wake it). Bounded spins on both
+    // sides keep a loaded machine usable: a thread whose partner was descheduled gives its core back. When a
+    // worker had not even started a job by the end of the caller's spin (more runnable threads than cores),
+    // spinning is off for the next
+    // backoff_jobs jobs: spinners lose the scheduler's wake-up preference and wait out whole time slices.
     std::vector<std::thread> workers_;
     std::mutex mu_;
     std::condition_variable start_cv_, done_cv_;
-    uint64_t generation_ = 0;
-    int pending_ = 0;
-    bool stop_ = false;
+    std::atomic<uint64_t> generation_{0};
+    std::atomic<int> pending_{0};
+    std::atomic<int> started_{0};  // workers that picked up the current job
+    std::atomic<int> sleepers_{0};
+    std::atomic<bool> stop_{false};
+    std::atomic<bool> caller_waiting_{false};
+    std::atomic<bool> spin_{true};  // read by workers; written by the caller
+    int no_spin_jobs_ = 0;          // caller only: jobs left before spinning is tried again
     job_fn job_ = nullptr;
     void* ctx_ = nullptr;
 };
