@@ -148,9 +148,11 @@ struct dots {
         }
     }
 
-    // q4_k, the reference's repacked order: per super-block, acc = fma(float(sumi), d * dy, acc) and
-    // acc_m = fma(float(summ), dmin * dy, acc_m); the result is acc - acc_m.
-    struct q4_k {
+    // q4_k in the reference's repacked orders: the scaled sum and the min term of each group of Pairs pairs of
+    // 32-element sub-blocks enter acc / acc_m on their own (Pairs 4: the GEMV, per super-block; Pairs 1: the prompt
+    // GEMM, per 64 values); the result is acc - acc_m.
+    template <int Pairs>
+    struct q4_k_grouped {
         template <int NA>
         static void dot(const uint8_t* wp, const uint8_t* const* a, int64_t k, float* res) noexcept {
             const auto* x = reinterpret_cast<const moe::block_q4_k*>(wp);
@@ -159,55 +161,25 @@ struct dots {
             for (int64_t i = 0; i < k / moe::qk_k; ++i) {
                 int sc[8], m[8];
                 scales_k4(x[i].scales, sc, m);
-                iv isum[NA];
-                for (int j = 0; j < NA; ++j) isum[j] = P::zero();
-                for (int c = 0; c < 4; ++c) {
-                    const iv q = P::load(x[i].qs + 32 * c);
-                    const iv lo = P::lo4(q), hi = P::hi4(q);
-                    const iv s_lo = P::set16(sc[2 * c]), s_hi = P::set16(sc[2 * c + 1]);
-                    for (int j = 0; j < NA; ++j) {
-                        const int8_t* yq = rows<moe::block_q8_k>(a, j)[i].qs + 64 * c;
-                        isum[j] = P::dot_u_scaled(isum[j], lo, P::load(yq), s_lo);
-                        isum[j] = P::dot_u_scaled(isum[j], hi, P::load(yq + 32), s_hi);
+                const float d = P::h2f(x[i].d), dmin = P::h2f(x[i].dmin);
+                for (int g = 0; g < 4; g += Pairs) {
+                    iv isum[NA];
+                    for (int j = 0; j < NA; ++j) isum[j] = P::zero();
+                    for (int c = g; c < g + Pairs; ++c) {
+                        const iv q = P::load(x[i].qs + 32 * c);
+                        const iv lo = P::lo4(q), hi = P::hi4(q);
+                        const iv s_lo = P::set16(sc[2 * c]), s_hi = P::set16(sc[2 * c + 1]);
+                        for (int j = 0; j < NA; ++j) {
+                            const int8_t* yq = rows<moe::block_q8_k>(a, j)[i].qs + 64 * c;
+                            isum[j] = P::dot_u_scaled(isum[j], lo, P::load(yq), s_lo);
+                            isum[j] = P::dot_u_scaled(isum[j], hi, P::load(yq + 32), s_hi);
+                        }
                     }
-                }
-                const float d = P::h2f(x[i].d), dmin = P::h2f(x[i].dmin);
-                for (int j = 0; j < NA; ++j) {
-                    const moe::block_q8_k& y = rows<moe::block_q8_k>(a, j)[i];
-                    int32_t summ = 0;
-                    for (int t = 0; t < 8; ++t) summ += m[t] * (y.bsums[2 * t] + y.bsums[2 * t + 1]);
-                    acc[j] = std::fma(static_cast<float>(P::hsum32(isum[j])), d * y.d, acc[j]);
-                    acc_m[j] = std::fma(static_cast<float>(summ), dmin * y.d, acc_m[j]);
-                }
-            }
-            for (int j = 0; j < NA; ++j) res[j] = acc[j] - acc_m[j];
-        }
-    };
-
-    // q4_k as llama.cpp's repacked GEMM sums prompt rows (the reference's dot_path::repacked_gemm): the scaled sum and
-    // the min term of each pair of sub-blocks (64 values) enter acc / acc_m on their own.
-    struct q4_k_gemm {
-        template <int NA>
-        static void dot(const uint8_t* wp, const uint8_t* const* a, int64_t k, float* res) noexcept {
-            const auto* x = reinterpret_cast<const moe::block_q4_k*>(wp);
-            float acc[NA], acc_m[NA];
-            for (int j = 0; j < NA; ++j) acc[j] = acc_m[j] = 0.0f;
-            for (int64_t i = 0; i < k / moe::qk_k; ++i) {
-                int sc[8], m[8];
-                scales_k4(x[i].scales, sc, m);
-                const float d = P::h2f(x[i].d), dmin = P::h2f(x[i].dmin);
-                for (int c = 0; c < 4; ++c) {
-                    const iv q = P::load(x[i].qs + 32 * c);
-                    const iv lo = P::lo4(q), hi = P::hi4(q);
-                    const iv s_lo = P::set16(sc[2 * c]), s_hi = P::set16(sc[2 * c + 1]);
                     for (int j = 0; j < NA; ++j) {
                         const moe::block_q8_k& y = rows<moe::block_q8_k>(a, j)[i];
-                        const int8_t* yq = y.qs + 64 * c;
-                        iv isum = P::dot_u_scaled(P::zero(), lo, P::load(yq), s_lo);
-                        isum = P::dot_u_scaled(isum, hi, P::load(yq + 32), s_hi);
-                        const int32_t summ = m[2 * c] * (y.bsums[4 * c] + y.bsums[4 * c + 1]) +
-                                             m[2 * c + 1] * (y.bsums[4 * c + 2] + y.bsums[4 * c + 3]);
-                        acc[j] = std::fma(static_cast<float>(P::hsum32(isum)), d * y.d, acc[j]);
+                        int32_t summ = 0;
+                        for (int t = 2 * g; t < 2 * (g + Pairs); ++t) summ += m[t] * (y.bsums[2 * t] + y.bsums[2 * t + 1]);
+                        acc[j] = std::fma(static_cast<float>(P::hsum32(isum[j])), d * y.d, acc[j]);
                         acc_m[j] = std::fma(static_cast<float>(summ), dmin * y.d, acc_m[j]);
                     }
                 }
@@ -215,6 +187,8 @@ struct dots {
             for (int j = 0; j < NA; ++j) res[j] = acc[j] - acc_m[j];
         }
     };
+    using q4_k = q4_k_grouped<4>;
+    using q4_k_gemm = q4_k_grouped<1>;
 
     // q5_k: eight lanes with fma(dy * d, lanes) per super-block, the min term in its own fused accumulator.
     struct q5_k {
