@@ -4,7 +4,7 @@
 
 #include <moe/quant.hpp>
 
-#include <cstdlib>
+#include <new>
 
 MOE_BEGIN_NAMESPACE
 
@@ -60,12 +60,12 @@ result<void*> cpu_backend::alloc(size_t bytes) {
     const size_t align = 64;
     size_t rounded = (bytes + align - 1) / align * align;
     if (rounded == 0) rounded = align;
-    void* p = std::aligned_alloc(align, rounded);
+    void* p = ::operator new(rounded, std::align_val_t(align), std::nothrow);
     if (!p) return status(errc::out_of_memory, "CPU allocation of " + std::to_string(bytes) + " bytes failed");
     return p;
 }
 
-void cpu_backend::free(void* p) noexcept { std::free(p); }
+void cpu_backend::free(void* p) noexcept { ::operator delete(p, std::align_val_t(64)); }
 
 status cpu_backend::run_node(const graph&, const node& n, const tensor_view& out, const tensor_view* in,
                              const run_args& args) {

@@ -3,7 +3,7 @@
 #include "backends/cpu/thread_pool.hpp"
 
 #include <chrono>
-#include <system_error>
+#include <exception>
 
 MOE_BEGIN_NAMESPACE
 
@@ -33,8 +33,8 @@ thread_pool::thread_pool(int n_threads) {
     for (int i = 1; i < n_threads; ++i) {
         try {
             workers_.emplace_back([this, i] { worker_loop(i); });
-        } catch (const std::system_error&) {
-            break;  // run with the threads we got
+        } catch (const std::exception&) {  // std::system_error from the OS, std::bad_alloc for the thread's state
+            break;                           // run with the threads we got
         }
     }
 }
@@ -64,7 +64,11 @@ void thread_pool::run_impl(job_fn fn, void* ctx) {
         std::lock_guard<std::mutex> lk(mu_);
         start_cv_.notify_all();
     }
-    fn(ctx, 0, nth);
+    try {
+        fn(ctx, 0, nth);
+    } catch (...) {
+        keep_first_error();
+    }
     const bool spin = no_spin_jobs_ == 0;
     if (!spin && --no_spin_jobs_ == 0) spin_.store(true, std::memory_order_relaxed);
     const auto deadline = std::chrono::steady_clock::now() + spin_time;
@@ -85,6 +89,18 @@ void thread_pool::run_impl(job_fn fn, void* ctx) {
             break;
         }
     }
+    // Every thread is done with the job now: hand its first exception (std::bad_alloc from a scratch buffer) to
+    // the caller, whose own caller turns it into a status.
+    if (failed_.load(std::memory_order_acquire)) {
+        std::exception_ptr e = std::move(error_);
+        error_ = nullptr;
+        failed_.store(false, std::memory_order_relaxed);
+        std::rethrow_exception(e);
+    }
+}
+
+void thread_pool::keep_first_error() noexcept {
+    if (!failed_.exchange(true)) error_ = std::current_exception();
 }
 
 bool thread_pool::wait_for_job(uint64_t seen) {
@@ -111,7 +127,11 @@ void thread_pool::worker_loop(int index) {
         started_.fetch_add(1, std::memory_order_relaxed);
         const job_fn fn = job_;
         void* const ctx = ctx_;
-        fn(ctx, index, size());
+        try {
+            fn(ctx, index, size());
+        } catch (...) {
+            keep_first_error();
+        }
         if (pending_.fetch_sub(1) == 1 && caller_waiting_.load()) {
             // The caller holds mu_ from setting caller_waiting_ until it waits, so this notify cannot be lost.
             std::lock_guard<std::mutex> lk(mu_);

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <exception>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -25,6 +26,7 @@ public:
     int size() const noexcept { return static_cast<int>(workers_.size()) + 1; }
 
     // Calls fn(thread_index, n_threads) once on every thread (the caller is thread 0); returns when all finished.
+    // An exception thrown on any thread is rethrown here, on the caller's thread, once all threads are done.
     template <class F>
     void run(F&& fn) {
         run_impl(&trampoline<typename std::remove_reference<F>::type>, static_cast<void*>(&fn));
@@ -51,6 +53,7 @@ private:
     static void trampoline(void* f, int ith, int nth) { (*static_cast<F*>(f))(ith, nth); }
     void run_impl(job_fn fn, void* ctx);
     void worker_loop(int index);
+    void keep_first_error() noexcept;  // inside a catch: remember the exception unless one is already kept
     bool wait_for_job(uint64_t seen);  // false: the pool is stopping
 
     // A job is published by writing job_/ctx_ and pending_, then bumping generation_ (release); workers spin on
@@ -72,6 +75,8 @@ private:
     std::atomic<bool> caller_waiting_{false};
     std::atomic<bool> spin_{true};  // read by workers; written by the caller
     int no_spin_jobs_ = 0;          // caller only: jobs left before spinning is tried again
+    std::atomic<bool> failed_{false};  // error_ holds the current job's first exception
+    std::exception_ptr error_;
     job_fn job_ = nullptr;
     void* ctx_ = nullptr;
 };

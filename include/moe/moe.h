@@ -227,6 +227,8 @@ typedef struct moe_session_params {
     int32_t n_threads;   /* CPU threads; 0: one per hardware thread */
     const char* backend; /* "auto" (default), "cpu", or a module's name such as "cuda"; NULL means "auto" */
     int64_t max_batch;   /* longer batches are evaluated in chunks of this many tokens (default 512) */
+    uint64_t max_memory; /* bytes for the KV cache and compute buffers (weights not counted); 0: the physical
+                            memory. Over it, create (KV cache) or eval (a new batch size) fails with OUT_OF_MEMORY */
 } moe_session_params;
 
 MOE_CAPI moe_session_params moe_session_default_params(void);

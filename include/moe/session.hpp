@@ -21,6 +21,10 @@ struct session_params {
     // the library's install directory. "auto" uses the CPU until a GPU module is part of the build.
     std::vector<std::string> backend_dirs;
     int64_t max_batch = 512;     // longer batches are evaluated in chunks of this many tokens
+    // Bytes this session may allocate for its KV cache and compute buffers (the model's weights are not counted).
+    // 0: the machine's physical memory. Going over fails with out_of_memory and a message naming the sizes,
+    // before anything is allocated: at create() for the KV cache, at eval() for a batch shape's buffers.
+    uint64_t max_memory = 0;
 };
 
 enum class logits_mode {
@@ -45,11 +49,13 @@ MOE_API result<std::vector<backend_listing>> list_backends(const std::vector<std
 
 class MOE_API session {
 public:
-    // Errors: invalid_argument (bad params), backend_unavailable (e.g. "cuda" without a GPU), out_of_memory.
+    // Errors: invalid_argument (bad params), backend_unavailable (e.g. "cuda" without a GPU), out_of_memory (also
+    // when the KV cache alone exceeds max_memory).
     static result<session> create(const model& m, const session_params& params = {});
 
     // Appends tokens to the context and runs the model over them. Errors: invalid_argument (empty batch, token id
-    // outside the vocabulary), context_full (n_past + n > n_ctx; nothing is evaluated then).
+    // outside the vocabulary), context_full (n_past + n > n_ctx; nothing is evaluated then), out_of_memory. After
+    // any error n_past() is what it was before the call.
     status eval(const int32_t* tokens, size_t n, logits_mode mode = logits_mode::last);
 
     // Logits (n_vocab floats) of token i of the last batch; i = -1 means its last token. nullptr when that

@@ -23,6 +23,7 @@ moe_session_params moe_session_default_params(void) {
     p.n_threads = d.n_threads;
     p.backend = "auto";
     p.max_batch = d.max_batch;
+    p.max_memory = d.max_memory;
     return p;
 }
 
@@ -43,6 +44,7 @@ moe_status moe_session_create(const moe_model* model, const moe_session_params* 
             sp.n_threads = params->n_threads;
             sp.backend = params->backend ? params->backend : "auto";
             sp.max_batch = params->max_batch;
+            sp.max_memory = params->max_memory;
         }
         moe::result<moe::session> s = moe::session::create(model->state->m, sp);
         if (!s) return fail(fn, s.error());

@@ -63,6 +63,12 @@ struct parse_limits {
 
 class file {
 public:
+    file() = default;
+    file(file&&) noexcept = default;  // keeps the vectors' buffers, so the index views stay valid
+    file& operator=(file&&) noexcept = default;
+    file(const file&) = delete;
+    file& operator=(const file&) = delete;
+
     // Parses and validates everything: counts, lengths, types, dims (positive, product fits),
     // tensor offsets/sizes inside the file, alignment, duplicate keys/tensor names.
     // `data` must stay valid while the returned object (and tensor data pointers) are used.
@@ -77,6 +83,8 @@ public:
     const value* find(std::string_view key) const noexcept;
     const std::vector<tensor_info>& tensors() const noexcept { return tensors_; }
     const tensor_info* find_tensor(std::string_view name) const noexcept;
+    // Points tensor `index` at a copy of its bytes (the loader moves misaligned tensors into aligned memory).
+    void relocate_tensor(size_t index, const uint8_t* data) noexcept { tensors_[index].data = data; }
 
     // Typed getters. A missing key gives errc::invalid_argument only when the key is required: use find() or the
     // *_or variants for optional keys. A wrong type gives errc::bad_format naming key, expected and found types.
@@ -98,9 +106,10 @@ private:
     uint32_t alignment_ = 32;
     uint64_t data_offset_ = 0;
     std::vector<std::pair<std::string, value>> kvs_;
-    std::unordered_map<std::string, size_t> kv_index_;
+    // Keys are views of the names in kvs_ / tensors_ (whose buffers a move keeps), so lookups never allocate.
+    std::unordered_map<std::string_view, size_t> kv_index_;
     std::vector<tensor_info> tensors_;
-    std::unordered_map<std::string, size_t> tensor_index_;
+    std::unordered_map<std::string_view, size_t> tensor_index_;
 };
 
 // Builds a GGUF v3 file in memory. Used by the test-model writer, moe-quantize and the tests.

@@ -321,7 +321,7 @@ struct parser {
     }
 
     status kvs(uint64_t n_kv, std::vector<std::pair<std::string, value>>& out,
-               std::unordered_map<std::string, size_t>& index) {
+               std::unordered_map<std::string_view, size_t>& index) {
         out.reserve(static_cast<size_t>(n_kv));
         value_reader vr{cur, limits, 0};
         for (uint64_t k = 0; k < n_kv; ++k) {
@@ -341,14 +341,14 @@ struct parser {
             }
             value v;
             MOE_TRY(vr.read_payload(static_cast<value_type>(type), v, 0, "key '" + key + "'"));
-            index.emplace(key, out.size());
-            out.emplace_back(std::move(key), std::move(v));
+            out.emplace_back(std::move(key), std::move(v));  // reserved: element addresses never change
+            index.emplace(out.back().first, out.size() - 1);
         }
         return ok_status();
     }
 
     status tensor_infos(uint64_t n_tensors, std::vector<tensor_info>& out,
-                        std::unordered_map<std::string, size_t>& index, std::vector<size_t>& offset_field_pos) {
+                        std::unordered_map<std::string_view, size_t>& index, std::vector<size_t>& offset_field_pos) {
         out.reserve(static_cast<size_t>(n_tensors));
         offset_field_pos.reserve(static_cast<size_t>(n_tensors));
         for (uint64_t k = 0; k < n_tensors; ++k) {
@@ -410,8 +410,8 @@ struct parser {
 
             offset_field_pos.push_back(cur.pos());
             MOE_TRY(cur.read(ti.offset, tn + " offset"));
-            index.emplace(ti.name, out.size());
-            out.push_back(std::move(ti));
+            out.push_back(std::move(ti));  // reserved: element addresses never change
+            index.emplace(out.back().name, out.size() - 1);
         }
         return ok_status();
     }
@@ -484,12 +484,12 @@ result<file> file::parse(const uint8_t* data, size_t size, const parse_limits& l
 }
 
 const value* file::find(std::string_view key) const noexcept {
-    auto it = kv_index_.find(std::string(key));
+    auto it = kv_index_.find(key);
     return it == kv_index_.end() ? nullptr : &kvs_[it->second].second;
 }
 
 const tensor_info* file::find_tensor(std::string_view name) const noexcept {
-    auto it = tensor_index_.find(std::string(name));
+    auto it = tensor_index_.find(name);
     return it == tensor_index_.end() ? nullptr : &tensors_[it->second];
 }
 

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <new>
 
 MOE_BEGIN_NAMESPACE
@@ -15,6 +16,37 @@ namespace {
 using impl_ptr = std::shared_ptr<detail::model_impl>;
 
 using owned_ptr = std::unique_ptr<uint8_t, detail::owned_bytes>;
+
+// Every kernel reads tensor data through pointers to its element or block type, whose widest field is 8 bytes;
+// GGUF only promises general.alignment (any power of two, 1 included) relative to where the bytes start.
+constexpr uintptr_t tensor_alignment = 8;
+
+// Copies the tensors that start at a misaligned address into one 64-byte aligned buffer and points the tensor
+// infos at the copies. Most files need nothing (mmap is page-aligned, the default alignment is 32).
+status relocate_misaligned(detail::model_impl& impl) {
+    const std::vector<gguf::tensor_info>& ts = impl.meta.tensors();
+    auto misaligned = [](const gguf::tensor_info& t) { return reinterpret_cast<uintptr_t>(t.data) % tensor_alignment != 0; };
+    size_t total = 0;
+    for (const gguf::tensor_info& t : ts)
+        if (misaligned(t)) {
+            if (t.nbytes > SIZE_MAX - total - 64) return status(errc::out_of_memory, "misaligned tensors are too large to copy");
+            total += (t.nbytes + 63) / 64 * 64;
+        }
+    if (total == 0) return {};
+    owned_ptr copy(static_cast<uint8_t*>(::operator new(total, std::align_val_t(64), std::nothrow)));
+    if (!copy)
+        return status(errc::out_of_memory, "cannot allocate " + std::to_string(total) +
+                                               " bytes to align tensors stored at misaligned offsets");
+    size_t at = 0;
+    for (size_t i = 0; i < ts.size(); ++i)
+        if (misaligned(ts[i])) {
+            std::memcpy(copy.get() + at, ts[i].data, ts[i].nbytes);
+            impl.meta.relocate_tensor(i, copy.get() + at);
+            at += (ts[i].nbytes + 63) / 64 * 64;
+        }
+    impl.relocated = std::move(copy);
+    return {};
+}
 
 result<impl_ptr> finish_load(mapped_file file, const model_params& params, const std::string& where,
                              owned_ptr owned = nullptr) {
@@ -31,6 +63,7 @@ result<impl_ptr> finish_load(mapped_file file, const model_params& params, const
     result<gguf::file> meta = gguf::file::parse(impl->file.data(), impl->file.size());
     if (!meta) return status(meta.error().code(), where + ": " + meta.error().message());
     impl->meta = std::move(*meta);
+    MOE_TRY(relocate_misaligned(*impl));
     if (!report(0.5f)) return status(errc::aborted, "loading " + where + " was cancelled");
     result<std::unique_ptr<architecture>> arch = create_architecture(impl->meta);
     if (!arch) return status(arch.error().code(), where + ": " + arch.error().message());

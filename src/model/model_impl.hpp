@@ -22,6 +22,9 @@ struct owned_bytes {
 
 struct model_impl {
     std::unique_ptr<uint8_t, owned_bytes> owned;  // set by load_from_reader; `file` borrows it
+    // Aligned copies of the tensors whose bytes lie at addresses the kernels cannot read directly (a file with a
+    // small general.alignment, or a caller's buffer at an odd address); meta's tensor infos point into it.
+    std::unique_ptr<uint8_t, owned_bytes> relocated;
     mapped_file file;
     gguf::file meta;
     std::unique_ptr<architecture> arch;

@@ -3,6 +3,7 @@
 #include "backends/cpu/cpu_backend.hpp"
 #include "model/model_impl.hpp"
 #include "runtime/backend_registry.hpp"
+#include "plan/memory_planner.hpp"
 #include "runtime/executor.hpp"
 
 #include <moe/session.hpp>
@@ -10,6 +11,8 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+
+#include <unistd.h>
 
 MOE_BEGIN_NAMESPACE
 namespace detail {
@@ -35,6 +38,19 @@ struct session_impl {
     };
     std::vector<cached> cache;
 
+    uint64_t budget = 0;        // max_memory, or the physical memory when that is 0
+    uint64_t kv_bytes = 0;      // the KV cache's share of the budget
+
+    // Arena bytes of the cached executors plus the KV cache, against the budget, before a new arena of `more`.
+    status check_budget(uint64_t more, const char* what) const {
+        uint64_t used = kv_bytes;
+        for (const cached& c : cache) used += c.ex->plan().arena_bytes;
+        if (more <= budget && used <= budget - more) return {};
+        return status(errc::out_of_memory, std::string(what) + " needs " + std::to_string(more) + " bytes with " +
+                                               std::to_string(used) + " in use; the session's memory budget is " +
+                                               std::to_string(budget) + " bytes (session_params::max_memory)");
+    }
+
     std::vector<float> logits;  // [n_logits, n_vocab] of the last eval
     int64_t n_logits = 0;        // rows in `logits`
     int64_t batch_size = 0;      // tokens in the last eval
@@ -48,6 +64,8 @@ struct session_impl {
         r.n_tokens = n_tokens, r.all_logits = all;
         result<graph> g = model->arch->build(r);
         if (!g) return g.error();
+        const uint64_t arena = plan_memory(*g).arena_bytes;  // planned again by executor::create: cheap
+        MOE_TRY(check_budget(arena, ("the compute buffers for a batch of " + std::to_string(n_tokens) + " tokens").c_str()));
         result<executor> ex = executor::create(std::move(*g), priority);
         if (!ex) return ex.error();
         // Keep the single-token executor and at most two others (the last prompt shapes).
@@ -61,6 +79,13 @@ struct session_impl {
 };
 
 namespace {
+
+// Physical memory of this machine in bytes; UINT64_MAX when the OS does not say.
+uint64_t physical_memory_bytes() {
+    const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    if (pages <= 0 || page <= 0) return UINT64_MAX;
+    return static_cast<uint64_t>(pages) * static_cast<uint64_t>(page);
+}
 
 std::vector<std::string> module_dirs(const session_params& p) {
     if (!p.backend_dirs.empty()) return p.backend_dirs;
@@ -129,6 +154,20 @@ result<session> session::create(const model& m, const session_params& params) {
 
         s->kv = m.impl_->arch->kv_shape();
         s->req.n_ctx = s->n_ctx;
+        s->budget = params.max_memory > 0 ? params.max_memory : detail::physical_memory_bytes();
+        for (const kv_layer_shape& l : s->kv) {
+            // n_ctx and the shapes are bounded (the loader checked the shapes against real tensors), but a huge
+            // n_ctx times many layers could still overflow: add up in long double to compare safely.
+            const long double layer = static_cast<long double>(s->n_ctx) * static_cast<long double>(l.n_head_kv) *
+                                      static_cast<long double>(l.key_dim + l.value_dim) * sizeof(float);
+            if (static_cast<long double>(s->kv_bytes) + layer > static_cast<long double>(s->budget))
+                return status(errc::out_of_memory,
+                              "a KV cache of " + std::to_string(s->n_ctx) + " tokens needs more than " +
+                                  std::to_string(s->budget) + " bytes, the session's memory budget (" +
+                                  (params.max_memory > 0 ? "session_params::max_memory" : "the physical memory") +
+                                  "): lower n_ctx");
+            s->kv_bytes += static_cast<uint64_t>(layer);
+        }
         for (const kv_layer_shape& l : s->kv) {
             const size_t kb = static_cast<size_t>(s->n_ctx * l.n_head_kv * l.key_dim) * sizeof(float);
             const size_t vb = static_cast<size_t>(s->n_ctx * l.n_head_kv * l.value_dim) * sizeof(float);
@@ -161,6 +200,13 @@ status session::eval(const int32_t* tokens, size_t n, logits_mode mode) {
             return status(errc::invalid_argument, "token id " + std::to_string(tokens[i]) + " at index " +
                                                       std::to_string(i) + " is outside the vocabulary (" +
                                                       std::to_string(s.n_vocab) + ")");
+    // A failure part-way (out of memory in a later chunk) leaves the cache as it was before this call.
+    const int64_t n_past_before = s.n_past;
+    auto fail = [&](status st) {
+        s.n_past = n_past_before;
+        s.batch_size = 0;
+        return st;
+    };
     try {
         const bool all = mode == logits_mode::all;
         const int64_t rows = all ? N : 1;
@@ -169,7 +215,7 @@ status session::eval(const int32_t* tokens, size_t n, logits_mode mode) {
             const int64_t T = std::min<int64_t>(N - done, s.params.max_batch);
             const bool last_chunk = done + T == N;
             result<executor*> ex = s.get_executor(T, all);
-            if (!ex) return ex.error();
+            if (!ex) return fail(ex.error());
             executor& e = **ex;
             const graph& g = e.g();
             // inputs are values 0 ("tokens") and 1 ("positions"); see architecture::build
@@ -179,7 +225,7 @@ status session::eval(const int32_t* tokens, size_t n, logits_mode mode) {
             run_args args;
             args.n_past = s.n_past;
             status st = e.run(args);
-            if (!st.ok()) return st;
+            if (!st.ok()) return fail(st);
             s.n_past += T;
             const value_id out = g.outputs[0];
             const float* lg = static_cast<const float*>(e.data(out));
@@ -192,9 +238,9 @@ status session::eval(const int32_t* tokens, size_t n, logits_mode mode) {
         s.logits_all = all;
         return {};
     } catch (const std::bad_alloc&) {
-        return status(errc::out_of_memory, "out of memory during eval");
+        return fail(status(errc::out_of_memory, "out of memory during eval"));
     } catch (const std::exception& e) {
-        return status(errc::internal, std::string("unexpected exception during eval: ") + e.what());
+        return fail(status(errc::internal, std::string("unexpected exception during eval: ") + e.what()));
     }
 }
 

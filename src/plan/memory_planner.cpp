@@ -61,7 +61,11 @@ memory_plan plan_memory(const graph& g, size_t alignment) {
     }
     std::vector<size_t> order(items.size());
     for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return items[a].bytes > items[b].bytes; });
+    // Largest first, ties in value order (std::sort with the index as tie-breaker: stable_sort's temporary buffer
+    // trips a false alloc-dealloc-mismatch report under GCC 12's AddressSanitizer).
+    std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+        return items[a].bytes != items[b].bytes ? items[a].bytes > items[b].bytes : a < b;
+    });
 
     std::vector<size_t> placed;  // indices into items, already given an offset
     std::vector<std::pair<size_t, size_t>> busy;

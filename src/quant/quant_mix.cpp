@@ -201,9 +201,10 @@ std::vector<size_t> file_order(const std::vector<tensor_desc>& tensors) {
     std::vector<size_t> idx(tensors.size());
     std::vector<int> layer(tensors.size());
     for (size_t i = 0; i < tensors.size(); ++i) idx[i] = i, layer[i] = layer_of(tensors[i].name);
-    std::stable_sort(idx.begin(), idx.end(), [&](size_t a, size_t b) {
+    std::sort(idx.begin(), idx.end(), [&](size_t a, size_t b) {
         if (layer[a] != layer[b]) return layer[a] < layer[b];
-        return tensors[a].name < tensors[b].name;
+        if (tensors[a].name != tensors[b].name) return tensors[a].name < tensors[b].name;
+        return a < b;
     });
     return idx;
 }

@@ -1,6 +1,7 @@
 // test_session.cpp — end-to-end behaviour of model::load and session on generated models: batch splitting,
 // token-by-token vs batch, shared models, error statuses, and that decoding allocates nothing after warm-up.
 // Before: the model writer (src/testgen). After: nothing — this is the user-facing contract of include/moe.
+#include "alloc_hooks.hpp"
 #include "gguf/gguf.hpp"
 #include "testgen/model_writer.hpp"
 
@@ -15,23 +16,6 @@
 #include <string>
 #include <vector>
 
-// ---- allocation counter: global operator new counts while armed ------------------------------------------------
-// GCC flags free() on memory from operator new even when our own operator new got it from malloc.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-#endif
-namespace {
-std::atomic<bool> g_count_allocs{false};
-std::atomic<long> g_allocs{0};
-}  // namespace
-
-void* operator new(std::size_t n) {
-    if (g_count_allocs.load(std::memory_order_relaxed)) g_allocs.fetch_add(1, std::memory_order_relaxed);
-    if (void* p = std::malloc(n ? n : 1)) return p;
-    throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 
 namespace {
 
@@ -170,16 +154,15 @@ TEST_CASE("session: decoding allocates nothing after warm-up") {
         REQUIRE(s.eval(&tok, 1).ok());
         tok = s.argmax();
     }
-    g_allocs = 0;
-    g_count_allocs = true;
+    alloc_hooks::start_counting();
     bool ok = true;
     for (int i = 0; i < 16; ++i) {
         ok = ok && s.eval(&tok, 1).ok();
         tok = s.argmax();
     }
-    g_count_allocs = false;
+    const long allocs = alloc_hooks::stop_counting();
     CHECK(ok);
-    CHECK(g_allocs.load() == 0);
+    CHECK(allocs == 0);
 }
 
 TEST_CASE("session: decoding a deepseek2 (MLA, grouped sigmoid routing) model allocates nothing after warm-up") {
@@ -199,16 +182,15 @@ TEST_CASE("session: decoding a deepseek2 (MLA, grouped sigmoid routing) model al
         REQUIRE(s.eval(&tok, 1).ok());
         tok = s.argmax();
     }
-    g_allocs = 0;
-    g_count_allocs = true;
+    alloc_hooks::start_counting();
     bool ok = true;
     for (int i = 0; i < 16; ++i) {
         ok = ok && s.eval(&tok, 1).ok();
         tok = s.argmax();
     }
-    g_count_allocs = false;
+    const long allocs = alloc_hooks::stop_counting();
     CHECK(ok);
-    CHECK(g_allocs.load() == 0);
+    CHECK(allocs == 0);
 }
 
 TEST_CASE("session: errors come back as statuses") {
@@ -354,4 +336,39 @@ TEST_CASE("session: a backend module placed before the CPU gives the CPU's answe
     sp.backend = "test-nodevice";  // listed, but its score() reports no device
     moe::result<moe::session> unavailable = moe::session::create(*m, sp);
     CHECK(unavailable.error().code() == moe::errc::backend_unavailable);
+}
+
+TEST_CASE("session: the memory budget caps the KV cache and the compute buffers") {
+    const std::string path = write_model("session_budget.gguf", small_spec());
+    moe::result<moe::model> m = moe::model::load(path);
+    REQUIRE(m.ok());
+    // KV cache of this model: 2 layers x n_ctx x 2 KV heads x (16 + 16) floats = 512 bytes per token.
+    moe::session_params sp;
+    sp.n_ctx = 64, sp.n_threads = 1;
+    sp.max_memory = 64 * 512 - 1;
+    moe::result<moe::session> s = moe::session::create(*m, sp);
+    REQUIRE_FALSE(s.ok());
+    CHECK(s.error().code() == moe::errc::out_of_memory);
+    CHECK(s.error().message().find("memory budget") != std::string::npos);
+    // Room for the KV cache but not for the compute buffers: create works, eval fails cleanly, nothing changes.
+    sp.max_memory = 64 * 512 + 100;
+    s = moe::session::create(*m, sp);
+    REQUIRE(s.ok());
+    const std::vector<int32_t> p = prompt(8);
+    moe::status st = s->eval(p.data(), p.size());
+    CHECK(st.code() == moe::errc::out_of_memory);
+    CHECK(st.message().find("session_params::max_memory") != std::string::npos);
+    CHECK(s->n_past() == 0);
+    // A context no machine holds, with the default budget (physical memory): an error, not an attempt.
+    sp.max_memory = 0;
+    sp.n_ctx = int64_t(1) << 40;
+    s = moe::session::create(*m, sp);
+    REQUIRE_FALSE(s.ok());
+    CHECK(s.error().code() == moe::errc::out_of_memory);
+    CHECK(s.error().message().find("physical memory") != std::string::npos);
+    // Enough budget: works, same as unlimited.
+    sp.n_ctx = 64, sp.max_memory = 64 << 20;
+    s = moe::session::create(*m, sp);
+    REQUIRE(s.ok());
+    CHECK(s->eval(p.data(), p.size()).ok());
 }

@@ -1,5 +1,5 @@
 // test_thread_pool.cpp — checks backends/cpu/thread_pool: parallel_for covers every index once, run() hands out
-// thread indices, a pool of one runs inline, and many back-to-back jobs neither deadlock nor lose work.
+// thread indices, a pool of one runs inline, back-to-back jobs lose no work, a worker's exception reaches the caller.
 #include "backends/cpu/thread_pool.hpp"
 
 #include <doctest/doctest.h>
@@ -8,6 +8,7 @@
 #include <atomic>
 #include <memory>
 #include <mutex>
+#include <new>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -132,4 +133,27 @@ TEST_CASE("thread_pool: construction and destruction without jobs") {
         if (i % 2) pool.run([](int, int) {});
     }
     CHECK(true);
+}
+
+TEST_CASE("thread_pool: an exception on any thread reaches the caller after all threads finished") {
+    thread_pool pool(3);
+    for (int thrower = 0; thrower < pool.size(); ++thrower) {
+        CAPTURE(thrower);
+        std::atomic<int> finished{0};
+        bool caught = false;
+        try {
+            pool.run([&](int ith, int) {
+                if (ith == thrower) throw std::bad_alloc();
+                finished.fetch_add(1);
+            });
+        } catch (const std::bad_alloc&) {
+            caught = true;
+        }
+        CHECK(caught);
+        CHECK(finished.load() == pool.size() - 1);  // the others ran to the end before run() returned
+        // The pool is still whole: the next job runs on every thread and throws nothing.
+        std::atomic<int> ran{0};
+        pool.run([&](int, int) { ran.fetch_add(1); });
+        CHECK(ran.load() == pool.size());
+    }
 }
