@@ -12,9 +12,20 @@
 
 MOE_BEGIN_NAMESPACE
 
+// Caps on what a file may make the loader allocate for its metadata, whatever the file says; going over one fails
+// the load with bad_format or out_of_memory and a message. The defaults fit every real model with room to spare.
+struct load_limits {
+    uint64_t max_kv = uint64_t(1) << 20;              // metadata key/value pairs
+    uint64_t max_tensors = uint64_t(1) << 20;         // tensor infos
+    uint64_t max_string_bytes = uint64_t(1) << 24;    // one string (a key, a value, a vocabulary entry)
+    uint64_t max_array_elements = uint64_t(1) << 26;  // one array (the vocabulary, merges, scores)
+    uint64_t max_metadata_bytes = uint64_t(1) << 30;  // all parsed metadata in memory, strings included
+};
+
 struct model_params {
     // Called with progress in [0, 1] while loading; return false to cancel (load then fails with errc::aborted).
     std::function<bool(float progress)> progress;
+    load_limits limits;
 };
 
 // What the file describes, as read from its metadata.

@@ -128,6 +128,10 @@ typedef struct moe_model_params {
     size_t struct_size; /* sizeof(moe_model_params), set by moe_model_default_params */
     moe_progress_fn progress;
     void* progress_user;
+    /* Caps on what a file's metadata may make the loader allocate (defaults fit every real model; going over one
+     * fails the load with BAD_FORMAT or OUT_OF_MEMORY): key/value pairs, tensor infos, bytes of one string,
+     * elements of one array (the vocabulary), and the memory of all parsed metadata. 0 means the default. */
+    uint64_t max_kv, max_tensors, max_string_bytes, max_array_elements, max_metadata_bytes;
 } moe_model_params;
 
 MOE_CAPI moe_model_params moe_model_default_params(void);

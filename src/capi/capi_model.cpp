@@ -18,6 +18,13 @@ moe_status convert_params(const char* fn, const moe_model_params* p, moe::model_
         void* user = p->progress_user;
         out.progress = [cb, user](float progress) { return cb(progress, user); };
     }
+    moe::load_limits& l = out.limits;
+    auto cap = [](uint64_t v, uint64_t& field) { field = v ? v : field; };
+    cap(p->max_kv, l.max_kv);
+    cap(p->max_tensors, l.max_tensors);
+    cap(p->max_string_bytes, l.max_string_bytes);
+    cap(p->max_array_elements, l.max_array_elements);
+    cap(p->max_metadata_bytes, l.max_metadata_bytes);
     return MOE_OK;
 }
 

@@ -60,7 +60,13 @@ result<impl_ptr> finish_load(mapped_file file, const model_params& params, const
     }
     impl->owned = std::move(owned);
     impl->file = std::move(file);
-    result<gguf::file> meta = gguf::file::parse(impl->file.data(), impl->file.size());
+    gguf::parse_limits limits;
+    limits.max_kv = params.limits.max_kv;
+    limits.max_tensors = params.limits.max_tensors;
+    limits.max_string_bytes = params.limits.max_string_bytes;
+    limits.max_array_elements = params.limits.max_array_elements;
+    limits.max_metadata_bytes = params.limits.max_metadata_bytes;
+    result<gguf::file> meta = gguf::file::parse(impl->file.data(), impl->file.size(), limits);
     if (!meta) return status(meta.error().code(), where + ": " + meta.error().message());
     impl->meta = std::move(*meta);
     MOE_TRY(relocate_misaligned(*impl));

@@ -12,6 +12,17 @@
 #pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 #endif
 
+#if defined(__SANITIZE_THREAD__)
+#define MOE_ALLOC_HOOKS 0
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define MOE_ALLOC_HOOKS 0
+#endif
+#endif
+#ifndef MOE_ALLOC_HOOKS
+#define MOE_ALLOC_HOOKS 1
+#endif
+
 namespace {
 std::atomic<bool> g_counting{false};
 std::atomic<long> g_count{0};
@@ -43,6 +54,7 @@ void* allocate_or_throw(std::size_t n, std::size_t align) {
 }  // namespace
 
 namespace alloc_hooks {
+bool active() noexcept { return MOE_ALLOC_HOOKS != 0; }
 void start_counting() noexcept {
     g_count = 0;
     g_counting = true;
@@ -61,6 +73,7 @@ paused::paused() noexcept { ++t_paused; }
 paused::~paused() { --t_paused; }
 }  // namespace alloc_hooks
 
+#if MOE_ALLOC_HOOKS
 void* operator new(std::size_t n) { return allocate_or_throw(n, 0); }
 void* operator new[](std::size_t n) { return allocate_or_throw(n, 0); }
 void* operator new(std::size_t n, std::align_val_t a) { return allocate_or_throw(n, static_cast<std::size_t>(a)); }
@@ -85,3 +98,7 @@ void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
 void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); }
 void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept { std::free(p); }
 void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcept { std::free(p); }
+#else
+// Keeps the helpers referenced so the build stays warning-free.
+[[maybe_unused]] static void* (*const g_unused_allocate)(std::size_t, std::size_t) = allocate_or_throw;
+#endif

@@ -6,6 +6,10 @@
 
 namespace alloc_hooks {
 
+// False where the global operators cannot be replaced (ThreadSanitizer's runtime defines them itself): counting
+// then reports 0 and no failure is injected, so tests that need the hooks skip themselves.
+bool active() noexcept;
+
 // Counting: allocations made while counting is on, from any thread.
 void start_counting() noexcept;
 long stop_counting() noexcept;  // the count since start_counting()

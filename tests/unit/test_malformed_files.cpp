@@ -317,6 +317,36 @@ TEST_CASE("malformed files: the metadata memory cap") {
                        one_line(f.error().message())});
 }
 
+TEST_CASE("malformed files: the caps a caller sets in model_params::limits") {
+    const bytes& v = valid_model();
+    struct cap_case {
+        const char* what;
+        uint64_t load_limits::*field;
+        uint64_t value;
+        const char* part;
+    };
+    const cap_case cases[] = {
+        {"vocabulary over limits.max_array_elements (100)", &load_limits::max_array_elements, 100, "exceeds the limit of 100"},
+        {"metadata over limits.max_metadata_bytes (20000)", &load_limits::max_metadata_bytes, 20000, "bytes of memory"},
+        {"key/values over limits.max_kv (5)", &load_limits::max_kv, 5, "5"},
+        {"tensors over limits.max_tensors (3)", &load_limits::max_tensors, 3, "3"},
+        {"a string over limits.max_string_bytes (8)", &load_limits::max_string_bytes, 8, "8"},
+    };
+    for (const cap_case& c : cases) {
+        model_params mp;
+        mp.limits.*c.field = c.value;
+        result<model> m = model::load_from_memory(v.data(), v.size(), mp);
+        const std::string msg = m ? std::string("(loaded)") : m.error().message();
+        table().push_back({c.what, m ? "ok" : errc_name(m.error().code()), one_line(msg)});
+        INFO(c.what << ": " << msg);
+        REQUIRE_FALSE(m.ok());
+        CHECK(m.error().code() == errc::bad_format);
+        CHECK(msg.find(c.part) != std::string::npos);
+    }
+    // The defaults load it.
+    CHECK(model::load_from_memory(v.data(), v.size(), model_params{}).ok());
+}
+
 TEST_CASE("malformed files: tensor dimensions, types and offsets") {
     const layout& L = valid_layout();
     const bytes& v = valid_model();

@@ -103,8 +103,11 @@ struct x86_prims {
 
     // ---- floats ---------------------------------------------------------------------------------------------------
 
-    static float h2f(uint16_t h) noexcept { return _cvtsh_ss(h); }
-    static uint16_t f2h(float f) noexcept { return static_cast<uint16_t>(_cvtss_sh(f, _MM_FROUND_TO_NEAREST_INT)); }
+    // Vector forms: clang's scalar _cvtss_sh/_cvtsh_ss macros use compound literals, which -Wpedantic rejects in C++.
+    static float h2f(uint16_t h) noexcept { return _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(h))); }
+    static uint16_t f2h(float f) noexcept {
+        return static_cast<uint16_t>(_mm_extract_epi16(_mm_cvtps_ph(_mm_set_ss(f), _MM_FROUND_TO_NEAREST_INT), 0));
+    }
     static fv fzero() noexcept { return _mm256_setzero_ps(); }
     // acc = fma(d, float(s), acc) per lane.
     static fv fmadd(float d, iv s, fv acc) noexcept {
