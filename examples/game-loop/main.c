@@ -1,5 +1,5 @@
 /* game-loop — a 60 Hz loop that never waits on the model: 3 NPCs (sessions on one model) run moe_async_start, each
- * frame polls them (moe_async_poll) and restarts finished ones. Before: simple-c (blocking). After: a game's update(). */
+ * frame polls them (moe_async_poll) and restarts finished ones. Before: simple-c (blocking). After: your update(). */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime, clock_nanosleep */
 #include <moe/moe.h>
 

@@ -1,6 +1,5 @@
-/* capi_check.h — what the C API test files (test_capi_*.c) share: the CHECK macros and counters, the model path and
- * scratch directory, the token collector and session/sampler helpers (capi_support.c), and each area's entry point.
- * Before: include/moe/moe.h. After: the test files; test_capi_main.c runs the areas in order. C99. */
+/* capi_check.h — shared by the C99 C API test files: CHECK macros and counters, model path, token collector, helpers
+ * (capi_support.c), each area's entry point. Before: moe.h. After: test_capi_*.c; test_capi_main.c runs them. */
 #ifndef MOE_CAPI_CHECK_H
 #define MOE_CAPI_CHECK_H
 

@@ -1,5 +1,5 @@
 /* test_capi_generate.c — the C API's generation: moe_session_generate (stops, cancel, full context, errors) and
- * moe_async_* polled like a game loop. Before: test_capi_text.c's sessions; after: test_capi_main.c frees the model. C99. */
+ * moe_async_* polled like a game loop. Before: test_capi_text.c's sessions; after: test_capi_main.c. C99. */
 #define _POSIX_C_SOURCE 200809L /* nanosleep, for polling politely */
 #include "capi_check.h"
 

@@ -61,7 +61,7 @@ endif()
 if(NM)
   step("nm" ${NM} -D -C --defined-only ${prefix}/lib/libmoe.so)
   foreach(sym " moe_model_load\n" " moe_async_start\n" " moe_model_meta_str\n" "moe::v0::model::load("
-              "moe::v0::model::meta_value(" "moe::v0::session::eval(")
+              "moe::v0::model::meta_key(" "moe::v0::session::eval(")
     string(FIND "${STEP_OUTPUT}" "${sym}" at)
     if(at EQUAL -1)
       message(FATAL_ERROR "[package] libmoe.so does not export '${sym}'")
