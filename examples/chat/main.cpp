@@ -109,8 +109,10 @@ int main(int argc, char** argv) {
     const size_t first_turn = history.size();
     std::vector<int32_t> cached;  // the tokens in the session's KV cache, in order
     std::string line;
-    for (int turn = 1; std::fprintf(stderr, "> "), std::getline(std::cin, line); ++turn) {
+    int turn = 0;
+    while (std::fprintf(stderr, "> "), std::getline(std::cin, line)) {
         if (line.empty()) continue;
+        ++turn;
         history.push_back({"user", line});
         // Format the whole conversation, then evaluate only what the KV cache does not hold yet.
         moe::result<std::vector<int32_t>> ids = encode(fmt, *tok, history);

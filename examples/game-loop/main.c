@@ -124,12 +124,12 @@ int main(int argc, char** argv) {
         clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL);
         {
             struct timespec t;
-            long behind;
+            long long behind;
             clock_gettime(CLOCK_MONOTONIC, &t);
-            behind = (long)((t.tv_sec - next.tv_sec) * 1000000000L + (t.tv_nsec - next.tv_nsec));
+            behind = (long long)(t.tv_sec - next.tv_sec) * 1000000000LL + (t.tv_nsec - next.tv_nsec);
             if (behind > FRAME_NS) { /* skip the frame slots that are already past */
-                dropped += behind / FRAME_NS;
-                slot += behind / FRAME_NS;
+                dropped += (long)(behind / FRAME_NS);
+                slot += (long)(behind / FRAME_NS);
                 next = t;
             }
         }
