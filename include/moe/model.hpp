@@ -9,6 +9,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 MOE_BEGIN_NAMESPACE
 
@@ -68,6 +69,19 @@ public:
     // The file's tokenizer (tokenizer.ggml.*), or nullptr when it has none. A tokenizer that is present but
     // invalid makes load() fail. Valid as long as the model (or a session on it) lives.
     const moe::tokenizer* tokenizer() const noexcept;
+
+    // The file's GGUF metadata: every key/value pair, in file order ("general.name", "tokenizer.chat_template",
+    // "<arch>.context_length", ...), as the loader parsed and keeps them (no second copy is made).
+    size_t meta_count() const noexcept;
+    // The key at `index` (< meta_count()); "" when out of range. Valid as long as the model lives.
+    std::string_view meta_key(size_t index) const noexcept;
+    // The value of `key` as text: integers in decimal, floats in the shortest form that reads back the same
+    // (std::to_chars: "0.0001", "1e-06", "inf", "nan"), booleans "true" / "false", strings as stored (UTF-8, may
+    // contain NUL bytes), arrays as "[array of N <type>]" (e.g. "[array of 32000 string]"): no array is copied.
+    // Errors: invalid_argument (no such key), out_of_memory.
+    result<std::string> meta_value(std::string_view key) const;
+    // Same, for the pair at `index`. Errors: invalid_argument (index >= meta_count()), out_of_memory.
+    result<std::string> meta_value_at(size_t index) const;
 
     model(model&&) noexcept;
     model& operator=(model&&) noexcept;

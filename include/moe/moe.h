@@ -177,6 +177,30 @@ typedef struct moe_model_info {
 /* Strings stay valid while the model handle lives. Errors: INVALID_ARGUMENT (NULL), ABI_MISMATCH. */
 MOE_CAPI moe_status moe_model_get_info(const moe_model* model, moe_model_info* info);
 
+/* ---- model metadata (any GGUF key) --------------------------------------------------------------------------- */
+
+/* The file's GGUF metadata, e.g. "general.name", "tokenizer.chat_template", "<arch>.context_length". Values are
+ * rendered as text: integers in decimal, floats in the shortest form that reads back the same ("0.0001", "1e-06"),
+ * booleans "true" / "false", strings as stored, arrays as "[array of N <type>]" (type: u8, i32, f32, string, ...).
+ * Buffers follow the rule above: NUL-terminated, *n_bytes gets the length without the NUL (also with
+ * BUFFER_TOO_SMALL, where nothing is written); a NULL buffer with capacity 0 asks for the length. */
+
+/* Number of key/value pairs; 0 for NULL. Keys are in file order, index 0 to count - 1. */
+MOE_CAPI size_t moe_model_meta_count(const moe_model* model);
+/* The key at `index`. Returns MOE_OK; MOE_ERR_INVALID_ARGUMENT (NULL model or n_bytes, index >= count);
+ * MOE_ERR_BUFFER_TOO_SMALL (capacity < *n_bytes + 1). */
+MOE_CAPI moe_status moe_model_meta_key(const moe_model* model, size_t index, char* key, size_t capacity,
+                                       size_t* n_bytes);
+/* The value of `key` (NUL-terminated) as text. Returns MOE_OK; MOE_ERR_INVALID_ARGUMENT (NULL model, key or
+ * n_bytes; no such key: *n_bytes is 0 and moe_last_error() names the key); MOE_ERR_BUFFER_TOO_SMALL;
+ * MOE_ERR_OUT_OF_MEMORY. */
+MOE_CAPI moe_status moe_model_meta_str(const moe_model* model, const char* key, char* value, size_t capacity,
+                                       size_t* n_bytes);
+/* The value of the pair at `index`, as moe_model_meta_str. Returns MOE_OK; MOE_ERR_INVALID_ARGUMENT (NULL model or
+ * n_bytes, index >= count); MOE_ERR_BUFFER_TOO_SMALL; MOE_ERR_OUT_OF_MEMORY. */
+MOE_CAPI moe_status moe_model_meta_str_at(const moe_model* model, size_t index, char* value, size_t capacity,
+                                          size_t* n_bytes);
+
 /* ---- tokenizer ----------------------------------------------------------------------------------------------- */
 
 /* Special tokens; -1 when the model has none (or no tokenizer, or model is NULL). */

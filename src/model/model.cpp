@@ -95,6 +95,9 @@ result<impl_ptr> finish_load(mapped_file file, const model_params& params, const
         if (!tmpl) return status(tmpl.error().code(), where + ": " + tmpl.error().message());
         impl->info.chat_template = std::move(*tmpl);
     }
+    // general.name is informational: a name of another type is ignored rather than refused.
+    if (const gguf::value* name = impl->meta.find("general.name"); name && name->type == gguf::value_type::string)
+        impl->info.name = name->str;
     if (!report(1.0f)) return status(errc::aborted, "loading " + where + " was cancelled");
     return impl;
 }

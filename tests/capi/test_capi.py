@@ -99,6 +99,9 @@ moe_model_load_from_memory = sig("moe_model_load_from_memory", S, C.c_void_p, C.
 moe_model_load_from_reader = sig("moe_model_load_from_reader", S, C.POINTER(ModelReader), C.POINTER(ModelParams), PP)
 moe_model_free = sig("moe_model_free", None, P)
 moe_model_get_info = sig("moe_model_get_info", S, P, C.POINTER(ModelInfo))
+moe_model_meta_count = sig("moe_model_meta_count", C.c_size_t, P)
+moe_model_meta_key = sig("moe_model_meta_key", S, P, C.c_size_t, C.c_char_p, C.c_size_t, SZ)
+moe_model_meta_str = sig("moe_model_meta_str", S, P, C.c_char_p, C.c_char_p, C.c_size_t, SZ)
 moe_token_eos = sig("moe_token_eos", C.c_int32, P)
 moe_token_is_eog = sig("moe_token_is_eog", C.c_bool, P, C.c_int32)
 moe_tokenize = sig("moe_tokenize", S, P, C.c_char_p, C.c_size_t, C.c_bool, C.c_bool, C.POINTER(C.c_int32),
@@ -257,6 +260,28 @@ class CApi(unittest.TestCase):
         moe_model_free(m)
         reader.read = READ_FN(lambda user, offset, dst, n: False)
         check(moe_model_load_from_reader(C.byref(reader), None, C.byref(m)), IO)
+
+    def test_metadata(self):
+        def meta(key):  # ask the length, then fetch: the usual two-call pattern
+            n = C.c_size_t()
+            check(moe_model_meta_str(self.m, key, None, 0, C.byref(n)), BUFFER_TOO_SMALL)
+            buf = C.create_string_buffer(n.value + 1)
+            check(moe_model_meta_str(self.m, key, buf, len(buf), C.byref(n)))
+            return buf.value
+
+        self.assertEqual(meta(b"general.name"), b"shakespeare-moe-q8_0")
+        self.assertEqual(meta(b"llama.context_length"), b"256")
+        self.assertEqual(meta(b"tokenizer.ggml.merges"), b"[array of 767 string]")
+        keys = []
+        for i in range(moe_model_meta_count(self.m)):
+            buf, n = C.create_string_buffer(128), C.c_size_t()
+            check(moe_model_meta_key(self.m, i, buf, len(buf), C.byref(n)))
+            keys.append(buf.value)
+        self.assertEqual(keys[0], b"general.architecture")
+        self.assertIn(b"tokenizer.ggml.tokens", keys)
+        n = C.c_size_t()
+        check(moe_model_meta_str(self.m, b"no.such.key", None, 0, C.byref(n)), INVALID_ARGUMENT)
+        self.assertIn(b"no.such.key", moe_last_error())
 
     def test_text_and_chat(self):
         text = b"ROMEO: But soft"
