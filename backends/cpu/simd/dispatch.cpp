@@ -13,6 +13,9 @@
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <cpuid.h>
 #define MOE_SIMD_X86 1
+#elif defined(__aarch64__) && defined(__linux__)
+#include <asm/hwcap.h>
+#include <sys/auxv.h>
 #endif
 
 MOE_BEGIN_NAMESPACE
@@ -56,7 +59,15 @@ bool cpu_has(isa level) noexcept {
     default: return false;
     }
 #elif defined(__aarch64__)
-    return level == isa::ref || level == isa::neon;  // the NEON file checks dotprod at compile time
+    if (level == isa::ref) return true;
+    if (level != isa::neon) return false;
+#if defined(__linux__)
+    return (getauxval(AT_HWCAP) & HWCAP_ASIMDDP) != 0;  // the NEON table needs the dot-product instructions
+#elif defined(__APPLE__)
+    return true;  // every Apple silicon core has them
+#else
+    return false;
+#endif
 #else
     return level == isa::ref;
 #endif
@@ -70,9 +81,10 @@ struct tables {
         ok[1] = cpu_has(isa::avx2) && fill_avx2(t[1]);
         ok[2] = cpu_has(isa::avx512) && fill_avx512(t[2]);
         ok[3] = cpu_has(isa::neon) && fill_neon(t[3]);
-#if !defined(__SSE2__) || defined(__AVX__) || defined(EIGEN_DONT_VECTORIZE)
-        // The f32 kernel repeats Eigen's 4-wide SSE dot (the reference, compiled with this file's flags); any other
-        // Eigen packet width sums in another order, so f32 stays on the reference there.
+#if !(defined(__SSE2__) && !defined(__AVX__)) && !(defined(__aarch64__) && defined(__ARM_NEON)) || \
+    defined(EIGEN_DONT_VECTORIZE)
+        // The f32 kernel repeats Eigen's 4-wide SSE / NEON dot (the reference, compiled with this file's flags); any
+        // other Eigen packet width sums in another order, so f32 stays on the reference there.
         for (kernel_table& k : t) k.tile[static_cast<int>(dtype::f32)] = nullptr;
 #endif
     }
