@@ -16,7 +16,7 @@ function(moe_cpu_simd_flags)
     set_source_files_properties(${dir}/kernels_avx512.cpp PROPERTIES COMPILE_OPTIONS
       "${common};-mavx2;-mfma;-mf16c;-mavx512f;-mavx512bw;-mavx512dq;-mavx512cd;-mavx512vl;-mavx512vnni")
   elseif(CMAKE_SYSTEM_PROCESSOR MATCHES "^(aarch64|arm64|ARM64)$")
-    set_source_files_properties(${dir}/kernels_neon.cpp PROPERTIES COMPILE_OPTIONS
-      "${common};-march=armv8.2-a+dotprod+fp16")
+    set_source_files_properties(${dir}/kernels_neon_dot.cpp PROPERTIES COMPILE_OPTIONS
+      "${common};-march=armv8.2-a+dotprod")
   endif()
 endfunction()

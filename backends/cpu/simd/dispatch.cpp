@@ -59,17 +59,20 @@ bool cpu_has(isa level) noexcept {
     default: return false;
     }
 #elif defined(__aarch64__)
-    if (level == isa::ref) return true;
-    if (level != isa::neon) return false;
-#if defined(__linux__)
-    return (getauxval(AT_HWCAP) & HWCAP_ASIMDDP) != 0;  // the NEON table needs the dot-product instructions
-#elif defined(__APPLE__)
+    return level == isa::ref || level == isa::neon;  // NEON is part of every ARMv8-A core
+#else
+    return level == isa::ref;
+#endif
+}
+
+// aarch64: whether the CPU has the dot-product instructions (sdot) that kernels_neon_dot.cpp is built with.
+bool cpu_has_dotprod() noexcept {
+#if defined(__aarch64__) && defined(__linux__)
+    return (getauxval(AT_HWCAP) & HWCAP_ASIMDDP) != 0;
+#elif defined(__aarch64__) && defined(__APPLE__)
     return true;  // every Apple silicon core has them
 #else
     return false;
-#endif
-#else
-    return level == isa::ref;
 #endif
 }
 
@@ -80,7 +83,7 @@ struct tables {
         for (int i = 0; i < isa_count; ++i) t[i].level = static_cast<isa>(i);
         ok[1] = cpu_has(isa::avx2) && fill_avx2(t[1]);
         ok[2] = cpu_has(isa::avx512) && fill_avx512(t[2]);
-        ok[3] = cpu_has(isa::neon) && fill_neon(t[3]);
+        ok[3] = cpu_has(isa::neon) && ((cpu_has_dotprod() && fill_neon_dot(t[3])) || fill_neon(t[3]));
 #if !(defined(__SSE2__) && !defined(__AVX__)) && !(defined(__aarch64__) && defined(__ARM_NEON)) || \
     defined(EIGEN_DONT_VECTORIZE)
         // The f32 kernel repeats Eigen's 4-wide SSE / NEON dot (the reference, compiled with this file's flags); any

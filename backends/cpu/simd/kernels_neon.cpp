@@ -1,8 +1,9 @@
-// kernels_neon.cpp — the aarch64 NEON + dotprod kernel table (this file alone is built with -march=armv8.2-a+dotprod).
-// Before: prims_neon.hpp, kernels_impl.hpp, quant_act.hpp. After: dispatch.cpp installs it when the CPU has dotprod.
+// kernels_neon.cpp — the aarch64 NEON kernel table for cores without the dot-product instructions (Cortex-A53/A72):
+// int8 products by widening multiplies. Built with the baseline ARMv8-A flags; kernels_neon_dot.cpp is the sdot build.
+// Before: prims_neon.hpp, kernels_impl.hpp, quant_act.hpp. After: dispatch.cpp installs it when the CPU lacks dotprod.
 #include "backends/cpu/simd/simd.hpp"
 
-#if defined(__aarch64__) && defined(__ARM_NEON) && defined(__ARM_FEATURE_DOTPROD)
+#if defined(__aarch64__) && defined(__ARM_NEON)
 #include "backends/cpu/simd/prims_neon.hpp"
 #include "backends/cpu/simd/fill_table.hpp"
 

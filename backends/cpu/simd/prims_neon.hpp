@@ -1,6 +1,7 @@
 // prims_neon.hpp — the aarch64 building blocks of the kernels: the same 32-byte registers as prims_x86.hpp (two NEON
-// registers, bytes 0-15 and 16-31), int8 dot products through sdot (vdotq_s32) into the same eight int32 lanes, and
-// the eight-lane float accumulation in the reference's order. Included only by kernels_neon.cpp (+dotprod flags).
+// registers, bytes 0-15 and 16-31), int8 dot products into the same eight int32 lanes (sdot where the file is built
+// with +dotprod, widening multiplies and pairwise adds otherwise), the eight-lane float accumulation in the reference's
+// order. Included only by kernels_neon.cpp (baseline ARMv8-A) and kernels_neon_dot.cpp (+dotprod).
 // Before: blocks in memory. After: kernels_impl.hpp builds every type's dot product from these.
 //
 // Every operation gives the x86 primitive's exact result lane for lane (integer sums are exact; each float lane sees
@@ -43,8 +44,12 @@ struct neon_prims {
     static iv set16x2(int lo, int hi) noexcept { return {b(vdupq_n_s32(lo)), b(vdupq_n_s32(hi))}; }
     static iv and_(iv a, iv c) noexcept { return {vandq_s8(a.lo, c.lo), vandq_s8(a.hi, c.hi)}; }
     static iv or_(iv a, iv c) noexcept { return {vorrq_s8(a.lo, c.lo), vorrq_s8(a.hi, c.hi)}; }
-    static iv add32(iv a, iv c) noexcept { return {b(vaddq_s32(s32(a.lo), s32(c.lo))), b(vaddq_s32(s32(a.hi), s32(c.hi)))}; }
-    static iv sub32(iv a, iv c) noexcept { return {b(vsubq_s32(s32(a.lo), s32(c.lo))), b(vsubq_s32(s32(a.hi), s32(c.hi)))}; }
+    static iv add32(iv a, iv c) noexcept {
+        return {b(vaddq_s32(s32(a.lo), s32(c.lo))), b(vaddq_s32(s32(a.hi), s32(c.hi)))};
+    }
+    static iv sub32(iv a, iv c) noexcept {
+        return {b(vsubq_s32(s32(a.lo), s32(c.lo))), b(vsubq_s32(s32(a.hi), s32(c.hi)))};
+    }
     static iv sub8(iv a, iv c) noexcept { return {vsubq_s8(a.lo, c.lo), vsubq_s8(a.hi, c.hi)}; }
     // Logical shifts of the 16-bit / 32-bit lanes by s bits (vshl: a negative count shifts right).
     static iv srl16(iv a, int s) noexcept {
@@ -84,20 +89,31 @@ struct neon_prims {
     static int32x4_t madd_half(int16x8_t a, int16x8_t c) noexcept {
         return vpaddq_s32(vmull_s16(vget_low_s16(a), vget_low_s16(c)), vmull_high_s16(a, c));
     }
-    static iv madd16(iv a, iv c) noexcept { return {b(madd_half(s16(a.lo), s16(c.lo))), b(madd_half(s16(a.hi), s16(c.hi)))}; }
+    static iv madd16(iv a, iv c) noexcept {
+        return {b(madd_half(s16(a.lo), s16(c.lo))), b(madd_half(s16(a.hi), s16(c.hi)))};
+    }
 
-    // ---- int8 products: int32 lane m = the products of elements 4m..4m+3 (exact; sdot has no saturation) ------------
+    // ---- int8 products: int32 lane m = the products of elements 4m..4m+3 (exact, no saturation) --------------------
 
+    // acc lane m + x[4m..4m+3] . y[4m..4m+3] for 16 int8 values (int8 * int8 fits int16, -128 * -128 included).
+    static int32x4_t dot4(int32x4_t acc, int8x16_t x, int8x16_t y) noexcept {
+#if defined(__ARM_FEATURE_DOTPROD)
+        return vdotq_s32(acc, x, y);
+#else
+        const int16x8_t lo = vmull_s8(vget_low_s8(x), vget_low_s8(y)), hi = vmull_high_s8(x, y);
+        return vaddq_s32(acc, vpaddq_s32(vpaddlq_s16(lo), vpaddlq_s16(hi)));
+#endif
+    }
     static iv dot_any(iv acc, iv x, iv y) noexcept {
-        return {b(vdotq_s32(s32(acc.lo), x.lo, y.lo)), b(vdotq_s32(s32(acc.hi), x.hi, y.hi))};
+        return {b(dot4(s32(acc.lo), x.lo, y.lo)), b(dot4(s32(acc.hi), x.hi, y.hi))};
     }
     static iv dot_u(iv acc, iv u, iv y) noexcept { return dot_any(acc, u, y); }
     static iv dot_small(iv acc, iv v, iv y) noexcept { return dot_any(acc, v, y); }
     // acc + scale * (u . y) per lane; s: the scales from set16 / set16x2.
     static iv dot_u_scaled(iv acc, iv u, iv y, iv s) noexcept {
         const int32x4_t z = vdupq_n_s32(0);
-        return {b(vmlaq_s32(s32(acc.lo), vdotq_s32(z, u.lo, y.lo), s32(s.lo))),
-                b(vmlaq_s32(s32(acc.hi), vdotq_s32(z, u.hi, y.hi), s32(s.hi)))};
+        return {b(vmlaq_s32(s32(acc.lo), dot4(z, u.lo, y.lo), s32(s.lo))),
+                b(vmlaq_s32(s32(acc.hi), dot4(z, u.hi, y.hi), s32(s.hi)))};
     }
 
     // ---- integer totals -------------------------------------------------------------------------------------------
@@ -154,7 +170,9 @@ struct neon_prims {
         if (x != nullptr) r = vaddq_f32(r, vmulq_f32(vld1q_f32(x), vld1q_f32(y)));
         return tree4(r);
     }
-    static float eigen4(const float* x, const float* y) noexcept { return tree4(vmulq_f32(vld1q_f32(x), vld1q_f32(y))); }
+    static float eigen4(const float* x, const float* y) noexcept {
+        return tree4(vmulq_f32(vld1q_f32(x), vld1q_f32(y)));
+    }
 };
 
 }  // namespace
