@@ -14,8 +14,10 @@
 #include <cpuid.h>
 #define MOE_SIMD_X86 1
 #elif defined(__aarch64__) && defined(__linux__)
-#include <asm/hwcap.h>
 #include <sys/auxv.h>
+#ifndef HWCAP_ASIMDDP
+#define HWCAP_ASIMDDP (1 << 20)  // the kernel's bit, for C libraries whose headers predate it
+#endif
 #endif
 
 MOE_BEGIN_NAMESPACE
