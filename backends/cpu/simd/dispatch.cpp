@@ -20,6 +20,12 @@
 #endif
 #endif
 
+// Eigen vectorises the reference's f32 dot with 4-float packets: SSE without AVX, or aarch64 NEON.
+#if ((defined(__SSE2__) && !defined(__AVX__)) || (defined(__aarch64__) && defined(__ARM_NEON))) && \
+    !defined(EIGEN_DONT_VECTORIZE)
+#define MOE_SIMD_EIGEN_4WIDE 1
+#endif
+
 MOE_BEGIN_NAMESPACE
 namespace cpu {
 namespace simd {
@@ -86,8 +92,7 @@ struct tables {
         ok[1] = cpu_has(isa::avx2) && fill_avx2(t[1]);
         ok[2] = cpu_has(isa::avx512) && fill_avx512(t[2]);
         ok[3] = cpu_has(isa::neon) && ((cpu_has_dotprod() && fill_neon_dot(t[3])) || fill_neon(t[3]));
-#if !(defined(__SSE2__) && !defined(__AVX__)) && !(defined(__aarch64__) && defined(__ARM_NEON)) || \
-    defined(EIGEN_DONT_VECTORIZE)
+#if !defined(MOE_SIMD_EIGEN_4WIDE)
         // The f32 kernel repeats Eigen's 4-wide SSE / NEON dot (the reference, compiled with this file's flags); any
         // other Eigen packet width sums in another order, so f32 stays on the reference there.
         for (kernel_table& k : t) k.tile[static_cast<int>(dtype::f32)] = nullptr;
