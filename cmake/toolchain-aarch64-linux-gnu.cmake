@@ -17,8 +17,8 @@ set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)
 set(CMAKE_FIND_ROOT_PATH_MODE_LIBRARY ONLY)
 set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE ONLY)
 set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE BOTH)
-# Debian keeps xsimd's (architecture-independent) CMake package under the host's multiarch directory.
-set(xsimd_DIR /usr/lib/x86_64-linux-gnu/cmake/xsimd CACHE PATH "xsimd's CMake package (header-only, the host's)")
+# Debian keeps xsimd's (header-only) CMake package under the host's multiarch directory, e.g. x86_64-linux-gnu.
+set(xsimd_DIR /usr/lib/${CMAKE_HOST_SYSTEM_PROCESSOR}-linux-gnu/cmake/xsimd CACHE PATH "xsimd package")
 
 set(CMAKE_C_FLAGS_INIT "-idirafter /usr/include")
 set(CMAKE_CXX_FLAGS_INIT "-idirafter /usr/include")
