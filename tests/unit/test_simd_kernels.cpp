@@ -151,6 +151,8 @@ TEST_CASE("simd: the ISA levels resolve and can be forced down") {
     MESSAGE("best ISA on this CPU: " << std::string(simd::isa_name(simd::best_isa())));
 #if defined(__x86_64__)
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) CHECK(simd::table_for(simd::isa::avx2));
+#elif defined(__aarch64__)
+    CHECK(simd::table_for(simd::isa::neon));  // every ARMv8-A core has NEON (the sdot build where it has dotprod)
 #endif
 }
 

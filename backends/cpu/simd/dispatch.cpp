@@ -13,6 +13,17 @@
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <cpuid.h>
 #define MOE_SIMD_X86 1
+#elif defined(__aarch64__) && defined(__linux__)
+#include <sys/auxv.h>
+#ifndef HWCAP_ASIMDDP
+#define HWCAP_ASIMDDP (1 << 20)  // the kernel's bit, for C libraries whose headers predate it
+#endif
+#endif
+
+// Eigen vectorises the reference's f32 dot with 4-float packets: SSE without AVX, or aarch64 NEON.
+#if ((defined(__SSE2__) && !defined(__AVX__)) || (defined(__aarch64__) && defined(__ARM_NEON))) && \
+    !defined(EIGEN_DONT_VECTORIZE)
+#define MOE_SIMD_EIGEN_4WIDE 1
 #endif
 
 MOE_BEGIN_NAMESPACE
@@ -56,9 +67,20 @@ bool cpu_has(isa level) noexcept {
     default: return false;
     }
 #elif defined(__aarch64__)
-    return level == isa::ref || level == isa::neon;  // the NEON file checks dotprod at compile time
+    return level == isa::ref || level == isa::neon;  // NEON is part of every ARMv8-A core
 #else
     return level == isa::ref;
+#endif
+}
+
+// aarch64: whether the CPU has the dot-product instructions (sdot) that kernels_neon_dot.cpp is built with.
+bool cpu_has_dotprod() noexcept {
+#if defined(__aarch64__) && defined(__linux__)
+    return (getauxval(AT_HWCAP) & HWCAP_ASIMDDP) != 0;
+#elif defined(__aarch64__) && defined(__APPLE__)
+    return true;  // every Apple silicon core has them
+#else
+    return false;
 #endif
 }
 
@@ -69,10 +91,10 @@ struct tables {
         for (int i = 0; i < isa_count; ++i) t[i].level = static_cast<isa>(i);
         ok[1] = cpu_has(isa::avx2) && fill_avx2(t[1]);
         ok[2] = cpu_has(isa::avx512) && fill_avx512(t[2]);
-        ok[3] = cpu_has(isa::neon) && fill_neon(t[3]);
-#if !defined(__SSE2__) || defined(__AVX__) || defined(EIGEN_DONT_VECTORIZE)
-        // The f32 kernel repeats Eigen's 4-wide SSE dot (the reference, compiled with this file's flags); any other
-        // Eigen packet width sums in another order, so f32 stays on the reference there.
+        ok[3] = cpu_has(isa::neon) && ((cpu_has_dotprod() && fill_neon_dot(t[3])) || fill_neon(t[3]));
+#if !defined(MOE_SIMD_EIGEN_4WIDE)
+        // The f32 kernel repeats Eigen's 4-wide SSE / NEON dot (the reference, compiled with this file's flags); any
+        // other Eigen packet width sums in another order, so f32 stays on the reference there.
         for (kernel_table& k : t) k.tile[static_cast<int>(dtype::f32)] = nullptr;
 #endif
     }

@@ -1,16 +1,15 @@
-// fill_table.hpp — puts an x86 ISA's kernels into the dispatch table: one tile per weight type that has a kernel.
-// Before: prims_x86.hpp, kernels_impl.hpp, quant_act.hpp. After: kernels_avx2.cpp / kernels_avx512.cpp call fill_x86.
-// Included by exactly those two files (each compiled with its own ISA flags); everything here is internal.
+// fill_table.hpp — puts an ISA's kernels into the dispatch table: one tile per weight type that has a kernel.
+// Before: prims_<isa>.hpp (included first by the caller), kernels_impl.hpp, quant_act.hpp. After: kernels_avx2.cpp,
+// kernels_avx512.cpp and kernels_neon.cpp call fill_kernels, each compiled with its own ISA flags; all internal.
 #pragma once
 
 #include "backends/cpu/simd/kernels_impl.hpp"
-#include "backends/cpu/simd/prims_x86.hpp"
 #include "backends/cpu/simd/quant_act.hpp"
 
 namespace {
 
 template <class P, class A>
-void fill_x86(moe::cpu::simd::kernel_table& t) noexcept {
+void fill_kernels(moe::cpu::simd::kernel_table& t) noexcept {
     using D = dots<P>;
     using Q = quant_act<A, P>;
     using moe::dtype;

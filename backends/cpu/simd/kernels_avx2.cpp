@@ -3,10 +3,11 @@
 #include "backends/cpu/simd/simd.hpp"
 
 #if defined(__x86_64__) && defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
+#include "backends/cpu/simd/prims_x86.hpp"
 #include "backends/cpu/simd/fill_table.hpp"
 
 bool moe::cpu::simd::fill_avx2(kernel_table& t) noexcept {
-    fill_x86<x86_prims<false>, xsimd::fma3<xsimd::avx2>>(t);
+    fill_kernels<x86_prims<false>, xsimd::fma3<xsimd::avx2>>(t);
     return true;
 }
 #else

@@ -9,10 +9,11 @@
 // GCC 12's avx512fintrin.h passes _mm512_undefined_epi32() to masked builtins: a known false positive.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #endif
+#include "backends/cpu/simd/prims_x86.hpp"
 #include "backends/cpu/simd/fill_table.hpp"
 
 bool moe::cpu::simd::fill_avx512(kernel_table& t) noexcept {
-    fill_x86<x86_prims<true>, xsimd::avx512bw>(t);
+    fill_kernels<x86_prims<true>, xsimd::avx512bw>(t);
     return true;
 }
 #else

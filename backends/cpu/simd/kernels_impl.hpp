@@ -1,6 +1,7 @@
-// kernels_impl.hpp — every SIMD dot product and tile, written once over an ISA's primitives P (prims_x86.hpp),
-// each repeating the reference's lane split and float order (backends/cpu/ref/vec_dot*.cpp) so results are bit-exact.
-// Before: prims_*.hpp. After: kernels_<isa>.cpp instantiate fill_table<P, Arch>() into the dispatch table.
+// kernels_impl.hpp — every SIMD dot product and tile, written once over an ISA's primitives P (prims_x86.hpp,
+// prims_neon.hpp: 32-byte registers of eight int32 / float lanes), each repeating the reference's lane split and
+// float order (backends/cpu/ref/vec_dot*.cpp) so results are bit-exact.
+// Before: prims_*.hpp. After: kernels_<isa>.cpp instantiate fill_kernels<P, Arch>() into the dispatch table.
 //
 // Included only by fill_table.hpp; all in an anonymous namespace, so every instantiation has internal linkage.
 #pragma once

@@ -1,5 +1,6 @@
 // prims_x86.hpp — the x86 building blocks of the kernels: int8 dot products into llama.cpp's eight int32 lanes,
-// eight-lane float accumulation in the reference's order. Included only by kernels_avx2.cpp and kernels_avx512.cpp.
+// eight-lane float accumulation in the reference's order. Included only by kernels_avx2.cpp and kernels_avx512.cpp
+// (prims_neon.hpp is the aarch64 counterpart).
 // Before: blocks in memory. After: kernels_impl.hpp builds every type's dot product from these.
 //
 // Everything here has internal linkage (anonymous namespace, intrinsics only): a function compiled for AVX-512 can

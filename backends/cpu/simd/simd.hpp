@@ -1,5 +1,5 @@
 // simd.hpp — the CPU backend's per-ISA kernel table: activation quantizers and matmul tiles, chosen once at startup.
-// Before: the per-ISA kernels (kernels_avx2/avx512/neon.cpp). After: the matmul kernels (ref/matmul.cpp) call them.
+// Before: the per-ISA kernels (kernels_avx2/avx512/neon/neon_dot.cpp). After: the matmul kernels (ref/matmul.cpp).
 //
 // Every SIMD kernel is bit-exact with the reference (ref/vec_dot.cpp) for the same inputs: integer block sums are
 // exact and the float accumulation repeats the reference's order lane for lane. Types without a kernel run the
@@ -49,7 +49,8 @@ bool set_isa(isa level) noexcept;
 // The per-ISA fillers, each defined in its own translation unit with its own compiler flags (false: not built).
 bool fill_avx2(kernel_table& t) noexcept;
 bool fill_avx512(kernel_table& t) noexcept;
-bool fill_neon(kernel_table& t) noexcept;
+bool fill_neon(kernel_table& t) noexcept;      // ARMv8-A NEON
+bool fill_neon_dot(kernel_table& t) noexcept;  // NEON + dotprod; isa::neon uses it where the CPU has dotprod
 
 // ---- what the matmul kernels call ----------------------------------------------------------------------------------
 
