@@ -38,12 +38,20 @@ struct quant_act {
     // round-half-even(x * id) for 32 values, the x86 conversion (INT32_MIN for NaN and out-of-range values; ARM's
     // saturates and gives 0 for NaN, so those lanes are set explicitly).
     static void round32(const float* x, float id, int32_t* q) noexcept {
-        const fb s(id), limit(2147483648.0f);
+        const fb s(id);
+#if defined(__aarch64__)
+        // Only ARM needs the select (and xsimd's AVX-512BW int select does not compile at -O0 with GCC 12).
+        const fb limit(2147483648.0f);
         const ib indefinite(INT32_MIN);
+#endif
         for (int j = 0; j < 32; j += W) {
             const fb v = fb::load_unaligned(x + j) * s;
             const ib r = xsimd::nearbyint_as_int(v);
+#if defined(__aarch64__)
             xsimd::select(xsimd::bool_cast(xsimd::abs(v) < limit), r, indefinite).store_unaligned(q + j);
+#else
+            r.store_unaligned(q + j);  // x86's conversion gives INT32_MIN for NaN and out-of-range values itself
+#endif
         }
     }
     static int8_t sat8(int32_t v) noexcept { return static_cast<int8_t>(v < -128 ? -128 : v > 127 ? 127 : v); }
