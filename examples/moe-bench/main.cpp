@@ -24,6 +24,7 @@ struct options {
     std::string output = "md";
     std::string backend = "cpu";
     bool bandwidth = true;
+    int batch_seqs = 1;  // > 1: also tg with this many sequences per eval_batch
 };
 
 void print_help(std::FILE* f) {
@@ -41,6 +42,8 @@ void print_help(std::FILE* f) {
         "  -r, --repetitions N  repetitions (default 5)\n"
         "  -o, --output FMT     md (default) or csv\n"
         "  --backend NAME       session backend (default cpu)\n"
+        "  --batch-seqs N       also time tg with N sequences decoded together (one eval_batch of N tokens per\n"
+        "                       step; aggregate t/s), alternating repetitions with single-sequence tg\n"
         "  --no-bandwidth       skip the machine read-bandwidth test\n"
         "  -h, --help           show this help\n",
         f);
@@ -88,6 +91,7 @@ int main(int argc, char** argv) {
         else if ((a == "-n" || a == "--n-gen") && moe_bench::parse_int(v, 0, x)) o.n = x;
         else if ((a == "-t" || a == "--threads") && moe_bench::parse_int(v, 1, x)) o.threads = static_cast<int>(x);
         else if ((a == "-r" || a == "--repetitions") && moe_bench::parse_int(v, 1, x)) o.reps = static_cast<int>(x);
+        else if (a == "--batch-seqs" && moe_bench::parse_int(v, 1, x) && x <= 4096) o.batch_seqs = static_cast<int>(x);
         else return fail("invalid option or value: " + a + " " + v);
     }
     if (o.models.empty()) return fail("no model (-m FILE); see --help");
@@ -98,12 +102,14 @@ int main(int argc, char** argv) {
     }
 
     std::vector<row> rows;
+    std::vector<std::string> ratios;  // --batch-seqs: batched / single tg
     for (const std::string& path : o.models) {
         moe::result<moe::model> m = moe::model::load(path);
         if (!m) return fail(path + ": " + m.error().to_string());
         moe::result<moe_bench::weight_traffic> w = moe_bench::measure_weight_traffic(path);
         if (!w) return fail(path + ": " + w.error().to_string());
-        moe::result<moe_bench::moe_timer> timer = moe_bench::moe_timer::create(*m, o.p, o.n, o.threads, o.backend);
+        moe::result<moe_bench::moe_timer> timer =
+            moe_bench::moe_timer::create(*m, o.p, o.n, o.threads, o.backend, o.batch_seqs);
         if (!timer) return fail(path + ": " + timer.error().to_string());
 
         const moe::model_info& info = m->info();
@@ -125,18 +131,38 @@ int main(int argc, char** argv) {
             rows.push_back(r);
         }
         if (o.n > 0) {
-            row r = base;
+            row r = base, rb = base;
             r.test = "tg" + std::to_string(o.n);
+            rb.test = "tg" + std::to_string(o.n) + " x" + std::to_string(o.batch_seqs) + " seqs (aggregate)";
+            const bool batched = o.batch_seqs > 1;
             const std::vector<int32_t> warm(gen.begin(), gen.begin() + 1);
             if (moe::result<double> s = timer->time_tg(warm); !s) return fail(path + ": tg: " + s.error().to_string());
-            for (int rep = 0; rep < o.reps; ++rep) {
+            if (batched)
+                if (moe::result<double> s = timer->time_tg_batched(warm); !s)
+                    return fail(path + ": tg batched: " + s.error().to_string());
+            for (int rep = 0; rep < o.reps; ++rep) {  // batched and single repetitions alternate (a loaded machine)
                 moe::result<double> s = timer->time_tg(gen);
                 if (!s) return fail(path + ": tg: " + s.error().to_string());
                 r.rate.samples.push_back(static_cast<double>(o.n) / *s);
+                if (!batched) continue;
+                s = timer->time_tg_batched(gen);
+                if (!s) return fail(path + ": tg batched: " + s.error().to_string());
+                rb.rate.samples.push_back(static_cast<double>(o.n * o.batch_seqs) / *s);
             }
             r.token_mib = static_cast<double>(w->per_token_bytes) / (1024.0 * 1024.0);
             r.achieved_gbs = static_cast<double>(w->per_token_bytes) * r.rate.mean() / 1e9;
             rows.push_back(r);
+            if (batched) {
+                rows.push_back(rb);
+                double lo = 1e300, hi = 0;  // ratio of each alternating pair
+                for (size_t k = 0; k < r.rate.samples.size(); ++k) {
+                    const double q = rb.rate.samples[k] / r.rate.samples[k];
+                    lo = q < lo ? q : lo, hi = q > hi ? q : hi;
+                }
+                ratios.push_back(base.model + ": " + rb.test + " / " + r.test + " = " +
+                                 std::to_string(rb.rate.mean() / r.rate.mean()) + " (pairs " + std::to_string(lo) +
+                                 " .. " + std::to_string(hi) + ")");
+            }
         }
     }
 
@@ -171,6 +197,8 @@ int main(int argc, char** argv) {
             std::printf(" | | |\n");
         }
     }
+    for (const std::string& q : ratios) std::printf("\n%s", q.c_str());
+    if (!ratios.empty()) std::printf("\n");
     if (have_load) std::printf("\nload average after the runs: %.2f %.2f %.2f\n", load[0], load[1], load[2]);
     if (bw.best_gbs > 0) {
         std::printf("machine read bandwidth: %.2f GB/s best, %.2f GB/s mean (%d threads, %.0f MiB buffer, "

@@ -47,9 +47,10 @@ std::vector<int32_t> bench_tokens(int64_t n, int64_t n_vocab, uint32_t seed) {
 }
 
 moe::result<moe_timer> moe_timer::create(const moe::model& m, int64_t p, int64_t n, int n_threads,
-                                         const std::string& backend) {
+                                         const std::string& backend, int n_seq) {
     moe::session_params sp;
     sp.n_ctx = p + n;
+    sp.n_seq = n_seq;
     sp.n_threads = n_threads;
     sp.backend = backend;
     sp.max_batch = p > 512 ? p : 512;  // the whole prompt as one batch, as llama-bench's n_ubatch >= p
@@ -72,6 +73,23 @@ moe::result<double> moe_timer::time_tg(const std::vector<int32_t>& tokens) {
     const auto t0 = std::chrono::steady_clock::now();
     for (const int32_t& tok : tokens) {
         moe::status st = session_.eval(&tok, 1, moe::logits_mode::last);
+        if (!st.ok()) return st;
+    }
+    const auto t1 = std::chrono::steady_clock::now();
+    return std::chrono::duration<double>(t1 - t0).count();
+}
+
+moe::result<double> moe_timer::time_tg_batched(const std::vector<int32_t>& tokens) {
+    session_.clear();
+    const int S = session_.n_seq();
+    std::vector<int32_t> tok(static_cast<size_t>(S)), seq(static_cast<size_t>(S));
+    for (int q = 0; q < S; ++q) seq[static_cast<size_t>(q)] = q;
+    const int64_t V = session_.n_vocab();
+    const auto t0 = std::chrono::steady_clock::now();
+    for (size_t i = 0; i < tokens.size(); ++i) {
+        for (int q = 0; q < S; ++q)  // a different token per sequence, so each one routes its own way
+            tok[static_cast<size_t>(q)] = static_cast<int32_t>(1 + (tokens[i] + 7919 * q) % (V - 1));
+        moe::status st = session_.eval_batch(tok.data(), seq.data(), tok.size(), moe::logits_mode::last);
         if (!st.ok()) return st;
     }
     const auto t1 = std::chrono::steady_clock::now();

@@ -257,12 +257,14 @@ typedef struct moe_session_params {
     int64_t max_batch;   /* longer batches are evaluated in chunks of this many tokens (default 512) */
     uint64_t max_memory; /* bytes for the KV cache and compute buffers (weights not counted); 0: the physical
                             memory. Over it, create (KV cache) or eval (a new batch size) fails with OUT_OF_MEMORY */
+    int32_t n_seq;       /* sequences held at once, 1 .. 4096 (default 1), each with its own n_ctx tokens of KV cache
+                            (n_seq times the memory): see moe_session_eval_batch. The other calls use sequence 0 */
 } moe_session_params;
 
 MOE_CAPI moe_session_params moe_session_default_params(void);
 /* A conversation on `model` with its own KV cache and threads; many sessions may share one model.
- * Errors: INVALID_ARGUMENT (NULL, negative n_ctx, max_batch < 1, unknown backend), ABI_MISMATCH,
- * BACKEND_UNAVAILABLE, OUT_OF_MEMORY. */
+ * Errors: INVALID_ARGUMENT (NULL, negative n_ctx, max_batch < 1, n_seq outside 1 .. 4096, unknown backend),
+ * ABI_MISMATCH, BACKEND_UNAVAILABLE, OUT_OF_MEMORY. */
 MOE_CAPI moe_status moe_session_create(const moe_model* model, const moe_session_params* params, moe_session** out);
 /* NULL is fine. A session with a running moe_async must not be freed before the moe_async. */
 MOE_CAPI void moe_session_free(moe_session* session);
@@ -286,6 +288,26 @@ MOE_CAPI moe_status moe_session_argmax(const moe_session* session, int64_t i, in
  * Errors: INVALID_ARGUMENT (NULL, n_keep < 0 or > n_past), BUSY. */
 MOE_CAPI moe_status moe_session_clear(moe_session* session);
 MOE_CAPI moe_status moe_session_truncate(moe_session* session, int64_t n_keep);
+
+/* ---- several sequences in one forward pass (continuous batching) ----
+ * A session created with n_seq > 1 holds that many sequences, each with its own KV cache and n_past. With
+ * moe_session_clear / _truncate / _n_past / _eval / _state_* working on sequence 0 (clear empties all; state load
+ * empties the others). */
+MOE_CAPI int32_t moe_session_n_seq(const moe_session* session);                  /* 1 or more; 0 for NULL */
+MOE_CAPI int64_t moe_session_n_past_seq(const moe_session* session, int32_t seq); /* 0 for NULL or a bad seq */
+/* Evaluates n tokens of several sequences in one forward pass: token i goes to sequence seq_ids[i] at its n_past,
+ * which advances (a batch may mix one sequence's prompt with other sequences' next tokens). Logits: all_logits
+ * keeps every token's, otherwise those of each sequence's last token in the batch; read them with
+ * moe_session_logits / _argmax by batch index i. Errors: INVALID_ARGUMENT (NULL, n == 0, a sequence id outside
+ * 0 .. n_seq - 1, a token outside the vocabulary), CONTEXT_FULL (a sequence's n_past + its tokens > n_ctx; nothing
+ * is evaluated then), BUSY, OUT_OF_MEMORY. After an error every sequence's n_past is unchanged. */
+MOE_CAPI moe_status moe_session_eval_batch(moe_session* session, const int32_t* tokens, const int32_t* seq_ids,
+                                           size_t n, bool all_logits);
+/* One sequence leaves (clear_seq: its KV cache is emptied, the slot can take a new sequence) or rewinds
+ * (truncate_seq: keeps its first n_keep tokens). Only that sequence's logits of the last batch are forgotten.
+ * Errors: INVALID_ARGUMENT (NULL, seq outside 0 .. n_seq - 1, n_keep < 0 or > its n_past), BUSY. */
+MOE_CAPI moe_status moe_session_clear_seq(moe_session* session, int32_t seq);
+MOE_CAPI moe_status moe_session_truncate_seq(moe_session* session, int32_t seq, int64_t n_keep);
 /* The KV cache and the last logits as bytes for moe_session_state_load on a session of the same model (with
  * n_ctx >= the saved n_past; host byte order: restore on the same kind of machine). Size is exact: *n_bytes gets it, also with BUFFER_TOO_SMALL; data may be NULL to ask.
  * Errors: INVALID_ARGUMENT (NULL session / n_bytes), BUFFER_TOO_SMALL, BUSY. */

@@ -21,11 +21,17 @@ struct kv_layer_shape {
 };
 
 // What a session asks for: a graph over n_tokens new tokens, with logits for all of them or only the last.
+// Several sequences (n_seq > 1): the caches hold one slot of n_ctx rows per sequence, the graph has two more inputs,
+// "sequence ids" [n_tokens] i32 (value 2) and "output rows" [n_outputs] i32 (value 3, the batch rows whose logits
+// are computed, in that order; all_logits is then ignored), and the attention ops place each token by its position
+// and sequence id instead of n_past.
 struct build_request {
     int64_t n_tokens = 1;
     bool all_logits = false;
-    int64_t n_ctx = 0;                  // KV cache rows
-    std::vector<void*> k_cache, v_cache;  // per layer, f32 [n_ctx, n_head_kv, key_dim / value_dim]
+    int64_t n_ctx = 0;                  // KV cache rows (per sequence)
+    int64_t n_seq = 1;
+    int64_t n_outputs = 1;              // n_seq > 1 only
+    std::vector<void*> k_cache, v_cache;  // per layer, f32 [n_ctx, n_head_kv, key_dim / value_dim], n_seq times
 };
 
 class architecture {
@@ -33,7 +39,8 @@ public:
     virtual ~architecture() = default;
     virtual const model_info& info() const noexcept = 0;
     virtual std::vector<kv_layer_shape> kv_shape() const = 0;
-    // Graph inputs are "tokens" [T] i32 and "positions" [T] i32; the output is logits [T or 1, n_vocab] f32.
+    // Graph inputs are "tokens" [T] i32 and "positions" [T] i32 (then "sequence ids" and "output rows" with several
+    // sequences); the output is logits [T or 1 (or n_outputs), n_vocab] f32.
     virtual result<graph> build(const build_request& req) const = 0;
 };
 

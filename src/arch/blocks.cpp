@@ -24,7 +24,7 @@ value_id heads(graph_builder& b, value_id y, int64_t H, int64_t D, const weight&
 }
 }  // namespace
 
-value_id attention_block(graph_builder& b, value_id x, value_id pos, value_id kcache, value_id vcache,
+value_id attention_block(graph_builder& b, value_id x, value_id pos, value_id seq, value_id kcache, value_id vcache,
                          const attention_weights& w, const attention_params& p) {
     value_id q = heads(b, linear(b, x, w.wq, w.bq), p.n_head, p.head_dim_k, w.q_norm, p.norm_eps);
     value_id k = heads(b, linear(b, x, w.wk, w.bk), p.n_head_kv, p.head_dim_k, w.k_norm, p.norm_eps);
@@ -37,9 +37,10 @@ value_id attention_block(graph_builder& b, value_id x, value_id pos, value_id kc
         q = b.rope(q, pos, p.n_rot, p.mode, p.rope_base, p.rope_freq_scale);
         k = b.rope(k, pos, p.n_rot, p.mode, p.rope_base, p.rope_freq_scale);
     }
-    value_id a = p.window > 0 || w.sinks
-                     ? b.attention_ext(q, k, v, kcache, vcache, w.sinks ? w.sinks.in(b) : no_value, p.scale, p.window)
-                     : b.attention(q, k, v, kcache, vcache, p.scale);
+    const value_id apos = seq != no_value ? pos : no_value;  // one sequence: rows from n_past
+    value_id a = p.window > 0 || w.sinks ? b.attention_ext(q, k, v, kcache, vcache, w.sinks ? w.sinks.in(b) : no_value,
+                                                           p.scale, p.window, apos, seq)
+                                         : b.attention(q, k, v, kcache, vcache, p.scale, apos, seq);
     return linear(b, a, w.wo, w.bo);
 }
 

@@ -41,8 +41,9 @@ struct attention_params {
 // ggml_rope_yarn_corr_dims: the rotation pairs YaRN's ramp runs over, for n_rot dims and a RoPE base.
 rope_yarn_params yarn_rope_params(const yarn_params& y, int64_t n_rot, float base);
 
-// x [T, n_embd] (already normed) -> [T, n_embd]. Stores this batch's K/V in the caches.
-value_id attention_block(graph_builder& b, value_id x, value_id pos, value_id kcache, value_id vcache,
+// x [T, n_embd] (already normed) -> [T, n_embd]. Stores this batch's K/V in the caches. seq: the "sequence ids"
+// input of a several-sequence graph (caches [S, C, H, D]), else no_value.
+value_id attention_block(graph_builder& b, value_id x, value_id pos, value_id seq, value_id kcache, value_id vcache,
                          const attention_weights& w, const attention_params& p);
 
 struct moe_weights {

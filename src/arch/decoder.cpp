@@ -102,27 +102,44 @@ status begin_decoder_graph(decoder_graph& g, const build_request& req, const out
     if (T < 1) return status(errc::invalid_argument, "a batch needs at least one token");
     if (static_cast<int64_t>(req.k_cache.size()) != n_layer || static_cast<int64_t>(req.v_cache.size()) != n_layer)
         return status(errc::internal, "KV cache does not match the layer count");
+    const bool multi = req.n_seq > 1;
+    if (req.n_seq < 1 || (multi && (req.n_outputs < 1 || req.n_outputs > T)))
+        return status(errc::invalid_argument, "a batch of several sequences needs 1.." + std::to_string(T) +
+                                                  " output rows");
     graph_builder& b = g.b;
+    // inputs first, so that their value ids are 0, 1 (2, 3): the session writes them by number
     g.tokens = b.input("tokens", dtype::i32, {T});
     g.pos = b.input("positions", dtype::i32, {T});
+    if (multi) {
+        g.seq = b.input("sequence ids", dtype::i32, {T});
+        g.out_rows = b.input("output rows", dtype::i32, {req.n_outputs});
+    }
     g.x = b.get_rows(w.tok_embd.in(b), g.tokens);
+    auto cache_shape = [&](int64_t dim) {
+        return multi ? shape{req.n_seq, req.n_ctx, p.n_head_kv, dim} : shape{req.n_ctx, p.n_head_kv, dim};
+    };
     for (int64_t il = 0; il < n_layer; ++il) {
         const std::string n = std::to_string(il);
         const size_t l = static_cast<size_t>(il);
-        g.k_cache.push_back(b.state("cache_k." + n, dtype::f32, {req.n_ctx, p.n_head_kv, p.head_dim_k}, req.k_cache[l]));
+        g.k_cache.push_back(b.state("cache_k." + n, dtype::f32, cache_shape(p.head_dim_k), req.k_cache[l]));
         // head_dim_v 0: no V cache (MLA reads its values from the K rows, see kv_layer_shape)
-        g.v_cache.push_back(p.head_dim_v > 0 ? b.state("cache_v." + n, dtype::f32, {req.n_ctx, p.n_head_kv, p.head_dim_v},
+        g.v_cache.push_back(p.head_dim_v > 0 ? b.state("cache_v." + n, dtype::f32, cache_shape(p.head_dim_v),
                                                        req.v_cache[l])
                                              : no_value);
     }
     return {};
 }
 
+value_id decoder_output_rows(decoder_graph& g, value_id x, const build_request& req) {
+    if (g.out_rows != no_value) return g.b.get_rows(x, g.out_rows);
+    if (!req.all_logits && req.n_tokens > 1) return g.b.rows(x, req.n_tokens - 1, 1);
+    return x;
+}
+
 result<graph> finish_decoder_graph(decoder_graph& g, value_id x, const output_weights& w, float eps,
                                    const build_request& req) {
     graph_builder& b = g.b;
-    x = b.rms_norm(x, w.output_norm.in(b), eps);
-    if (!req.all_logits && req.n_tokens > 1) x = b.rows(x, req.n_tokens - 1, 1);
+    x = decoder_output_rows(g, b.rms_norm(x, w.output_norm.in(b), eps), req);
     value_id logits = b.mul_mat(x, w.output.in(b));
     b.mark_output(logits);
     return b.finish();

@@ -42,15 +42,19 @@ output_weights bind_output_weights(weight_binder& wb, const model_info& info, bo
 attention_weights bind_attention(weight_binder& wb, const std::string& prefix, const attention_params& p,
                                  int64_t n_embd);
 
-// The frame of every decoder graph: inputs "tokens"/"positions", the embedding lookup, and the KV states.
+// The frame of every decoder graph: inputs "tokens"/"positions" (and "sequence ids"/"output rows" for several
+// sequences, see build_request), the embedding lookup, and the KV states.
 struct decoder_graph {
     graph_builder b;
     value_id tokens = no_value, pos = no_value;
+    value_id seq = no_value, out_rows = no_value;  // several sequences only
     value_id x = no_value;  // embeddings [T, n_embd]
     std::vector<value_id> k_cache, v_cache;
 };
 status begin_decoder_graph(decoder_graph& g, const build_request& req, const output_weights& w,
                            const attention_params& p, int64_t n_layer);
+// The rows of x [T, n_embd] whose logits are wanted: all, the last, or the "output rows" of several sequences.
+value_id decoder_output_rows(decoder_graph& g, value_id x, const build_request& req);
 // Final RMSNorm, last-row selection (unless all logits are wanted), the output head; marks logits as the output.
 result<graph> finish_decoder_graph(decoder_graph& g, value_id x, const output_weights& w, float eps,
                                    const build_request& req);

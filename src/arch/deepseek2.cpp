@@ -76,7 +76,7 @@ public:
         for (size_t il = 0; il < layers_.size(); ++il) {
             const deepseek2_layer& L = layers_[il];
             value_id h = b.rms_norm(x, L.attn_norm.in(b), hp_.rms_eps);
-            x = b.add(mla_attention(b, h, g.pos, g.k_cache[il], g.v_cache[il], L.attn, mla_), x);
+            x = b.add(mla_attention(b, h, g.pos, g.seq, g.k_cache[il], g.v_cache[il], L.attn, mla_), x);
             h = b.rms_norm(x, L.ffn_norm.in(b), hp_.rms_eps);
             value_id f;
             if (static_cast<int64_t>(il) < n_dense_) {

@@ -128,7 +128,7 @@ public:
             const gpt_oss_layer& L = layers_[il];
             value_id h = b.rms_norm(x, L.attn_norm.in(b), hp_.rms_eps);
             const attention_params& ap = L.swa ? attn_swa_ : hp_.attn;
-            x = b.add(attention_block(b, h, g.pos, g.k_cache[il], g.v_cache[il], L.attn, ap), x);
+            x = b.add(attention_block(b, h, g.pos, g.seq, g.k_cache[il], g.v_cache[il], L.attn, ap), x);
             h = b.rms_norm(x, L.post_attn_norm.in(b), hp_.rms_eps);
             x = b.add(oai_moe_ffn(b, h, L.moe, hp_.info.n_expert_used), x);
         }

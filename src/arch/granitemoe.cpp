@@ -85,15 +85,14 @@ public:
         for (size_t il = 0; il < layers_.size(); ++il) {
             const granitemoe_layer& L = layers_[il];
             value_id h = b.rms_norm(x, L.attn_norm.in(b), hp_.rms_eps);
-            x = b.add(residual(attention_block(b, h, g.pos, g.k_cache[il], g.v_cache[il], L.attn, hp_.attn)), x);
+            x = b.add(residual(attention_block(b, h, g.pos, g.seq, g.k_cache[il], g.v_cache[il], L.attn, hp_.attn)), x);
             h = b.rms_norm(x, L.ffn_norm.in(b), hp_.rms_eps);
             value_id f = moe_ffn(b, h, L.moe, moe_);
             if (L.shexp.gate) f = b.add(f, shared_expert_ffn(b, h, L.shexp));
             x = b.add(residual(f), x);
         }
         // finish_decoder_graph's head, then Granite's logit division
-        x = b.rms_norm(x, out_.output_norm.in(b), hp_.rms_eps);
-        if (!req.all_logits && req.n_tokens > 1) x = b.rows(x, req.n_tokens - 1, 1);
+        x = decoder_output_rows(g, b.rms_norm(x, out_.output_norm.in(b), hp_.rms_eps), req);
         value_id logits = b.scale(b.mul_mat(x, out_.output.in(b)), 1.0f / sc_.logit);
         b.mark_output(logits);
         return b.finish();

@@ -40,7 +40,7 @@ value_id rope_part(graph_builder& b, value_id x, value_id pos, const mla_params&
 }
 }  // namespace
 
-value_id mla_attention(graph_builder& b, value_id x, value_id pos, value_id kcache, value_id vcache,
+value_id mla_attention(graph_builder& b, value_id x, value_id pos, value_id seq, value_id kcache, value_id vcache,
                        const mla_weights& w, const mla_params& p) {
     const int64_t T = b.val(x).sh[0], H = p.n_head, L = p.kv_lora_rank, R = p.n_rot, N = p.qk_nope;
     value_id q;  // [T, H, N + R]
@@ -58,19 +58,20 @@ value_id mla_attention(graph_builder& b, value_id x, value_id pos, value_id kcac
     value_id latent = b.rms_norm(b.cols(kv_pe, 0, L), w.kv_a_norm.in(b), p.norm_eps);  // [T, L]
     value_id k_pe = rope_part(b, b.reshape(b.cols(kv_pe, L, R), {T, 1, R}), pos, p);  // [T, 1, R], one shared head
 
+    const value_id apos = seq != no_value ? pos : no_value;  // one sequence: cache rows from n_past
     value_id out;  // [T, H * v_dim]
     if (p.absorbed) {
         // score = q_nope . (k_b latent) + q_pe . k_pe = (k_b^T q_nope) . latent + q_pe . k_pe: MQA over the cache
         value_id q_abs = b.mul_mat_heads(q_nope, w.wk_b.in(b));  // [T, H, L]
         value_id qc = b.concat(q_abs, q_pe);                    // [T, H, L + R]
         value_id kc = b.concat(b.reshape(latent, {T, 1, L}), k_pe);  // [T, 1, L + R]
-        value_id a = b.attention_mla(qc, kc, kcache, L, p.kq_scale);  // [T, H, L]: attended latents
+        value_id a = b.attention_mla(qc, kc, kcache, L, p.kq_scale, apos, seq);  // [T, H, L]: attended latents
         out = b.reshape(b.mul_mat_heads(a, w.wv_b.in(b)), {T, H * p.v_dim});
     } else {
         value_id kv = b.reshape(b.mul_mat(latent, w.wkv_b.in(b)), {T, H, N + p.v_dim});
         value_id k = b.concat(b.cols(kv, 0, N), k_pe);  // the RoPE key repeats over the heads
         value_id v = b.cols(kv, N, p.v_dim);
-        out = b.attention(b.concat(q_nope, q_pe), k, v, kcache, vcache, p.kq_scale);
+        out = b.attention(b.concat(q_nope, q_pe), k, v, kcache, vcache, p.kq_scale, apos, seq);
     }
     return b.mul_mat(out, w.wo.in(b));
 }

@@ -45,8 +45,9 @@ mla_weights bind_mla(weight_binder& wb, const std::string& prefix, const mla_par
 kv_layer_shape mla_kv_shape(const mla_params& p);
 
 // x [T, n_embd] (already normed) -> [T, n_embd]. Absorbed: kcache [C, 1, kv_lora_rank + n_rot] and no V cache
-// (vcache is no_value); older files: kcache [C, n_head, qk_dim], vcache [C, n_head, v_dim].
-value_id mla_attention(graph_builder& b, value_id x, value_id pos, value_id kcache, value_id vcache,
+// (vcache is no_value); older files: kcache [C, n_head, qk_dim], vcache [C, n_head, v_dim]. seq: "sequence ids"
+// of a several-sequence graph (caches with a leading slot dim), else no_value.
+value_id mla_attention(graph_builder& b, value_id x, value_id pos, value_id seq, value_id kcache, value_id vcache,
                        const mla_weights& w, const mla_params& p);
 
 MOE_END_NAMESPACE

@@ -25,7 +25,7 @@ result<graph> build_prenorm_decoder(const build_request& req, const decoder_hpar
     for (size_t il = 0; il < layers.size(); ++il) {
         const Layer& L = layers[il];
         value_id h = b.rms_norm(x, L.attn_norm.in(b), hp.rms_eps);
-        x = b.add(attention_block(b, h, g.pos, g.k_cache[il], g.v_cache[il], L.attn, hp.attn), x);
+        x = b.add(attention_block(b, h, g.pos, g.seq, g.k_cache[il], g.v_cache[il], L.attn, hp.attn), x);
         h = b.rms_norm(x, L.ffn_norm.in(b), hp.rms_eps);
         x = b.add(ffn(b, h, L), x);
     }

@@ -24,6 +24,7 @@ moe_session_params moe_session_default_params(void) {
     p.backend = "auto";
     p.max_batch = d.max_batch;
     p.max_memory = d.max_memory;
+    p.n_seq = d.n_seq;
     return p;
 }
 
@@ -45,6 +46,7 @@ moe_status moe_session_create(const moe_model* model, const moe_session_params* 
             sp.backend = params->backend ? params->backend : "auto";
             sp.max_batch = params->max_batch;
             sp.max_memory = params->max_memory;
+            sp.n_seq = params->n_seq;
         }
         moe::result<moe::session> s = moe::session::create(model->state->m, sp);
         if (!s) return fail(fn, s.error());
@@ -71,6 +73,46 @@ moe_status moe_session_eval(moe_session* session, const int32_t* tokens, size_t 
         claim c(session->busy);
         if (!c.ok()) return busy(fn);
         moe::status st = session->s.eval(tokens, n, all_logits ? moe::logits_mode::all : moe::logits_mode::last);
+        return st.ok() ? MOE_OK : fail(fn, st);
+    });
+}
+
+int32_t moe_session_n_seq(const moe_session* session) { return session ? session->s.n_seq() : 0; }
+int64_t moe_session_n_past_seq(const moe_session* session, int32_t seq) {
+    return session ? session->s.n_past(seq) : 0;
+}
+
+moe_status moe_session_eval_batch(moe_session* session, const int32_t* tokens, const int32_t* seq_ids, size_t n,
+                                  bool all_logits) {
+    const char* fn = "moe_session_eval_batch";
+    return moe_capi::guarded(fn, [&]() -> moe_status {
+        if (!session) return fail(fn, MOE_ERR_INVALID_ARGUMENT, "session is NULL");
+        claim c(session->busy);
+        if (!c.ok()) return busy(fn);
+        moe::status st =
+            session->s.eval_batch(tokens, seq_ids, n, all_logits ? moe::logits_mode::all : moe::logits_mode::last);
+        return st.ok() ? MOE_OK : fail(fn, st);
+    });
+}
+
+moe_status moe_session_clear_seq(moe_session* session, int32_t seq) {
+    const char* fn = "moe_session_clear_seq";
+    return moe_capi::guarded(fn, [&]() -> moe_status {
+        if (!session) return fail(fn, MOE_ERR_INVALID_ARGUMENT, "session is NULL");
+        claim c(session->busy);
+        if (!c.ok()) return busy(fn);
+        moe::status st = session->s.clear_seq(seq);
+        return st.ok() ? MOE_OK : fail(fn, st);
+    });
+}
+
+moe_status moe_session_truncate_seq(moe_session* session, int32_t seq, int64_t n_keep) {
+    const char* fn = "moe_session_truncate_seq";
+    return moe_capi::guarded(fn, [&]() -> moe_status {
+        if (!session) return fail(fn, MOE_ERR_INVALID_ARGUMENT, "session is NULL");
+        claim c(session->busy);
+        if (!c.ok()) return busy(fn);
+        moe::status st = session->s.truncate(seq, n_keep);
         return st.ok() ? MOE_OK : fail(fn, st);
     });
 }

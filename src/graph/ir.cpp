@@ -315,35 +315,62 @@ value_id graph_builder::rope(value_id x, value_id pos, int64_t n_rot, rope_mode 
     return out;
 }
 
-// Whether q/k/v and the two caches fit one attention op (shared by attention and attention_ext).
-static bool attention_fits(const value& Q, const value& K, const value& V, const value& KC, const value& VC) {
+// Whether q/k/v and the two caches fit one attention op (shared by attention and attention_ext). `multi`: the
+// caches hold one slot per sequence, [S, C, H, D]; else [C, H, D].
+static bool attention_fits(const value& Q, const value& K, const value& V, const value& KC, const value& VC,
+                           bool multi) {
+    const int r = multi ? 4 : 3, o = multi ? 1 : 0;  // cache rank, offset of the row dim
     return Q.sh.rank == 3 && K.sh.rank == 3 && V.sh.rank == 3 && Q.sh[0] == K.sh[0] && K.sh[0] == V.sh[0] &&
            Q.sh[2] == K.sh[2] && K.sh[1] == V.sh[1] && K.sh[1] > 0 && Q.sh[1] % K.sh[1] == 0 &&
-           KC.kind == value_kind::state && VC.kind == value_kind::state && KC.sh.rank == 3 && VC.sh.rank == 3 &&
-           KC.sh[1] == K.sh[1] && KC.sh[2] == K.sh[2] && VC.sh[1] == V.sh[1] && VC.sh[2] == V.sh[2] &&
-           KC.sh[0] == VC.sh[0] && KC.type == dtype::f32 && VC.type == dtype::f32;
+           KC.kind == value_kind::state && VC.kind == value_kind::state && KC.sh.rank == r && VC.sh.rank == r &&
+           KC.sh[o + 1] == K.sh[1] && KC.sh[o + 2] == K.sh[2] && VC.sh[o + 1] == V.sh[1] && VC.sh[o + 2] == V.sh[2] &&
+           KC.sh[0] == VC.sh[0] && KC.sh[o] == VC.sh[o] && KC.type == dtype::f32 && VC.type == dtype::f32;
 }
 
-value_id graph_builder::attention(value_id q, value_id k, value_id v, value_id kcache, value_id vcache, float scale) {
+bool graph_builder::sequence_inputs(value_id pos, value_id seq, int64_t T, const char* op) {
+    if (pos == no_value && seq == no_value) return true;
+    if (!check(pos != no_value && seq != no_value, std::string(op) + ": positions and sequence ids come together"))
+        return false;
+    if (!check(valid(pos) && valid(seq), std::string(op) + ": invalid positions or sequence ids")) return false;
+    const value &p = val(pos), &s = val(seq);
+    return check(p.type == dtype::i32 && s.type == dtype::i32 && p.sh.rank == 1 && s.sh.rank == 1 && p.sh[0] == T &&
+                     s.sh[0] == T,
+                 std::string(op) + ": positions " + p.sh.to_string() + " and sequence ids " + s.sh.to_string() +
+                     " must be i32 [" + std::to_string(T) + "]");
+}
+
+void graph_builder::append_sequence_inputs(value_id pos, value_id seq) {
+    if (pos == no_value || !err_.ok()) return;
+    node& n = g_.nodes.back();
+    n.in[static_cast<size_t>(n.n_in++)] = pos;
+    n.in[static_cast<size_t>(n.n_in++)] = seq;
+    n.i[3] = 1;
+}
+
+value_id graph_builder::attention(value_id q, value_id k, value_id v, value_id kcache, value_id vcache, float scale,
+                                  value_id pos, value_id seq) {
     MOE_REQUIRE_VALID(q, k, v, kcache, vcache);
     if (!is_f32({q, k, v}, "attention")) return no_value;
     const value &Q = val(q), &K = val(k), &V = val(v), &KC = val(kcache), &VC = val(vcache);
-    if (!check(attention_fits(Q, K, V, KC, VC), "attention: q " + Q.sh.to_string() + ", k " + K.sh.to_string() +
-                                                    ", v " + V.sh.to_string() + ", caches " + KC.sh.to_string() +
-                                                    " " + VC.sh.to_string() + " do not fit"))
+    if (!sequence_inputs(pos, seq, Q.sh[0], "attention")) return no_value;
+    if (!check(attention_fits(Q, K, V, KC, VC, pos != no_value),
+               "attention: q " + Q.sh.to_string() + ", k " + K.sh.to_string() + ", v " + V.sh.to_string() +
+                   ", caches " + KC.sh.to_string() + " " + VC.sh.to_string() + " do not fit"))
         return no_value;
     value_id out = add_node(op::attention, {q, k, v, kcache, vcache}, dtype::f32, {Q.sh[0], Q.sh[1] * V.sh[2]});
     if (out != no_value) g_.nodes.back().f[0] = scale;
+    append_sequence_inputs(pos, seq);
     return out;
 }
 
 value_id graph_builder::attention_ext(value_id q, value_id k, value_id v, value_id kcache, value_id vcache,
-                                      value_id sinks, float scale, int64_t window) {
+                                      value_id sinks, float scale, int64_t window, value_id pos, value_id seq) {
     MOE_REQUIRE_VALID(q, k, v, kcache, vcache);
     if (sinks != no_value) MOE_REQUIRE_VALID(sinks);
     if (!is_f32({q, k, v}, "attention_ext")) return no_value;
     const int64_t T = val(q).sh[0], Hq = val(q).sh[1], Dv = val(v).sh[2];
-    if (!check(attention_fits(val(q), val(k), val(v), val(kcache), val(vcache)),
+    if (!sequence_inputs(pos, seq, T, "attention_ext")) return no_value;
+    if (!check(attention_fits(val(q), val(k), val(v), val(kcache), val(vcache), pos != no_value),
                "attention_ext: q " + val(q).sh.to_string() + ", k " + val(k).sh.to_string() + ", v " +
                    val(v).sh.to_string() + ", caches " + val(kcache).sh.to_string() + " " +
                    val(vcache).sh.to_string() + " do not fit"))
@@ -357,6 +384,7 @@ value_id graph_builder::attention_ext(value_id q, value_id k, value_id v, value_
                        ? add_node(op::attention_ext, {q, k, v, kcache, vcache, sinks}, dtype::f32, {T, Hq * Dv})
                        : add_node(op::attention_ext, {q, k, v, kcache, vcache}, dtype::f32, {T, Hq * Dv});
     if (out != no_value) g_.nodes.back().f[0] = scale, g_.nodes.back().i[0] = window;
+    append_sequence_inputs(pos, seq);
     return out;
 }
 
@@ -453,12 +481,15 @@ value_id graph_builder::mul_mat_heads(value_id x, value_id w) {
     return add_node(op::mul_mat_heads, {x, w}, dtype::f32, {a.sh[0], a.sh[1], b.sh[1]});
 }
 
-value_id graph_builder::attention_mla(value_id q, value_id kv, value_id cache, int64_t dv, float scale) {
+value_id graph_builder::attention_mla(value_id q, value_id kv, value_id cache, int64_t dv, float scale, value_id pos,
+                                      value_id seq) {
     MOE_REQUIRE_VALID(q, kv, cache);
     if (!is_f32({q, kv}, "attention_mla")) return no_value;
     const value &Q = val(q), &K = val(kv), &C = val(cache);
-    const bool ok = Q.sh.rank == 3 && K.sh.rank == 3 && C.sh.rank == 3 && K.sh[0] == Q.sh[0] && K.sh[1] == 1 &&
-                    C.sh[1] == 1 && K.sh[2] == Q.sh[2] && C.sh[2] == Q.sh[2] && C.kind == value_kind::state &&
+    if (!sequence_inputs(pos, seq, Q.sh[0], "attention_mla")) return no_value;
+    const int r = pos != no_value ? 4 : 3, o = r - 3;  // [S, C, 1, D] with several sequences, else [C, 1, D]
+    const bool ok = Q.sh.rank == 3 && K.sh.rank == 3 && C.sh.rank == r && K.sh[0] == Q.sh[0] && K.sh[1] == 1 &&
+                    C.sh[o + 1] == 1 && K.sh[2] == Q.sh[2] && C.sh[o + 2] == Q.sh[2] && C.kind == value_kind::state &&
                     C.type == dtype::f32 && dv >= 1 && dv <= Q.sh[2];
     if (!check(ok, "attention_mla: q " + Q.sh.to_string() + ", kv " + K.sh.to_string() + ", cache " +
                        C.sh.to_string() + " and value width " + std::to_string(dv) + " do not fit"))
@@ -466,6 +497,7 @@ value_id graph_builder::attention_mla(value_id q, value_id kv, value_id cache, i
     const int64_t T = Q.sh[0], H = Q.sh[1];
     value_id out = add_node(op::attention_mla, {q, kv, cache}, dtype::f32, {T, H, dv});
     if (out != no_value) g_.nodes.back().f[0] = scale, g_.nodes.back().i[0] = dv;
+    append_sequence_inputs(pos, seq);
     return out;
 }
 

@@ -75,12 +75,16 @@ enum class op : uint8_t {
     attention,     // (q [T, Hq, Dk], k [T, Hkv, Dk], v [T, Hkv, Dv], kcache [C, Hkv, Dk], vcache [C, Hkv, Dv])
                    //   -> [T, Hq * Dv]; writes k/v into the caches at rows n_past.. and attends causally
                    //   over rows 0 .. n_past + t.      f[0] = scale
+                   //   Several sequences (i[3] = 1): the caches are [S, C, Hkv, D] (one slot of C rows per sequence)
+                   //   and the last two inputs are positions [T] i32 and sequence ids [T] i32: token t's k/v go to
+                   //   row pos[t] of slot seq[t], and it attends to rows 0 .. pos[t] of that slot (n_past unused).
     add_id,        // (x [T, u, n], b [E, n], ids [T, u] i32) -> x + b[ids[t][j]] per slot (ggml_add_id: expert biases)
     swiglu_oai,    // (gate, up) -> g / (1 + exp(-f[0] g)) * (u + 1), g = min(gate, f[1]), u = clamp(up, -f[1], f[1])
     rope_yarn,     // rope with YaRN scaling (ggml's rope_yarn): i[0..1], f[0..1] as rope; f[2] = ext_factor,
                    //   f[3] = attn_factor, i[2], i[3] = correction dims (low, high pair indices)
-    attention_ext, // (q, k, v, kcache, vcache[, sinks [Hq] f32]) -> as attention; i[0] = sliding window (keys at
-                   //   positions > query - window only; 0: all), sinks: per-head logit added to the softmax sum
+    attention_ext, // (q, k, v, kcache, vcache[, sinks [Hq] f32][, pos, seq]) -> as attention; i[0] = sliding window
+                   //   (keys at positions > query - window only; 0: all), sinks: per-head logit added to the
+                   //   softmax sum; i[3] = 1: several sequences, as attention
     sigmoid,       // 1 / (1 + exp(-x))
     expert_group_mask, // (x [R, n]) -> same: the n columns form i[0] equal groups, each scored by the sum of its
                    //   two largest values; columns outside the i[1] best groups become -inf (group-limited routing)
@@ -89,7 +93,8 @@ enum class op : uint8_t {
     mul_mat_heads, // (x [T, H, k] f32, w [H, n, k] any type) -> [T, H, n]: head h of every token meets w[h]
     attention_mla, // (q [T, H, D], kv [T, 1, D], cache [C, 1, D]) -> [T, H, i[0]]: writes kv at cache rows
                    //   n_past.., attends causally with keys = cache rows and values = their first i[0] columns
-                   //   (MLA: the cache holds the compressed latent + the RoPE key, one shared head). f[0] = scale
+                   //   (MLA: the cache holds the compressed latent + the RoPE key, one shared head). f[0] = scale;
+                   //   i[3] = 1: several sequences, cache [S, C, 1, D] and inputs pos, seq last, as attention
     view,          // reshape or row-slice without copying (alias); shape and offset from the value
 };
 const char* op_name(op o) noexcept;
@@ -103,11 +108,12 @@ struct rope_yarn_params {
     int64_t corr_low = 0, corr_high = 0;  // the ramp runs over rotation pairs corr_low .. corr_high
 };
 
-constexpr int max_inputs = 6;
+constexpr int max_inputs = 8;
 
 struct node {
     op kind = op::view;
-    std::array<value_id, max_inputs> in{no_value, no_value, no_value, no_value, no_value, no_value};
+    std::array<value_id, max_inputs> in{no_value, no_value, no_value, no_value,
+                                        no_value, no_value, no_value, no_value};
     int n_in = 0;
     value_id out = no_value;
     std::array<float, 4> f{0, 0, 0, 0};
@@ -147,20 +153,24 @@ public:
     value_id normalize_sum(value_id x);
     value_id weighted_sum(value_id y, value_id w);
     value_id rope(value_id x, value_id pos, int64_t n_rot, rope_mode mode, float base, float freq_scale);
-    value_id attention(value_id q, value_id k, value_id v, value_id kcache, value_id vcache, float scale);
+    // pos/seq: no_value for one sequence (caches [C, H, D], rows from n_past); else positions and sequence ids
+    // [T] i32 with caches [S, C, H, D] (see op::attention).
+    value_id attention(value_id q, value_id k, value_id v, value_id kcache, value_id vcache, float scale,
+                       value_id pos = no_value, value_id seq = no_value);
     value_id add_id(value_id x, value_id bias, value_id ids);
     value_id swiglu_oai(value_id gate, value_id up, float alpha, float limit);
     value_id rope_yarn(value_id x, value_id pos, int64_t n_rot, rope_mode mode, float base, float freq_scale,
                        const rope_yarn_params& yarn);
     // sinks: a [Hq] f32 value or no_value; window: 0 for full causal attention.
     value_id attention_ext(value_id q, value_id k, value_id v, value_id kcache, value_id vcache, value_id sinks,
-                           float scale, int64_t window);
+                           float scale, int64_t window, value_id pos = no_value, value_id seq = no_value);
     value_id sigmoid(value_id x);
     value_id expert_group_mask(value_id x, int64_t n_group, int64_t n_group_used);
     value_id cols(value_id x, int64_t first, int64_t count);  // columns [first, first+count) of the last dim
     value_id concat(value_id a, value_id b);
     value_id mul_mat_heads(value_id x, value_id w);
-    value_id attention_mla(value_id q, value_id kv, value_id cache, int64_t dv, float scale);
+    value_id attention_mla(value_id q, value_id kv, value_id cache, int64_t dv, float scale, value_id pos = no_value,
+                           value_id seq = no_value);
     value_id reshape(value_id x, shape sh);
     value_id rows(value_id x, int64_t first, int64_t count);  // rows [first, first+count) of a 2-D value
 
@@ -175,6 +185,9 @@ private:
     bool valid(value_id v) const;
     value_id add_value(value v);
     value_id add_node(op kind, std::initializer_list<value_id> in, dtype type, shape sh);
+    // Checks pos/seq of a several-sequence attention op (both or neither given) and appends them to its inputs.
+    bool sequence_inputs(value_id pos, value_id seq, int64_t T, const char* op);
+    void append_sequence_inputs(value_id pos, value_id seq);
     value_id elementwise(op kind, value_id a, value_id b);
     graph g_;
     status err_;

@@ -1,5 +1,5 @@
-// session.cpp — a model plus per-conversation state: KV cache, CPU backend, cached executors per batch shape.
-// eval() splits long batches, fills the token/position inputs, runs the executor and keeps the logits.
+// session.cpp — a model plus per-conversation state: KV cache (one slot per sequence), CPU backend, cached executors
+// per batch shape. eval()/eval_batch() split long batches, fill the graph inputs, run the executor, keep the logits.
 #include "backends/cpu/cpu_backend.hpp"
 #include "model/model_impl.hpp"
 #include "runtime/backend_registry.hpp"
@@ -20,8 +20,9 @@ namespace detail {
 struct session_impl {
     std::shared_ptr<const model_impl> model;
     session_params params;
-    int64_t n_ctx = 0;
-    int64_t n_past = 0;
+    int64_t n_ctx = 0;   // rows per sequence
+    int n_seq = 1;
+    std::vector<int64_t> seq_past;  // n_past of each sequence; the single-sequence API is sequence 0
     int64_t n_vocab = 0;
     std::unique_ptr<cpu_backend> cpu;
     std::unique_ptr<backend> accel;  // a module backend placed before the CPU, when one was asked for
@@ -30,10 +31,12 @@ struct session_impl {
     std::vector<kv_layer_shape> kv;  // per layer: rows of k_cache / v_cache are n_head_kv * key_dim / value_dim floats
     build_request req;  // KV pointers; n_tokens / all_logits set per graph
 
-    // Executors are cached by batch shape: decoding (one token) always reuses the same one.
+    // Executors are cached by batch shape: decoding (one token, or one per sequence) always reuses the same one.
     struct cached {
         int64_t n_tokens;
         bool all_logits;
+        bool multi;         // a several-sequence graph (eval_batch)
+        int64_t n_outputs;  // multi only: logits rows
         std::unique_ptr<executor> ex;
     };
     std::vector<cached> cache;
@@ -51,30 +54,54 @@ struct session_impl {
                                                std::to_string(budget) + " bytes (session_params::max_memory)");
     }
 
-    std::vector<float> logits;  // [n_logits, n_vocab] of the last eval
-    int64_t n_logits = 0;        // rows in `logits`
-    int64_t batch_size = 0;      // tokens in the last eval
-    bool logits_all = false;
-    std::vector<int32_t> positions;
+    std::vector<float> logits;    // [rows, n_vocab] of the last eval
+    int64_t batch_size = 0;       // tokens in the last eval; 0: no logits
+    std::vector<int32_t> row_of;  // per token of the last eval: its row in `logits`, -1 when not computed
+    std::vector<int32_t> batch_seq;  // per token of the last eval: its sequence
+    // eval_batch bookkeeping, sized n_seq at create() so that decoding allocates nothing
+    std::vector<int64_t> past_before, seq_left;
 
-    result<executor*> get_executor(int64_t n_tokens, bool all) {
+    // Grow-only resize: decoding after a longer batch reuses the capacity.
+    template <class T>
+    static void fit(std::vector<T>& v, size_t n) {
+        if (v.size() < n) v.resize(n);
+    }
+
+    result<executor*> get_executor(int64_t n_tokens, bool all, bool multi = false, int64_t n_outputs = 1) {
         for (cached& c : cache)
-            if (c.n_tokens == n_tokens && c.all_logits == all) return c.ex.get();
+            if (c.n_tokens == n_tokens && c.multi == multi &&
+                (multi ? c.n_outputs == n_outputs : c.all_logits == all))
+                return c.ex.get();
         build_request r = req;
         r.n_tokens = n_tokens, r.all_logits = all;
+        r.n_seq = multi ? n_seq : 1, r.n_outputs = n_outputs;
         result<graph> g = model->arch->build(r);
         if (!g) return g.error();
         const uint64_t arena = plan_memory(*g).arena_bytes;  // planned again by executor::create: cheap
         MOE_TRY(check_budget(arena, ("the compute buffers for a batch of " + std::to_string(n_tokens) + " tokens").c_str()));
         result<executor> ex = executor::create(std::move(*g), priority);
         if (!ex) return ex.error();
-        // Keep the single-token executor and at most two others (the last prompt shapes).
-        if (cache.size() >= 3) {
-            auto victim = std::find_if(cache.begin(), cache.end(), [](const cached& c) { return c.n_tokens != 1; });
-            cache.erase(victim);
+        // Keep the decoding executors (one token; one token for each of up to n_seq sequences) and at most two
+        // others (the last prompt shapes).
+        const int64_t S = n_seq;
+        if (cache.size() >= static_cast<size_t>(1 + 2 * S)) {
+            auto victim = std::find_if(cache.begin(), cache.end(), [S](const cached& c) {
+                return c.n_tokens != 1 && !(c.multi && c.n_tokens <= S && c.n_outputs == c.n_tokens);
+            });
+            cache.erase(victim != cache.end() ? victim : cache.begin());
         }
-        cache.push_back({n_tokens, all, std::unique_ptr<executor>(new executor(std::move(*ex)))});
+        cache.push_back({n_tokens, all, multi, n_outputs, std::unique_ptr<executor>(new executor(std::move(*ex)))});
         return cache.back().ex.get();
+    }
+
+    // Forgets the last batch's logits of sequence seq (all sequences: -1).
+    void forget_logits(int seq) {
+        if (seq < 0) {
+            batch_size = 0;
+            return;
+        }
+        for (int64_t i = 0; i < batch_size; ++i)
+            if (batch_seq[static_cast<size_t>(i)] == seq) row_of[static_cast<size_t>(i)] = -1;
     }
 };
 
@@ -139,8 +166,12 @@ result<session> session::create(const model& m, const session_params& params) {
         s->model = m.impl_;
         s->params = params;
         const model_info& info = m.info();
-        if (params.n_ctx < 0 || params.max_batch < 1)
-            return status(errc::invalid_argument, "n_ctx must be >= 0 and max_batch >= 1");
+        if (params.n_ctx < 0 || params.max_batch < 1 || params.n_seq < 1 || params.n_seq > 4096)
+            return status(errc::invalid_argument, "n_ctx must be >= 0, max_batch >= 1 and n_seq 1 .. 4096");
+        s->n_seq = params.n_seq;
+        s->seq_past.assign(static_cast<size_t>(params.n_seq), 0);
+        s->past_before.assign(static_cast<size_t>(params.n_seq), 0);
+        s->seq_left.assign(static_cast<size_t>(params.n_seq), 0);
         s->n_ctx = params.n_ctx > 0 ? params.n_ctx : std::min<int64_t>(info.n_ctx_train > 0 ? info.n_ctx_train : 4096, 4096);
         s->n_vocab = info.n_vocab;
         s->cpu.reset(new cpu_backend(params.n_threads));
@@ -158,19 +189,22 @@ result<session> session::create(const model& m, const session_params& params) {
         for (const kv_layer_shape& l : s->kv) {
             // n_ctx and the shapes are bounded (the loader checked the shapes against real tensors), but a huge
             // n_ctx times many layers could still overflow: add up in long double to compare safely.
-            const long double layer = static_cast<long double>(s->n_ctx) * static_cast<long double>(l.n_head_kv) *
+            const long double layer = static_cast<long double>(s->n_ctx) * static_cast<long double>(s->n_seq) *
+                                      static_cast<long double>(l.n_head_kv) *
                                       static_cast<long double>(l.key_dim + l.value_dim) * sizeof(float);
             if (static_cast<long double>(s->kv_bytes) + layer > static_cast<long double>(s->budget))
                 return status(errc::out_of_memory,
-                              "a KV cache of " + std::to_string(s->n_ctx) + " tokens needs more than " +
+                              "a KV cache of " + std::to_string(s->n_ctx) + " tokens" +
+                                  (s->n_seq > 1 ? " times " + std::to_string(s->n_seq) + " sequences" : "") +
+                                  " needs more than " +
                                   std::to_string(s->budget) + " bytes, the session's memory budget (" +
                                   (params.max_memory > 0 ? "session_params::max_memory" : "the physical memory") +
-                                  "): lower n_ctx");
+                                  "): lower n_ctx" + (s->n_seq > 1 ? " or n_seq" : ""));
             s->kv_bytes += static_cast<uint64_t>(layer);
         }
         for (const kv_layer_shape& l : s->kv) {
-            const size_t kb = static_cast<size_t>(s->n_ctx * l.n_head_kv * l.key_dim) * sizeof(float);
-            const size_t vb = static_cast<size_t>(s->n_ctx * l.n_head_kv * l.value_dim) * sizeof(float);
+            const size_t kb = static_cast<size_t>(s->n_seq * s->n_ctx * l.n_head_kv * l.key_dim) * sizeof(float);
+            const size_t vb = static_cast<size_t>(s->n_seq * s->n_ctx * l.n_head_kv * l.value_dim) * sizeof(float);
             result<backend_buffer> k = backend_buffer::allocate(*s->cpu, kb);
             if (!k) return k.error();
             result<backend_buffer> v = backend_buffer::allocate(*s->cpu, vb);
@@ -192,25 +226,28 @@ status session::eval(const int32_t* tokens, size_t n, logits_mode mode) {
     detail::session_impl& s = *impl_;
     if (!tokens || n == 0) return status(errc::invalid_argument, "eval needs at least one token");
     const int64_t N = static_cast<int64_t>(n);
-    if (s.n_past + N > s.n_ctx)
+    int64_t& n_past = s.seq_past[0];
+    if (n_past + N > s.n_ctx)
         return status(errc::context_full, "context holds " + std::to_string(s.n_ctx) + " tokens; " +
-                                              std::to_string(s.n_past) + " used, " + std::to_string(N) + " more asked");
+                                              std::to_string(n_past) + " used, " + std::to_string(N) + " more asked");
     for (int64_t i = 0; i < N; ++i)
         if (tokens[i] < 0 || tokens[i] >= s.n_vocab)
             return status(errc::invalid_argument, "token id " + std::to_string(tokens[i]) + " at index " +
                                                       std::to_string(i) + " is outside the vocabulary (" +
                                                       std::to_string(s.n_vocab) + ")");
     // A failure part-way (out of memory in a later chunk) leaves the cache as it was before this call.
-    const int64_t n_past_before = s.n_past;
+    const int64_t n_past_before = n_past;
     auto fail = [&](status st) {
-        s.n_past = n_past_before;
+        n_past = n_past_before;
         s.batch_size = 0;
         return st;
     };
     try {
         const bool all = mode == logits_mode::all;
         const int64_t rows = all ? N : 1;
-        if (s.logits.size() < static_cast<size_t>(rows * s.n_vocab)) s.logits.resize(static_cast<size_t>(rows * s.n_vocab));
+        s.fit(s.logits, static_cast<size_t>(rows * s.n_vocab));
+        s.fit(s.row_of, static_cast<size_t>(N));
+        s.fit(s.batch_seq, static_cast<size_t>(N));
         for (int64_t done = 0; done < N;) {
             const int64_t T = std::min<int64_t>(N - done, s.params.max_batch);
             const bool last_chunk = done + T == N;
@@ -221,21 +258,23 @@ status session::eval(const int32_t* tokens, size_t n, logits_mode mode) {
             // inputs are values 0 ("tokens") and 1 ("positions"); see architecture::build
             std::memcpy(e.data(0), tokens + done, static_cast<size_t>(T) * sizeof(int32_t));
             int32_t* pos = static_cast<int32_t*>(e.data(1));
-            for (int64_t t = 0; t < T; ++t) pos[t] = static_cast<int32_t>(s.n_past + t);
+            for (int64_t t = 0; t < T; ++t) pos[t] = static_cast<int32_t>(n_past + t);
             run_args args;
-            args.n_past = s.n_past;
+            args.n_past = n_past;
             status st = e.run(args);
             if (!st.ok()) return fail(st);
-            s.n_past += T;
+            n_past += T;
             const value_id out = g.outputs[0];
             const float* lg = static_cast<const float*>(e.data(out));
             if (all) std::memcpy(s.logits.data() + done * s.n_vocab, lg, static_cast<size_t>(T * s.n_vocab) * sizeof(float));
             else if (last_chunk) std::memcpy(s.logits.data(), lg, static_cast<size_t>(s.n_vocab) * sizeof(float));
             done += T;
         }
-        s.n_logits = rows;
+        for (int64_t i = 0; i < N; ++i) {
+            s.row_of[static_cast<size_t>(i)] = all ? static_cast<int32_t>(i) : (i == N - 1 ? 0 : -1);
+            s.batch_seq[static_cast<size_t>(i)] = 0;
+        }
         s.batch_size = N;
-        s.logits_all = all;
         return {};
     } catch (const std::bad_alloc&) {
         return fail(status(errc::out_of_memory, "out of memory during eval"));
@@ -244,13 +283,97 @@ status session::eval(const int32_t* tokens, size_t n, logits_mode mode) {
     }
 }
 
+status session::eval_batch(const int32_t* tokens, const int32_t* seq_ids, size_t n, logits_mode mode) {
+    detail::session_impl& s = *impl_;
+    if (!tokens || !seq_ids || n == 0) return status(errc::invalid_argument, "eval_batch needs at least one token");
+    const int64_t N = static_cast<int64_t>(n);
+    for (int64_t i = 0; i < N; ++i) {
+        if (seq_ids[i] < 0 || seq_ids[i] >= s.n_seq)
+            return status(errc::invalid_argument, "sequence id " + std::to_string(seq_ids[i]) + " at index " +
+                                                      std::to_string(i) + " is outside 0.." +
+                                                      std::to_string(s.n_seq - 1) + " (session_params::n_seq)");
+        if (tokens[i] < 0 || tokens[i] >= s.n_vocab)
+            return status(errc::invalid_argument, "token id " + std::to_string(tokens[i]) + " at index " +
+                                                      std::to_string(i) + " is outside the vocabulary (" +
+                                                      std::to_string(s.n_vocab) + ")");
+    }
+    if (s.n_seq == 1) return eval(tokens, n, mode);  // every id is 0: the single-sequence graphs
+
+    // tokens per sequence, then room in each sequence's context before anything runs
+    std::vector<int64_t>& left = s.seq_left;
+    std::fill(left.begin(), left.end(), 0);
+    for (int64_t i = 0; i < N; ++i) ++left[static_cast<size_t>(seq_ids[i])];
+    for (int q = 0; q < s.n_seq; ++q) {
+        const int64_t past = s.seq_past[static_cast<size_t>(q)], more = left[static_cast<size_t>(q)];
+        if (past + more > s.n_ctx)
+            return status(errc::context_full, "sequence " + std::to_string(q) + ": context holds " +
+                                                  std::to_string(s.n_ctx) + " tokens; " + std::to_string(past) +
+                                                  " used, " + std::to_string(more) + " more asked");
+    }
+    std::copy(s.seq_past.begin(), s.seq_past.end(), s.past_before.begin());
+    auto fail = [&](status st) {
+        std::copy(s.past_before.begin(), s.past_before.end(), s.seq_past.begin());
+        s.batch_size = 0;
+        return st;
+    };
+    try {
+        const bool all = mode == logits_mode::all;
+        // which tokens get logits: all, or the last of each sequence (left[] counts down to it)
+        s.fit(s.row_of, static_cast<size_t>(N));
+        s.fit(s.batch_seq, static_cast<size_t>(N));
+        int32_t rows = 0;
+        for (int64_t i = 0; i < N; ++i) {
+            const bool wanted = all || --left[static_cast<size_t>(seq_ids[i])] == 0;
+            s.row_of[static_cast<size_t>(i)] = wanted ? rows++ : -1;
+            s.batch_seq[static_cast<size_t>(i)] = seq_ids[i];
+        }
+        s.fit(s.logits, static_cast<size_t>(rows) * static_cast<size_t>(s.n_vocab));
+        for (int64_t done = 0; done < N;) {
+            const int64_t T = std::min<int64_t>(N - done, s.params.max_batch);
+            int64_t n_out = 0;
+            for (int64_t t = 0; t < T; ++t) n_out += s.row_of[static_cast<size_t>(done + t)] >= 0;
+            // a chunk with no wanted logits still needs one output row (computed, then dropped)
+            result<executor*> ex = s.get_executor(T, all, true, std::max<int64_t>(n_out, 1));
+            if (!ex) return fail(ex.error());
+            executor& e = **ex;
+            // inputs 0..3: tokens, positions, sequence ids, output rows (see build_request)
+            std::memcpy(e.data(0), tokens + done, static_cast<size_t>(T) * sizeof(int32_t));
+            std::memcpy(e.data(2), seq_ids + done, static_cast<size_t>(T) * sizeof(int32_t));
+            int32_t* pos = static_cast<int32_t*>(e.data(1));
+            int32_t* out_rows = static_cast<int32_t*>(e.data(3));
+            int32_t k = 0;
+            for (int64_t t = 0; t < T; ++t) {
+                pos[t] = static_cast<int32_t>(s.seq_past[static_cast<size_t>(seq_ids[done + t])]++);
+                if (s.row_of[static_cast<size_t>(done + t)] >= 0) out_rows[k++] = static_cast<int32_t>(t);
+            }
+            if (n_out == 0) out_rows[0] = static_cast<int32_t>(T - 1);
+            // logits row of the chunk's first output (read now: the inputs' bytes are reused during the run)
+            const int32_t first = s.row_of[static_cast<size_t>(done + out_rows[0])];
+            status st = e.run(run_args{});
+            if (!st.ok()) return fail(st);
+            if (n_out > 0) {
+                const float* lg = static_cast<const float*>(e.data(e.g().outputs[0]));
+                std::memcpy(s.logits.data() + static_cast<size_t>(first) * static_cast<size_t>(s.n_vocab), lg,
+                            static_cast<size_t>(n_out * s.n_vocab) * sizeof(float));
+            }
+            done += T;
+        }
+        s.batch_size = N;
+        return {};
+    } catch (const std::bad_alloc&) {
+        return fail(status(errc::out_of_memory, "out of memory during eval_batch"));
+    } catch (const std::exception& e) {
+        return fail(status(errc::internal, std::string("unexpected exception during eval_batch: ") + e.what()));
+    }
+}
+
 const float* session::logits(int64_t i) const noexcept {
     const detail::session_impl& s = *impl_;
     if (s.batch_size == 0) return nullptr;
     if (i < 0) i = s.batch_size - 1;
     if (i >= s.batch_size) return nullptr;
-    if (!s.logits_all) return i == s.batch_size - 1 ? s.logits.data() : nullptr;
-    return s.logits.data() + i * s.n_vocab;
+    const int32_t r = s.row_of[static_cast<size_t>(i)];
+    return r < 0 ? nullptr : s.logits.data() + static_cast<size_t>(r) * static_cast<size_t>(s.n_vocab);
 }
 
 int32_t session::argmax(int64_t i) const noexcept {
@@ -262,21 +385,48 @@ int32_t session::argmax(int64_t i) const noexcept {
     return static_cast<int32_t>(best);
 }
 
-int64_t session::n_past() const noexcept { return impl_->n_past; }
+int64_t session::n_past() const noexcept { return impl_->seq_past[0]; }
 int64_t session::n_ctx() const noexcept { return impl_->n_ctx; }
 int64_t session::n_vocab() const noexcept { return impl_->n_vocab; }
 const char* session::backend_name() const noexcept { return impl_->accel ? impl_->accel->name() : impl_->cpu->name(); }
 void session::clear() noexcept {
-    impl_->n_past = 0;
+    std::fill(impl_->seq_past.begin(), impl_->seq_past.end(), 0);
     impl_->batch_size = 0;
 }
 
+int session::n_seq() const noexcept { return impl_->n_seq; }
+int64_t session::n_past(int seq) const noexcept {
+    return seq >= 0 && seq < impl_->n_seq ? impl_->seq_past[static_cast<size_t>(seq)] : 0;
+}
+
+status session::clear_seq(int seq) {
+    if (seq < 0 || seq >= impl_->n_seq)
+        return status(errc::invalid_argument, "sequence id " + std::to_string(seq) + " is outside 0.." +
+                                                  std::to_string(impl_->n_seq - 1));
+    impl_->seq_past[static_cast<size_t>(seq)] = 0;
+    impl_->forget_logits(seq);
+    return {};
+}
+
 status session::truncate(int64_t n) {
-    if (n < 0 || n > impl_->n_past)
+    if (n < 0 || n > impl_->seq_past[0])
         return status(errc::invalid_argument, "cannot keep " + std::to_string(n) + " tokens of a KV cache holding " +
-                                                  std::to_string(impl_->n_past));
-    impl_->n_past = n;
-    impl_->batch_size = 0;
+                                                  std::to_string(impl_->seq_past[0]));
+    impl_->seq_past[0] = n;
+    impl_->forget_logits(impl_->n_seq > 1 ? 0 : -1);
+    return {};
+}
+
+status session::truncate(int seq, int64_t n) {
+    if (seq < 0 || seq >= impl_->n_seq)
+        return status(errc::invalid_argument, "sequence id " + std::to_string(seq) + " is outside 0.." +
+                                                  std::to_string(impl_->n_seq - 1));
+    const int64_t past = impl_->seq_past[static_cast<size_t>(seq)];
+    if (n < 0 || n > past)
+        return status(errc::invalid_argument, "cannot keep " + std::to_string(n) + " tokens of sequence " +
+                                                  std::to_string(seq) + ", which holds " + std::to_string(past));
+    impl_->seq_past[static_cast<size_t>(seq)] = n;
+    impl_->forget_logits(seq);
     return {};
 }
 
@@ -289,6 +439,13 @@ constexpr char state_magic[8] = {'M', 'O', 'E', 'K', 'V', '0', '0', '1'};
 size_t header_bytes(size_t n_layer) { return 8 + 4 + 4 + 8 + 8 + n_layer * 3 * 8; }
 
 size_t row_floats(int64_t n_head_kv, int64_t dim) { return static_cast<size_t>(n_head_kv * dim); }
+
+// The logits saved with the state: the last batch's last token's, when it is of sequence 0.
+const float* last_logits_of_seq0(const detail::session_impl& s) {
+    if (s.batch_size == 0 || s.batch_seq[static_cast<size_t>(s.batch_size - 1)] != 0) return nullptr;
+    const int32_t r = s.row_of[static_cast<size_t>(s.batch_size - 1)];
+    return r < 0 ? nullptr : s.logits.data() + static_cast<size_t>(r) * static_cast<size_t>(s.n_vocab);
+}
 
 template <class T>
 void put(uint8_t*& p, T v) {
@@ -307,10 +464,10 @@ T get(const uint8_t*& p) {
 size_t session::state_size() const noexcept {
     const detail::session_impl& s = *impl_;
     size_t n = header_bytes(s.kv.size());
-    const auto rows = static_cast<size_t>(s.n_past);
+    const auto rows = static_cast<size_t>(s.seq_past[0]);
     for (const kv_layer_shape& l : s.kv)
         n += rows * (row_floats(l.n_head_kv, l.key_dim) + row_floats(l.n_head_kv, l.value_dim)) * sizeof(float);
-    if (logits(-1)) n += static_cast<size_t>(s.n_vocab) * sizeof(float);
+    if (last_logits_of_seq0(s)) n += static_cast<size_t>(s.n_vocab) * sizeof(float);
     return n;
 }
 
@@ -320,16 +477,16 @@ result<size_t> session::save_state(void* dst, size_t capacity) const {
     if (!dst || capacity < need)
         return status(errc::invalid_argument, "the KV cache state needs " + std::to_string(need) + " bytes, " +
                                                   std::to_string(dst ? capacity : 0) + " given");
-    const float* last = logits(-1);
+    const float* last = last_logits_of_seq0(s);
     auto* p = static_cast<uint8_t*>(dst);
     std::memcpy(p, state_magic, sizeof state_magic);
     p += sizeof state_magic;
     put<uint32_t>(p, static_cast<uint32_t>(s.kv.size()));
     put<uint32_t>(p, last ? 1u : 0u);
-    put<int64_t>(p, s.n_past);
+    put<int64_t>(p, s.seq_past[0]);
     put<int64_t>(p, s.n_vocab);
     for (const kv_layer_shape& l : s.kv) put<int64_t>(p, l.n_head_kv), put<int64_t>(p, l.key_dim), put<int64_t>(p, l.value_dim);
-    const auto rows = static_cast<size_t>(s.n_past);
+    const auto rows = static_cast<size_t>(s.seq_past[0]);
     for (size_t i = 0; i < s.kv.size(); ++i) {
         const size_t kb = rows * row_floats(s.kv[i].n_head_kv, s.kv[i].key_dim) * sizeof(float);
         const size_t vb = rows * row_floats(s.kv[i].n_head_kv, s.kv[i].value_dim) * sizeof(float);
@@ -385,16 +542,18 @@ status session::load_state(const void* src, size_t size) {
         if (vb) std::memcpy(s.v_cache[i].data(), p, vb);
         p += vb;
     }
-    s.n_past = n_past;
+    s.seq_past[0] = n_past;
     if (has_logits) {
         try {
-            if (s.logits.size() < static_cast<size_t>(s.n_vocab)) s.logits.resize(static_cast<size_t>(s.n_vocab));
+            s.fit(s.logits, static_cast<size_t>(s.n_vocab));
+            s.fit(s.row_of, 1);
+            s.fit(s.batch_seq, 1);
         } catch (const std::bad_alloc&) {
             clear();
             return status(errc::out_of_memory, "out of memory restoring the logits");
         }
         std::memcpy(s.logits.data(), p, static_cast<size_t>(s.n_vocab) * sizeof(float));
-        s.n_logits = 1, s.batch_size = 1, s.logits_all = false;
+        s.row_of[0] = 0, s.batch_seq[0] = 0, s.batch_size = 1;
     }
     return {};
 }

@@ -2,6 +2,7 @@
 // with absorbed wk_b/wv_b): one shared cache "head" per token holds [latent | RoPE key]; the values are the latent.
 // Before: src/arch/deepseek2.cpp builds q = [wk_b-absorbed q_nope | q_pe]. After: mul_mat_heads with wv_b.
 #include "backends/cpu/ref/ggml_f32_order.hpp"
+#include "backends/cpu/ref/kv_rows.hpp"
 #include "backends/cpu/ref/ref_kernels.hpp"
 
 #include <cmath>
@@ -11,7 +12,8 @@ MOE_BEGIN_NAMESPACE
 namespace cpu {
 
 // q [T, H, D], kv [T, 1, D], cache [C, 1, D] -> out [T, H, Dv]. Appends kv at cache rows n_past.., then query row
-// t attends to rows 0 .. n_past + t: softmax(q . k_j * scale) weights the first Dv columns of each row.
+// t attends to rows 0 .. n_past + t (several sequences: slot seq[t], rows 0 .. pos[t]; kv_rows.hpp):
+// softmax(q . k_j * scale) weights the first Dv columns of each row.
 //
 // Every sum runs in the order of llama.cpp's CPU graph for the same batch (ggml_f32_order.hpp), so the attended
 // latents round as its do: the scores are ggml_vec_dot_f32 (its q is a permuted, non-contiguous view; with one head
@@ -21,15 +23,16 @@ namespace cpu {
 // whole quantization steps.
 status attention_mla(context& c, const node& n, const tensor_view& out, const tensor_view* in, const run_args& args) {
     const tensor_view &q = in[0], &kv = in[1], &cache = in[2];
-    const int64_t T = q.sh[0], H = q.sh[1], D = q.sh[2], C = cache.sh[0], Dv = n.i[0];
-    const int64_t n_past = args.n_past;
-    if (n_past < 0 || n_past + T > C)
-        return status(errc::context_full, "KV cache holds " + std::to_string(C) + " positions; " +
-                                              std::to_string(n_past) + " used, " + std::to_string(T) + " more asked");
+    const int64_t T = q.sh[0], H = q.sh[1], D = q.sh[2], Dv = n.i[0];
+    kv_rows rows;
+    MOE_TRY(rows.init(n, in, 2, T, args));
+    const int64_t C = rows.C;
     if (Dv < 1 || Dv > D) return status(errc::invalid_argument, "attention_mla: value width outside the cache row");
     const float scale = n.f[0];
     float* kc = static_cast<float*>(cache.data);
-    std::memcpy(kc + n_past * D, kv.data, static_cast<size_t>(T * D) * sizeof(float));
+    for (int64_t t = 0; t < T; ++t)
+        std::memcpy(kc + rows.row(t) * D, static_cast<const float*>(kv.data) + t * D,
+                    static_cast<size_t>(D) * sizeof(float));
 
     const int W = ggml_f32::lanes();
     const int64_t pad = W > 0 ? 4 * W : 1;                       // softmax chunks; rows past the query are -inf
@@ -42,18 +45,19 @@ status attention_mla(context& c, const node& n, const tensor_view& out, const te
         float* s = c.scratch(ith, static_cast<size_t>(C + pad + 4 * 16 * Dv));
         float* acc = s + C + pad;
         for (int64_t th = ith; th < T * H; th += nth) {
-            const int64_t t = th / H, len = n_past + t + 1, padded = (len + pad - 1) / pad * pad;
+            const int64_t t = th / H, len = rows.position(t) + 1, padded = (len + pad - 1) / pad * pad;
             const float* qr = qp + th * D;
+            const float* slot = kc + rows.first(t) * D;
             float mx = -INFINITY;
             for (int64_t j = 0; j < len; ++j) {
-                const float* kr = kc + j * D;
+                const float* kr = slot + j * D;
                 s[j] = (tile_scores ? ggml_f32::dot_tile(W, kr, qr, D) : ggml_f32::dot(W, kr, qr, D)) * scale;
                 mx = s[j] > mx ? s[j] : mx;
             }
             for (int64_t j = len; j < padded; ++j) s[j] = -INFINITY;
             const float inv = static_cast<float>(1.0 / ggml_f32::exp_sum(W, s, mx, s, padded));
             for (int64_t j = 0; j < len; ++j) s[j] *= inv;
-            ggml_f32::weighted_rows(W, tile_values, s, kc, D, len, Dv, o + th * Dv, acc);
+            ggml_f32::weighted_rows(W, tile_values, s, slot, D, len, Dv, o + th * Dv, acc);
         }
     });
     return {};
