@@ -1,5 +1,6 @@
-// bench_kernels.cpp — Google Benchmark: the matmul kernels (backends/cpu/simd) per ISA x weight type, one thread,
-// a 4096 x 4096 matrix times 1 activation row (decode) and 16 rows (prefill); GB/s counts the weight bytes read.
+// bench_kernels.cpp — Google Benchmark: the matmul kernels (backends/cpu/simd) per ISA x weight type, one thread, a
+// 4096 x 4096 matrix times 1 activation row (decode), 4 (four sequences' decode) and 16 rows (prefill); GB/s counts
+// the weight bytes read.
 #include "backends/cpu/ref/vec_dot.hpp"
 #include "backends/cpu/simd/simd.hpp"
 
@@ -69,7 +70,7 @@ const int registered = [] {
     const dtype types[] = {dtype::f32,  dtype::f16,  dtype::q8_0, dtype::q4_0, dtype::q4_1, dtype::q5_0,
                            dtype::q5_1, dtype::q2_k, dtype::q3_k, dtype::q4_k, dtype::q5_k, dtype::q6_k,
                            dtype::iq4_nl, dtype::iq4_xs, dtype::mxfp4};
-    for (int na : {1, 16}) {
+    for (int na : {1, 4, 16}) {
         for (dtype t : types) {
             for (simd::isa level : {simd::isa::ref, simd::isa::avx2, simd::isa::avx512, simd::isa::neon}) {
                 const std::string name = std::string("matmul_4096x4096/") + moe::dtype_name(t) + "/" +

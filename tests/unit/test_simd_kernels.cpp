@@ -102,29 +102,34 @@ std::vector<uint8_t> quantized_weights(moe_test::rng& g, dtype t, int64_t rows, 
 std::vector<int64_t> lengths(dtype t) {
     const int64_t bs = traits(t).block_size;
     if (bs == 1) return {1, 3, 4, 5, 7, 8, 12, 13, 16, 17, 24, 100, 257, 4096};
-    if (bs == 32) return {32, 64, 96, 256, 288, 480, 4096};
+    if (bs == 32) return {32, 64, 96, 256, 288, 480, 4096, 16480};  // 16480: past the q4_0 tile's 512-block chunk
     return {256, 512, 768, 4096};
 }
 
-// Compares the active table's tile with the reference tile for rows x na activation rows.
+// Compares the active table's tile with the reference tile for rows x na activation rows, and for the first 1, 2
+// and 3 of them over rows [3, rows) (the kernels pick their register tiles by the activation count).
 void check_tile(dtype t, const std::vector<uint8_t>& w, int64_t rows, int64_t k, const std::vector<uint8_t>& act,
                 int na) {
     const size_t arb = row_bytes(cpu::dot_type(t), k), wrb = row_bytes(t, k);
     std::vector<const uint8_t*> a(static_cast<size_t>(na));
     for (int i = 0; i < na; ++i) a[static_cast<size_t>(i)] = act.data() + static_cast<size_t>(i) * arb;
-    std::vector<float> got(static_cast<size_t>(rows * na), -1.0f), want(got.size(), -2.0f);
-    std::vector<float*> og(static_cast<size_t>(na)), ow(static_cast<size_t>(na));
-    for (int i = 0; i < na; ++i) {
-        og[static_cast<size_t>(i)] = got.data() + i * rows;
-        ow[static_cast<size_t>(i)] = want.data() + i * rows;
-    }
-    simd::tile(t, w.data(), wrb, 0, rows, a.data(), na, og.data(), k);
-    simd::ref_tile(t, w.data(), wrb, 0, rows, a.data(), na, ow.data(), k);
     int bad = 0;
-    for (size_t i = 0; i < got.size(); ++i) {
-        if (!same(got[i], want[i]) && bad++ < 3) {
-            MESSAGE("row " << i % static_cast<size_t>(rows) << " act " << i / static_cast<size_t>(rows) << ": simd "
-                           << got[i] << " ref " << want[i]);
+    for (int n : {na, 1, 2, 3}) {
+        if (n > na) continue;
+        const int64_t r0 = n == na ? 0 : 3;
+        std::vector<float> got(static_cast<size_t>(rows * n), -1.0f), want(got.size(), -1.0f);
+        std::vector<float*> og(static_cast<size_t>(n)), ow(static_cast<size_t>(n));
+        for (int i = 0; i < n; ++i) {
+            og[static_cast<size_t>(i)] = got.data() + i * rows;
+            ow[static_cast<size_t>(i)] = want.data() + i * rows;
+        }
+        simd::tile(t, w.data(), wrb, r0, rows, a.data(), n, og.data(), k);
+        simd::ref_tile(t, w.data(), wrb, r0, rows, a.data(), n, ow.data(), k);
+        for (size_t i = 0; i < got.size(); ++i) {
+            if (!same(got[i], want[i]) && bad++ < 3) {
+                MESSAGE(n << " acts, row " << i % static_cast<size_t>(rows) << " act " << i / static_cast<size_t>(rows)
+                          << ": simd " << got[i] << " ref " << want[i]);
+            }
         }
     }
     CHECK(bad == 0);

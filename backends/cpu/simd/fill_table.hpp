@@ -17,8 +17,8 @@ void fill_kernels(moe::cpu::simd::kernel_table& t) noexcept {
     t.q8_1 = &Q::q8_1;
     t.q8_k = &Q::q8_k;
     auto set = [&](dtype type, moe::cpu::simd::tile_fn f) { t.tile[static_cast<int>(type)] = f; };
-    set(dtype::q8_0, &D::template tile<typename D::q8_0>);
-    set(dtype::q4_0, &D::template tile<typename D::q4_0>);
+    set(dtype::q8_0, &D::tile_q8_0);
+    set(dtype::q4_0, &D::tile_q4_0);
     set(dtype::iq4_nl, &D::template tile<typename D::iq4_nl>);
     set(dtype::mxfp4, &D::template tile<typename D::mxfp4>);
     set(dtype::q4_k, &D::template tile<typename D::q4_k>);

@@ -13,6 +13,15 @@
 #include <cmath>
 #include <cstring>
 
+// Fully unrolls a loop of compile-time trip count, so the register tiles' arrays stay in registers.
+#if defined(__clang__)
+#define MOE_SIMD_UNROLL _Pragma("unroll")
+#elif defined(__GNUC__)
+#define MOE_SIMD_UNROLL _Pragma("GCC unroll 16")
+#else
+#define MOE_SIMD_UNROLL
+#endif
+
 namespace {
 
 // Each dot<NA> computes NA activation rows against one weight row, so the weight bytes are unpacked once for NA
@@ -27,29 +36,92 @@ struct dots {
         return reinterpret_cast<const B*>(a[j]);
     }
 
-    // q8_0: eight lanes, fma(dx * dy, lanes) per block, the reference hsum.
-    struct q8_0 {
-        template <int NA>
-        static void dot(const uint8_t* wp, const uint8_t* const* a, int64_t k, float* res) noexcept {
-            const auto* x = reinterpret_cast<const moe::block_q8_0*>(wp);
-            fv acc[NA];
-            for (int j = 0; j < NA; ++j) acc[j] = P::fzero();
-            for (int64_t b = 0; b < k / moe::qk8_0; ++b) {
-                const iv xv = P::load(x[b].qs);
-                const float dx = P::h2f(x[b].d);
-                for (int j = 0; j < NA; ++j) {
-                    const moe::block_q8_0& y = rows<moe::block_q8_0>(a, j)[b];
-                    acc[j] = P::fmadd(dx * P::h2f(y.d), P::dot_any(P::zero(), xv, P::load(y.qs)), acc[j]);
+    // q8_0 (the reference: eight lanes, fma(dx * dy, lanes) per block, then its hsum), register-blocked: RM weight
+    // rows x RN activation rows per pass over the blocks, so each weight block is loaded (and checked for -128)
+    // once for RN rows and each activation block (its prep8 and scale) once for RM rows. Every (row, activation)
+    // pair keeps its own eight lanes and does a single-row dot's operations.
+    template <int RM, int RN>
+    static void q8_0_rect(const uint8_t* w, size_t wrb, const uint8_t* const* a, int64_t nb, float (*res)[4]) noexcept {
+        const moe::block_q8_0* x[RM];
+        const moe::block_q8_0* y[RN];
+        MOE_SIMD_UNROLL
+        for (int i = 0; i < RM; ++i) x[i] = reinterpret_cast<const moe::block_q8_0*>(w + static_cast<size_t>(i) * wrb);
+        MOE_SIMD_UNROLL
+        for (int j = 0; j < RN; ++j) y[j] = rows<moe::block_q8_0>(a, j);
+        fv acc[RM][RN];
+        MOE_SIMD_UNROLL
+        for (int i = 0; i < RM; ++i)
+            MOE_SIMD_UNROLL
+            for (int j = 0; j < RN; ++j) acc[i][j] = P::fzero();
+        for (int64_t b = 0; b < nb; ++b) {
+            iv yq[RN], yp[RN];
+            fv dy[RN];
+            MOE_SIMD_UNROLL
+            for (int j = 0; j < RN; ++j) {
+                yq[j] = P::load(y[j][b].qs);
+                yp[j] = P::prep8(yq[j]);
+                dy[j] = P::fset1(P::h2f(y[j][b].d));
+            }
+            MOE_SIMD_UNROLL
+            for (int i = 0; i < RM; ++i) {
+                const iv xq = P::load(x[i][b].qs);
+                const float dx = P::h2f(x[i][b].d);
+                if (P::has_min8(xq)) {  // a -128 weight: the exact widening path
+                    MOE_SIMD_UNROLL
+                    for (int j = 0; j < RN; ++j)
+                        acc[i][j] = P::fmadd(dx * P::h2f(y[j][b].d), P::dot_any(P::zero(), xq, yq[j]), acc[i][j]);
+                } else {
+                    const fv dxv = P::fset1(dx);
+                    MOE_SIMD_UNROLL
+                    for (int j = 0; j < RN; ++j)
+                        acc[i][j] = P::fmadd_v(P::fmul(dxv, dy[j]), P::dot_prepped(P::zero(), xq, yq[j], yp[j]),
+                                               acc[i][j]);
                 }
             }
-            for (int j = 0; j < NA; ++j) res[j] = P::hsum(acc[j]);
         }
-    };
+        MOE_SIMD_UNROLL
+        for (int i = 0; i < RM; ++i)
+            MOE_SIMD_UNROLL
+            for (int j = 0; j < RN; ++j) res[i][j] = P::hsum(acc[i][j]);
+    }
 
-    // 32-element blocks whose reference sums block by block (q4_0's engine-core order: s += float(sumi) * (dx * dy);
-    // iq4_nl / mxfp4 repacked: acc = fma(float(sumi), dx * dy, acc)). Eight blocks' integer sums come out of one
-    // transpose; the float steps then run in block order.
-    template <class B, class Values, class Scale, bool Fused>
+    template <int RM, int RN>
+    static void q8_0_rect_n(int rm, int rn, const uint8_t* w, size_t wrb, const uint8_t* const* a, int64_t nb,
+                            float (*res)[4]) noexcept {
+        if constexpr (RN > 1) {
+            if (rn < RN) return q8_0_rect_n<RM, RN - 1>(rm, rn, w, wrb, a, nb, res);
+        }
+        if constexpr (RM > 1) {
+            if (rm < RM) return q8_0_rect_n<RM - 1, RN>(rm, rn, w, wrb, a, nb, res);
+        }
+        q8_0_rect<RM, RN>(w, wrb, a, nb, res);
+    }
+
+    // The tile_fn for q8_0 weights: 16-row blocks as tile() below, each covered by RM x RN rectangles.
+    static void tile_q8_0(const uint8_t* w, size_t wrb, int64_t r0, int64_t r1, const uint8_t* const* a, int na,
+                          float* const* out, int64_t k) noexcept {
+        constexpr int RM = P::tile_rows, RN = P::tile_acts;
+        constexpr int64_t row_block = 16;
+        const int64_t nb = k / moe::qk8_0;
+        for (int64_t rb = r0; rb < r1; rb += row_block) {
+            const int64_t re = rb + row_block < r1 ? rb + row_block : r1;
+            for (int i = 0; i < na; i += RN) {
+                const int rn = na - i < RN ? na - i : RN;
+                const int64_t step = rn == 1 ? 1 : RM;
+                for (int64_t r = rb; r < re; r += step) {
+                    const int rm = re - r < step ? static_cast<int>(re - r) : static_cast<int>(step);
+                    float res[4][4];
+                    q8_0_rect_n<RM, RN>(rm, rn, w + static_cast<size_t>(r) * wrb, wrb, a + i, nb, res);
+                    for (int ii = 0; ii < rm; ++ii)
+                        for (int j = 0; j < rn; ++j) out[i + j][r + ii] = res[ii][j];
+                }
+            }
+        }
+    }
+
+    // 32-element blocks whose reference sums block by block (iq4_nl / mxfp4 repacked: acc = fma(float(sumi), dx * dy,
+    // acc)). Eight blocks' integer sums come out of one transpose; the float steps then run in block order.
+    template <class B, class Values, class Scale>
     static void dot_blocks(const uint8_t* wp, const uint8_t* const* a, int64_t k, float* res, int NA) noexcept {
         const auto* x = reinterpret_cast<const B*>(wp);
         const int64_t nb = k / 32;
@@ -71,13 +143,8 @@ struct dots {
                     d[i] = dx[i] * P::h2f(y[i].d);
                 }
                 float s = acc[j];
-                if (Fused) {
-                    P::cvt(P::totals8(q), f);
-                    for (int i = 0; i < 8; ++i) s = std::fma(f[i], d[i], s);
-                } else {
-                    P::cvt_mul(P::totals8(q), d, f);
-                    for (int i = 0; i < 8; ++i) s += f[i];
-                }
+                P::cvt(P::totals8(q), f);
+                for (int i = 0; i < 8; ++i) s = std::fma(f[i], d[i], s);
                 acc[j] = s;
             }
         }
@@ -88,24 +155,96 @@ struct dots {
                 const moe::block_q8_0& y = rows<moe::block_q8_0>(a, j)[b];
                 const float f = static_cast<float>(P::hsum32(P::dot_small(P::zero(), v, P::load(y.qs))));
                 const float d = dx * P::h2f(y.d);
-                acc[j] = Fused ? std::fma(f, d, acc[j]) : acc[j] + f * d;
+                acc[j] = std::fma(f, d, acc[j]);
             }
         }
         for (int j = 0; j < NA; ++j) res[j] = acc[j];
     }
 
-    struct q4_0_values {
-        static iv get(const moe::block_q4_0& b) noexcept { return P::sub8(P::nibbles16(b.qs), P::set8(8)); }
-    };
-    struct q4_0_scale {
-        static float get(const moe::block_q4_0& b) noexcept { return P::h2f(b.d); }
-    };
-    struct q4_0 {
-        template <int NA>
-        static void dot(const uint8_t* w, const uint8_t* const* a, int64_t k, float* res) noexcept {
-            dot_blocks<moe::block_q4_0, q4_0_values, q4_0_scale, false>(w, a, k, res, NA);
+    // q4_0 (the reference: per block s += float(sumi) * (dx * dy), blocks in order) eight (row, activation) pairs at
+    // a time: pair p = i * RN + j owns lane p of every vector, so one transpose gives the eight block sums and the
+    // float steps run as vector lanes, each lane in the reference's block order. RM * RN == 8; callers pad short
+    // groups by repeating a row or an activation (the extra lanes are computed and dropped). Blocks [b0, b1) are
+    // added to s; dyt holds the activations' scales as floats, RN per block from block b0 on.
+    template <int RM, int RN>
+    static fv q4_0_pairs(const uint8_t* const* w, const uint8_t* const* a, int64_t b0, int64_t b1, const float* dyt,
+                         fv s) noexcept {
+        static_assert(RM * RN == 8, "eight pairs");
+        const moe::block_q4_0* x[RM];
+        const moe::block_q8_0* y[RN];
+        MOE_SIMD_UNROLL
+        for (int i = 0; i < RM; ++i) x[i] = reinterpret_cast<const moe::block_q4_0*>(w[i]);
+        MOE_SIMD_UNROLL
+        for (int j = 0; j < RN; ++j) y[j] = rows<moe::block_q8_0>(a, j);
+        for (int64_t b = b0; b < b1; ++b, dyt += RN) {
+            iv yq[RN], yp[RN];
+            MOE_SIMD_UNROLL
+            for (int j = 0; j < RN; ++j) {
+                yq[j] = P::load(y[j][b].qs);
+                yp[j] = P::prep8(yq[j]);
+            }
+            iv q[8];
+            alignas(16) uint16_t hx[8];
+            MOE_SIMD_UNROLL
+            for (int i = 0; i < RM; ++i) {
+                const iv v = P::sub8(P::nibbles16(x[i][b].qs), P::set8(8));  // -8 .. 7
+                MOE_SIMD_UNROLL
+                for (int j = 0; j < RN; ++j) {
+                    q[i * RN + j] = P::dot_prepped(P::zero(), v, yq[j], yp[j]);
+                    hx[i * RN + j] = x[i][b].d;
+                }
+            }
+            const fv d = P::fmul(P::h2f8(hx), P::template frepeat<RN>(dyt));  // dx * dy per lane, as the reference rounds it
+            s = P::fadd(s, P::fmul(P::cvtf(P::totals8(q)), d));
         }
-    };
+        return s;
+    }
+
+    // The tile_fn for q4_0 weights: 16-row blocks as tile() below; one activation row meets eight weight rows at a
+    // time, two meet four, three or more go four at a time against two rows. Blocks go in chunks whose activation
+    // scales fit a table on the stack.
+    template <int RN>
+    static void tile_q4_0_n(const uint8_t* w, size_t wrb, int64_t r0, int64_t r1, const uint8_t* const* a, int na,
+                            float* const* out, int64_t k) noexcept {
+        constexpr int RM = 8 / RN;
+        constexpr int64_t row_block = 16, chunk = 512;
+        const int64_t nb = k / moe::qk4_0;
+        alignas(32) float dyt[chunk * RN];
+        fv part[row_block / RM];
+        for (int64_t rb = r0; rb < r1; rb += row_block) {
+            const int64_t re = rb + row_block < r1 ? rb + row_block : r1;
+            for (int i = 0; i < na; i += RN) {
+                const int rn = na - i < RN ? na - i : RN;
+                const uint8_t* ap[RN];
+                for (int j = 0; j < RN; ++j) ap[j] = a[i + (j < rn ? j : rn - 1)];
+                for (fv& v : part) v = P::fzero();
+                for (int64_t c0 = 0; c0 < nb; c0 += chunk) {
+                    const int64_t c1 = c0 + chunk < nb ? c0 + chunk : nb;
+                    for (int64_t b = c0; b < c1; ++b)
+                        for (int j = 0; j < RN; ++j) dyt[(b - c0) * RN + j] = P::h2f(rows<moe::block_q8_0>(ap, j)[b].d);
+                    for (int64_t r = rb, g = 0; r < re; r += RM, ++g) {
+                        const int rm = re - r < RM ? static_cast<int>(re - r) : RM;
+                        const uint8_t* wp[RM];
+                        for (int ii = 0; ii < RM; ++ii) wp[ii] = w + static_cast<size_t>(r + (ii < rm ? ii : rm - 1)) * wrb;
+                        part[g] = q4_0_pairs<RM, RN>(wp, ap, c0, c1, dyt, part[g]);
+                    }
+                }
+                for (int64_t r = rb, g = 0; r < re; r += RM, ++g) {
+                    const int rm = re - r < RM ? static_cast<int>(re - r) : RM;
+                    alignas(32) float res[8];
+                    P::fstoreu(res, part[g]);
+                    for (int ii = 0; ii < rm; ++ii)
+                        for (int j = 0; j < rn; ++j) out[i + j][r + ii] = res[ii * RN + j];
+                }
+            }
+        }
+    }
+    static void tile_q4_0(const uint8_t* w, size_t wrb, int64_t r0, int64_t r1, const uint8_t* const* a, int na,
+                          float* const* out, int64_t k) noexcept {
+        if (na == 1) tile_q4_0_n<1>(w, wrb, r0, r1, a, na, out, k);
+        else if (na == 2) tile_q4_0_n<2>(w, wrb, r0, r1, a, na, out, k);
+        else tile_q4_0_n<4>(w, wrb, r0, r1, a, na, out, k);
+    }
 
     struct iq4_nl_values {
         static iv get(const moe::block_iq4_nl& b) noexcept { return P::lut(moe::iq4nl_values, P::nibbles16(b.qs)); }
@@ -116,7 +255,7 @@ struct dots {
     struct iq4_nl {
         template <int NA>
         static void dot(const uint8_t* w, const uint8_t* const* a, int64_t k, float* res) noexcept {
-            dot_blocks<moe::block_iq4_nl, iq4_nl_values, iq4_nl_scale, true>(w, a, k, res, NA);
+            dot_blocks<moe::block_iq4_nl, iq4_nl_values, iq4_nl_scale>(w, a, k, res, NA);
         }
     };
 
@@ -135,7 +274,7 @@ struct dots {
     struct mxfp4 {
         template <int NA>
         static void dot(const uint8_t* w, const uint8_t* const* a, int64_t k, float* res) noexcept {
-            dot_blocks<moe::block_mxfp4, mxfp4_values, mxfp4_scale, true>(w, a, k, res, NA);
+            dot_blocks<moe::block_mxfp4, mxfp4_values, mxfp4_scale>(w, a, k, res, NA);
         }
     };
 

@@ -32,6 +32,9 @@ struct neon_prims {
     static int8x16_t b(uint8x16_t v) noexcept { return vreinterpretq_s8_u8(v); }
     static int8x16_t b(uint32x4_t v) noexcept { return vreinterpretq_s8_u32(v); }
 
+    // Register tile of the q8_0 kernel: weight rows x activation rows (each iv/fv takes two of the 32 registers).
+    static constexpr int tile_rows = 2, tile_acts = 4;
+
     static iv load(const void* p) noexcept {
         const int8_t* q = static_cast<const int8_t*>(p);
         return {vld1q_s8(q), vld1q_s8(q + 16)};
@@ -116,6 +119,11 @@ struct neon_prims {
                 b(vmlaq_s32(s32(acc.hi), dot4(z, u.hi, y.hi), s32(s.hi)))};
     }
 
+    // The q8_0 tile's split of dot_any (prims_x86.hpp): NEON's signed dot is exact for every int8, so nothing to prep.
+    static iv prep8(iv y) noexcept { return y; }
+    static bool has_min8(iv) noexcept { return false; }
+    static iv dot_prepped(iv acc, iv x, iv y, iv) noexcept { return dot_any(acc, x, y); }
+
     // ---- integer totals -------------------------------------------------------------------------------------------
 
     static int32_t hsum32(iv v) noexcept { return vaddvq_s32(vaddq_s32(s32(v.lo), s32(v.hi))); }
@@ -142,6 +150,32 @@ struct neon_prims {
         const float32x4_t dv = vdupq_n_f32(d);
         return {vfmaq_f32(acc.lo, vcvtq_f32_s32(s32(s.lo)), dv), vfmaq_f32(acc.hi, vcvtq_f32_s32(s32(s.hi)), dv)};
     }
+    static fv fset1(float d) noexcept { return {vdupq_n_f32(d), vdupq_n_f32(d)}; }
+    static fv floadu(const float* p) noexcept { return {vld1q_f32(p), vld1q_f32(p + 4)}; }
+    static void fstoreu(float* p, fv v) noexcept {
+        vst1q_f32(p, v.lo);
+        vst1q_f32(p + 4, v.hi);
+    }
+    static fv cvtf(iv s) noexcept { return {vcvtq_f32_s32(s32(s.lo)), vcvtq_f32_s32(s32(s.hi))}; }
+    // Eight halves -> eight floats.
+    static fv h2f8(const uint16_t* h) noexcept {
+        const uint16x8_t v = vld1q_u16(h);
+        return {vcvt_f32_f16(vreinterpret_f16_u16(vget_low_u16(v))), vcvt_f32_f16(vreinterpret_f16_u16(vget_high_u16(v)))};
+    }
+    // The N floats at p repeated to fill eight lanes (N = 1, 2, 4).
+    template <int N>
+    static fv frepeat(const float* p) noexcept {
+        float32x4_t v;
+        if constexpr (N == 1) v = vld1q_dup_f32(p);
+        else if constexpr (N == 2) v = vcombine_f32(vld1_f32(p), vld1_f32(p));
+        else v = vld1q_f32(p);
+        return {v, v};
+    }
+    static fv fmul(fv a, fv c) noexcept { return {vmulq_f32(a.lo, c.lo), vmulq_f32(a.hi, c.hi)}; }
+    // acc = fma(d, float(s), acc) per lane, d already in every lane.
+    static fv fmadd_v(fv d, iv s, fv acc) noexcept {
+        return {vfmaq_f32(acc.lo, vcvtq_f32_s32(s32(s.lo)), d.lo), vfmaq_f32(acc.hi, vcvtq_f32_s32(s32(s.hi)), d.hi)};
+    }
     // (r0 + r2) + (r1 + r3) of a four-lane register.
     static float tree4(float32x4_t r) noexcept {
         const float32x2_t t = vadd_f32(vget_low_f32(r), vget_high_f32(r));
@@ -149,11 +183,6 @@ struct neon_prims {
     }
     // (v0 + v4) + (v2 + v6) + ((v1 + v5) + (v3 + v7)): the reference's hsum.
     static float hsum(fv v) noexcept { return tree4(vaddq_f32(v.hi, v.lo)); }
-    // out[i] = float(t[i]) * d[i].
-    static void cvt_mul(iv t, const float* d, float* out) noexcept {
-        vst1q_f32(out, vmulq_f32(vcvtq_f32_s32(s32(t.lo)), vld1q_f32(d)));
-        vst1q_f32(out + 4, vmulq_f32(vcvtq_f32_s32(s32(t.hi)), vld1q_f32(d + 4)));
-    }
     static void cvt(iv t, float* out) noexcept {
         vst1q_f32(out, vcvtq_f32_s32(s32(t.lo)));
         vst1q_f32(out + 4, vcvtq_f32_s32(s32(t.hi)));

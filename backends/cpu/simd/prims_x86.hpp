@@ -19,6 +19,9 @@ struct x86_prims {
     using iv = __m256i;  // 32 int8 values, or the eight int32 lanes
     using fv = __m256;   // eight float lanes
 
+    // Register tile of the q8_0 kernel: weight rows x activation rows (AVX-512 builds have 32 vector registers).
+    static constexpr int tile_rows = VNNI ? 4 : 2, tile_acts = 4;
+
     static iv load(const void* p) noexcept { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
     static iv zero() noexcept { return _mm256_setzero_si256(); }
     static iv set8(int v) noexcept { return _mm256_set1_epi8(static_cast<char>(v)); }
@@ -87,6 +90,14 @@ struct x86_prims {
         return _mm256_add_epi32(acc, _mm256_permute4x64_epi64(_mm256_hadd_epi32(lo, hi), 0xd8));
     }
 
+    // The q8_0 tile's split of dot_any: prep8(y) once per activation block, then dot_prepped for every weight block
+    // x without a -128 (has_min8 false): |y| unsigned times x carrying y's sign, exact (|y| <= 128, |x| <= 127).
+    static iv prep8(iv y) noexcept { return _mm256_abs_epi8(y); }
+    static bool has_min8(iv x) noexcept {
+        return !_mm256_testz_si256(_mm256_cmpeq_epi8(x, _mm256_set1_epi8(-128)), _mm256_set1_epi8(-1));
+    }
+    static iv dot_prepped(iv acc, iv x, iv y, iv y_prep) noexcept { return dot_u(acc, y_prep, _mm256_sign_epi8(x, y)); }
+
     // ---- integer totals -------------------------------------------------------------------------------------------
 
     static int32_t hsum32(iv v) noexcept {
@@ -114,15 +125,29 @@ struct x86_prims {
     static fv fmadd(float d, iv s, fv acc) noexcept {
         return _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(s), acc);
     }
+    static fv fset1(float d) noexcept { return _mm256_set1_ps(d); }
+    static fv floadu(const float* p) noexcept { return _mm256_loadu_ps(p); }
+    static void fstoreu(float* p, fv v) noexcept { _mm256_storeu_ps(p, v); }
+    static fv cvtf(iv s) noexcept { return _mm256_cvtepi32_ps(s); }
+    // Eight halves -> eight floats.
+    static fv h2f8(const uint16_t* h) noexcept {
+        return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(h)));
+    }
+    // The N floats at p repeated to fill eight lanes (N = 1, 2, 4).
+    template <int N>
+    static fv frepeat(const float* p) noexcept {
+        if constexpr (N == 1) return _mm256_broadcast_ss(p);
+        else if constexpr (N == 2) return _mm256_castpd_ps(_mm256_broadcast_sd(reinterpret_cast<const double*>(p)));
+        else return _mm256_broadcast_ps(reinterpret_cast<const __m128*>(p));
+    }
+    static fv fmul(fv a, fv b) noexcept { return _mm256_mul_ps(a, b); }
+    // acc = fma(d, float(s), acc) per lane, d already in every lane.
+    static fv fmadd_v(fv d, iv s, fv acc) noexcept { return _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(s), acc); }
     // (v0 + v4) + (v2 + v6) + ((v1 + v5) + (v3 + v7)): the reference's hsum.
     static float hsum(fv v) noexcept {
         const __m128 r = _mm_add_ps(_mm256_extractf128_ps(v, 1), _mm256_castps256_ps128(v));
         const __m128 t = _mm_add_ps(r, _mm_movehl_ps(r, r));
         return _mm_cvtss_f32(_mm_add_ss(t, _mm_movehdup_ps(t)));
-    }
-    // out[i] = float(t[i]) * d[i].
-    static void cvt_mul(iv t, const float* d, float* out) noexcept {
-        _mm256_storeu_ps(out, _mm256_mul_ps(_mm256_cvtepi32_ps(t), _mm256_loadu_ps(d)));
     }
     static void cvt(iv t, float* out) noexcept { _mm256_storeu_ps(out, _mm256_cvtepi32_ps(t)); }
 
