@@ -278,14 +278,21 @@ struct dots {
         }
     };
 
-    // q4_k/q5_k's 6-bit scales and mins of the 8 sub-blocks.
+    // q4_k/q5_k's 6-bit scales and mins of the 8 sub-blocks, unpacked four at a time in 32-bit words: the low six
+    // bits of bytes 0-3 / 4-7 are scales / mins 0-3; bytes 8-11 hold the low four bits of scales / mins 4-7 (low /
+    // high nibble) and the top two bits of bytes 0-3 / 4-7 their high two. sc_m: scales 0-7, then mins 0-7.
+    static void scales_k4(const uint8_t* q, uint8_t* sc_m) noexcept {
+        uint32_t w[3];
+        std::memcpy(w, q, 12);
+        const uint32_t low6 = 0x3f3f3f3fu, low4 = 0x0f0f0f0fu, low2 = 0x03030303u;
+        const uint32_t out[4] = {w[0] & low6, (w[2] & low4) | (((w[0] >> 6) & low2) << 4), w[1] & low6,
+                                 ((w[2] >> 4) & low4) | (((w[1] >> 6) & low2) << 4)};
+        std::memcpy(sc_m, out, 16);
+    }
     static void scales_k4(const uint8_t* q, int* sc, int* m) noexcept {
-        for (int j = 0; j < 4; ++j) {
-            sc[j] = q[j] & 63;
-            m[j] = q[j + 4] & 63;
-            sc[j + 4] = (q[j + 8] & 0xf) | ((q[j] >> 6) << 4);
-            m[j + 4] = (q[j + 8] >> 4) | ((q[j + 4] >> 6) << 4);
-        }
+        uint8_t sc_m[16];
+        scales_k4(q, sc_m);
+        for (int j = 0; j < 8; ++j) sc[j] = sc_m[j], m[j] = sc_m[8 + j];
     }
 
     // q4_k in the reference's repacked orders: the scaled sum and the min term of each group of Pairs pairs of
@@ -299,16 +306,18 @@ struct dots {
             float acc[NA], acc_m[NA];
             for (int j = 0; j < NA; ++j) acc[j] = acc_m[j] = 0.0f;
             for (int64_t i = 0; i < k / moe::qk_k; ++i) {
-                int sc[8], m[8];
-                scales_k4(x[i].scales, sc, m);
+                alignas(16) uint8_t sc_m[16];
+                scales_k4(x[i].scales, sc_m);
                 const float d = P::h2f(x[i].d), dmin = P::h2f(x[i].dmin);
+                // mins 0-7 each twice in 16-bit lanes: madd with the 16 bsums gives min t * (bsums 2t + 2t + 1)
+                const iv mins = P::dup_widen8(sc_m + 8);
                 for (int g = 0; g < 4; g += Pairs) {
                     iv isum[NA];
                     for (int j = 0; j < NA; ++j) isum[j] = P::zero();
                     for (int c = g; c < g + Pairs; ++c) {
                         const iv q = P::load(x[i].qs + 32 * c);
                         const iv lo = P::lo4(q), hi = P::hi4(q);
-                        const iv s_lo = P::set16(sc[2 * c]), s_hi = P::set16(sc[2 * c + 1]);
+                        const iv s_lo = P::set16(sc_m[2 * c]), s_hi = P::set16(sc_m[2 * c + 1]);
                         for (int j = 0; j < NA; ++j) {
                             const int8_t* yq = rows<moe::block_q8_k>(a, j)[i].qs + 64 * c;
                             isum[j] = P::dot_u_scaled(isum[j], lo, P::load(yq), s_lo);
@@ -318,7 +327,12 @@ struct dots {
                     for (int j = 0; j < NA; ++j) {
                         const moe::block_q8_k& y = rows<moe::block_q8_k>(a, j)[i];
                         int32_t summ = 0;
-                        for (int t = 2 * g; t < 2 * (g + Pairs); ++t) summ += m[t] * (y.bsums[2 * t] + y.bsums[2 * t + 1]);
+                        if (Pairs == 4) {
+                            summ = P::hsum32(P::madd16(P::load16(y.bsums), mins));
+                        } else {
+                            for (int t = 2 * g; t < 2 * (g + Pairs); ++t)
+                                summ += sc_m[8 + t] * (y.bsums[2 * t] + y.bsums[2 * t + 1]);
+                        }
                         acc[j] = std::fma(static_cast<float>(P::hsum32(isum[j])), d * y.d, acc[j]);
                         acc_m[j] = std::fma(static_cast<float>(summ), dmin * y.d, acc_m[j]);
                     }

@@ -87,6 +87,12 @@ struct neon_prims {
         const int8x16_t v = vld1q_s8(p);
         return {b(vmovl_s8(vget_low_s8(v))), b(vmovl_high_s8(v))};
     }
+    // 8 bytes 0..127 -> 16 int16 lanes, each byte twice: b0, b0, b1, b1, .. b7, b7.
+    static iv dup_widen8(const uint8_t* p) noexcept {
+        const uint8x8_t v = vld1_u8(p);
+        const uint8x16_t d = vcombine_u8(vzip1_u8(v, v), vzip2_u8(v, v));
+        return {b(vmovl_u8(vget_low_u8(d))), b(vmovl_high_u8(d))};
+    }
     static iv load16(const int16_t* p) noexcept { return {b(vld1q_s16(p)), b(vld1q_s16(p + 8))}; }
     // int32 lane m = a[2m] * c[2m] + a[2m + 1] * c[2m + 1] (16-bit lanes), as _mm256_madd_epi16.
     static int32x4_t madd_half(int16x8_t a, int16x8_t c) noexcept {

@@ -55,6 +55,11 @@ struct x86_prims {
     static iv widen8(const int8_t* p) noexcept {
         return _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
     }
+    // 8 bytes 0..127 -> 16 int16 lanes, each byte twice: b0, b0, b1, b1, .. b7, b7.
+    static iv dup_widen8(const uint8_t* p) noexcept {
+        const __m128i v = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p));
+        return _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(v, v));
+    }
     static iv load16(const int16_t* p) noexcept { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
     static iv madd16(iv a, iv b) noexcept { return _mm256_madd_epi16(a, b); }
 
