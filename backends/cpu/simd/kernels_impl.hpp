@@ -167,8 +167,8 @@ struct dots {
     // groups by repeating a row or an activation (the extra lanes are computed and dropped). Blocks [b0, b1) are
     // added to s; dyt holds the activations' scales as floats, RN per block from block b0 on.
     template <int RM, int RN>
-    static fv q4_0_pairs(const uint8_t* const* w, const uint8_t* const* a, int64_t b0, int64_t b1, const float* dyt,
-                         fv s) noexcept {
+    static fv q4_0_pairs(const uint8_t* const* w, size_t wrb, const uint8_t* const* a, int64_t b0, int64_t b1,
+                         const float* dyt, fv s) noexcept {
         static_assert(RM * RN == 8, "eight pairs");
         const moe::block_q4_0* x[RM];
         const moe::block_q8_0* y[RN];
@@ -184,14 +184,18 @@ struct dots {
                 yp[j] = P::prep8(yq[j]);
             }
             iv q[8];
-            alignas(16) uint16_t hx[8];
+            const uint16_t* hx[8];
             MOE_SIMD_UNROLL
             for (int i = 0; i < RM; ++i) {
+                // RM short row streams at once train the hardware prefetcher poorly (expert rows are ~1 KB), so
+                // each row asks for the same block of the row RM further on: the next group's data arrives while
+                // this group computes (prefetches never fault, also past the matrix's end)
+                __builtin_prefetch(reinterpret_cast<const uint8_t*>(x[i] + b) + RM * wrb);
                 const iv v = P::sub8(P::nibbles16(x[i][b].qs), P::set8(8));  // -8 .. 7
                 MOE_SIMD_UNROLL
                 for (int j = 0; j < RN; ++j) {
                     q[i * RN + j] = P::dot_prepped(P::zero(), v, yq[j], yp[j]);
-                    hx[i * RN + j] = x[i][b].d;
+                    hx[i * RN + j] = &x[i][b].d;
                 }
             }
             const fv d = P::fmul(P::h2f8(hx), P::template frepeat<RN>(dyt));  // dx * dy per lane, as the reference rounds it
@@ -226,7 +230,7 @@ struct dots {
                         const int rm = re - r < RM ? static_cast<int>(re - r) : RM;
                         const uint8_t* wp[RM];
                         for (int ii = 0; ii < RM; ++ii) wp[ii] = w + static_cast<size_t>(r + (ii < rm ? ii : rm - 1)) * wrb;
-                        part[g] = q4_0_pairs<RM, RN>(wp, ap, c0, c1, dyt, part[g]);
+                        part[g] = q4_0_pairs<RM, RN>(wp, wrb, ap, c0, c1, dyt, part[g]);
                     }
                 }
                 for (int64_t r = rb, g = 0; r < re; r += RM, ++g) {

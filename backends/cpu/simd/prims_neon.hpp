@@ -163,9 +163,17 @@ struct neon_prims {
         vst1q_f32(p + 4, v.hi);
     }
     static fv cvtf(iv s) noexcept { return {vcvtq_f32_s32(s32(s.lo)), vcvtq_f32_s32(s32(s.hi))}; }
-    // Eight halves -> eight floats.
-    static fv h2f8(const uint16_t* h) noexcept {
-        const uint16x8_t v = vld1q_u16(h);
+    // The eight halves *p[0] .. *p[7] -> eight floats.
+    static fv h2f8(const uint16_t* const* p) noexcept {
+        uint16x8_t v = vdupq_n_u16(0);
+        v = vld1q_lane_u16(p[0], v, 0);
+        v = vld1q_lane_u16(p[1], v, 1);
+        v = vld1q_lane_u16(p[2], v, 2);
+        v = vld1q_lane_u16(p[3], v, 3);
+        v = vld1q_lane_u16(p[4], v, 4);
+        v = vld1q_lane_u16(p[5], v, 5);
+        v = vld1q_lane_u16(p[6], v, 6);
+        v = vld1q_lane_u16(p[7], v, 7);
         return {vcvt_f32_f16(vreinterpret_f16_u16(vget_low_u16(v))), vcvt_f32_f16(vreinterpret_f16_u16(vget_high_u16(v)))};
     }
     // The N floats at p repeated to fill eight lanes (N = 1, 2, 4).

@@ -134,9 +134,18 @@ struct x86_prims {
     static fv floadu(const float* p) noexcept { return _mm256_loadu_ps(p); }
     static void fstoreu(float* p, fv v) noexcept { _mm256_storeu_ps(p, v); }
     static fv cvtf(iv s) noexcept { return _mm256_cvtepi32_ps(s); }
-    // Eight halves -> eight floats.
-    static fv h2f8(const uint16_t* h) noexcept {
-        return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(h)));
+    // The eight halves *p[0] .. *p[7] -> eight floats (inserted one by one: eight narrow stores read back as one
+    // vector would stall on store forwarding).
+    static fv h2f8(const uint16_t* const* p) noexcept {
+        __m128i v = _mm_cvtsi32_si128(*p[0]);
+        v = _mm_insert_epi16(v, *p[1], 1);
+        v = _mm_insert_epi16(v, *p[2], 2);
+        v = _mm_insert_epi16(v, *p[3], 3);
+        v = _mm_insert_epi16(v, *p[4], 4);
+        v = _mm_insert_epi16(v, *p[5], 5);
+        v = _mm_insert_epi16(v, *p[6], 6);
+        v = _mm_insert_epi16(v, *p[7], 7);
+        return _mm256_cvtph_ps(v);
     }
     // The N floats at p repeated to fill eight lanes (N = 1, 2, 4).
     template <int N>
