@@ -64,6 +64,8 @@ struct dots {
             }
             MOE_SIMD_UNROLL
             for (int i = 0; i < RM; ++i) {
+                if (RM > 1)  // as in q4_0_pairs; one row alone is a stream the hardware prefetcher follows
+                    __builtin_prefetch(reinterpret_cast<const uint8_t*>(x[i] + b) + RM * wrb);
                 const iv xq = P::load(x[i][b].qs);
                 const float dx = P::h2f(x[i][b].d);
                 if (P::has_min8(xq)) {  // a -128 weight: the exact widening path
