@@ -106,15 +106,15 @@ std::vector<int64_t> lengths(dtype t) {
     return {256, 512, 768, 4096};
 }
 
-// Compares the active table's tile with the reference tile for rows x na activation rows, and for the first 1, 2
-// and 3 of them over rows [3, rows) (the kernels pick their register tiles by the activation count).
+// Compares the active table's tile with the reference tile for rows x na activation rows, and for the first 1, 2,
+// 3 and 6 of them over rows [3, rows) (the kernels pick their register tiles by the activation count).
 void check_tile(dtype t, const std::vector<uint8_t>& w, int64_t rows, int64_t k, const std::vector<uint8_t>& act,
                 int na) {
     const size_t arb = row_bytes(cpu::dot_type(t), k), wrb = row_bytes(t, k);
     std::vector<const uint8_t*> a(static_cast<size_t>(na));
     for (int i = 0; i < na; ++i) a[static_cast<size_t>(i)] = act.data() + static_cast<size_t>(i) * arb;
     int bad = 0;
-    for (int n : {na, 1, 2, 3}) {
+    for (int n : {na, 1, 2, 3, 6}) {
         if (n > na) continue;
         const int64_t r0 = n == na ? 0 : 3;
         std::vector<float> got(static_cast<size_t>(rows * n), -1.0f), want(got.size(), -1.0f);
@@ -205,7 +205,7 @@ TEST_CASE("simd: every kernel equals the reference vec_dot bit for bit") {
             for (int64_t k : lengths(t)) {
                 CAPTURE(k);
                 const int64_t rows = 19;
-                const int na = 6;  // a group of four and a group of two
+                const int na = 11;  // a group of eight and a group of three (check_tile also runs 1, 2, 3, 6)
                 for (int src = 0; src < 2; ++src) {
                     const bool quantized = src == 1 && traits(t).block_size > 1;
                     CAPTURE(quantized);

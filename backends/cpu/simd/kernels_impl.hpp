@@ -245,11 +245,99 @@ struct dots {
             }
         }
     }
+    // q4_0 against RN activation rows with the eight weight rows in the lanes: each row's 32 values (nibbles, 0..15)
+    // are transposed in registers so that vector m holds values 4m..4m+3 of all eight rows; a product with the
+    // activation's values 4m..4m+3 broadcast then adds into each row's own lane, and eight of them leave each lane
+    // holding its row's block sum, with no horizontal reduction. Less 8 * sum(y) that is the reference's integer
+    // sum; the float steps per lane are those of q4_0_pairs. tab: per block from b0 on, RN activation scales (float)
+    // then RN values 8 * sum(y) (int32).
+    template <int RN>
+    static void q4_0_rows8(const uint8_t* const* w, size_t wrb, const uint8_t* const* a, int64_t b0, int64_t b1,
+                           const float* tab, fv* s) noexcept {
+        const moe::block_q4_0* x[8];
+        const moe::block_q8_0* y[RN];
+        MOE_SIMD_UNROLL
+        for (int i = 0; i < 8; ++i) x[i] = reinterpret_cast<const moe::block_q4_0*>(w[i]);
+        MOE_SIMD_UNROLL
+        for (int j = 0; j < RN; ++j) y[j] = rows<moe::block_q8_0>(a, j);
+        for (int64_t b = b0; b < b1; ++b, tab += 2 * RN) {
+            iv v[8];
+            const uint16_t* hx[8];
+            MOE_SIMD_UNROLL
+            for (int i = 0; i < 8; ++i) {
+                __builtin_prefetch(reinterpret_cast<const uint8_t*>(x[i] + b) + 8 * wrb);  // as in q4_0_pairs
+                v[i] = P::nibbles16(x[i][b].qs);
+                hx[i] = &x[i][b].d;
+            }
+            P::transpose8x32(v);
+            const fv dx = P::h2f8(hx);
+            int32_t sy8[RN];
+            std::memcpy(sy8, tab + RN, sizeof sy8);
+            MOE_SIMD_UNROLL
+            for (int j = 0; j < RN; ++j) {
+                iv acc = P::zero();
+                MOE_SIMD_UNROLL
+                for (int m = 0; m < 8; ++m) acc = P::dot_u(acc, v[m], P::bcast32(y[j][b].qs + 4 * m));
+                const iv sumi = P::sub32(acc, P::set32(sy8[j]));
+                s[j] = P::fadd(s[j], P::fmul(P::cvtf(sumi), P::fmul(dx, P::fset1(tab[j]))));
+            }
+        }
+    }
+
+    // The tile_fn's q4_0 path for four or more activation rows: 64-row blocks (the rows' bytes stay in L2 while every
+    // group of RN activations passes), eight rows at a time; short groups are padded as in tile_q4_0_n.
+    template <int RN>
+    static void tile_q4_0_gemm(const uint8_t* w, size_t wrb, int64_t r0, int64_t r1, const uint8_t* const* a, int na,
+                               float* const* out, int64_t k) noexcept {
+        constexpr int64_t row_block = 64, chunk = 512;
+        const int64_t nb = k / moe::qk4_0;
+        alignas(32) float tab[chunk * 2 * RN];
+        fv part[row_block / 8][RN];
+        for (int64_t rb = r0; rb < r1; rb += row_block) {
+            const int64_t re = rb + row_block < r1 ? rb + row_block : r1;
+            for (int i = 0; i < na; i += RN) {
+                const int rn = na - i < RN ? na - i : RN;
+                const uint8_t* ap[RN];
+                for (int j = 0; j < RN; ++j) ap[j] = a[i + (j < rn ? j : rn - 1)];
+                for (auto& g : part)
+                    for (fv& v : g) v = P::fzero();
+                for (int64_t c0 = 0; c0 < nb; c0 += chunk) {
+                    const int64_t c1 = c0 + chunk < nb ? c0 + chunk : nb;
+                    for (int64_t b = c0; b < c1; ++b) {
+                        float* t = tab + (b - c0) * 2 * RN;
+                        for (int j = 0; j < RN; ++j) {
+                            const moe::block_q8_0& yb = rows<moe::block_q8_0>(ap, j)[b];
+                            t[j] = P::h2f(yb.d);
+                            const int32_t sy8 = 8 * P::hsum32(P::dot_u(P::zero(), P::set8(1), P::load(yb.qs)));
+                            std::memcpy(t + RN + j, &sy8, sizeof sy8);
+                        }
+                    }
+                    for (int64_t r = rb, g = 0; r < re; r += 8, ++g) {
+                        const int rm = re - r < 8 ? static_cast<int>(re - r) : 8;
+                        const uint8_t* wp[8];
+                        for (int ii = 0; ii < 8; ++ii) wp[ii] = w + static_cast<size_t>(r + (ii < rm ? ii : rm - 1)) * wrb;
+                        q4_0_rows8<RN>(wp, wrb, ap, c0, c1, tab, part[g]);
+                    }
+                }
+                for (int64_t r = rb, g = 0; r < re; r += 8, ++g) {
+                    const int rm = re - r < 8 ? static_cast<int>(re - r) : 8;
+                    for (int j = 0; j < rn; ++j) {
+                        alignas(32) float res[8];
+                        P::fstoreu(res, part[g][j]);
+                        for (int ii = 0; ii < rm; ++ii) out[i + j][r + ii] = res[ii];
+                    }
+                }
+            }
+        }
+    }
+
     static void tile_q4_0(const uint8_t* w, size_t wrb, int64_t r0, int64_t r1, const uint8_t* const* a, int na,
                           float* const* out, int64_t k) noexcept {
         if (na == 1) tile_q4_0_n<1>(w, wrb, r0, r1, a, na, out, k);
         else if (na == 2) tile_q4_0_n<2>(w, wrb, r0, r1, a, na, out, k);
-        else tile_q4_0_n<4>(w, wrb, r0, r1, a, na, out, k);
+        else if (na == 3) tile_q4_0_n<4>(w, wrb, r0, r1, a, na, out, k);
+        else if (na < 8) tile_q4_0_gemm<4>(w, wrb, r0, r1, a, na, out, k);
+        else tile_q4_0_gemm<P::tile_acts_rows8>(w, wrb, r0, r1, a, na, out, k);
     }
 
     struct iq4_nl_values {

@@ -11,6 +11,7 @@
 #include <arm_neon.h>
 
 #include <cstdint>
+#include <cstring>
 
 namespace {
 
@@ -34,6 +35,8 @@ struct neon_prims {
 
     // Register tile of the q8_0 kernel: weight rows x activation rows (each iv/fv takes two of the 32 registers).
     static constexpr int tile_rows = 2, tile_acts = 4;
+    // Activation rows of the q4_0 GEMM with eight weight rows in the lanes (its accumulators: one register pair each).
+    static constexpr int tile_acts_rows8 = 4;
 
     static iv load(const void* p) noexcept {
         const int8_t* q = static_cast<const int8_t*>(p);
@@ -45,6 +48,39 @@ struct neon_prims {
     static iv set16(int v) noexcept { return {b(vdupq_n_s32(v)), b(vdupq_n_s32(v))}; }
     // int32 lanes 0-3 get lo, 4-7 get hi.
     static iv set16x2(int lo, int hi) noexcept { return {b(vdupq_n_s32(lo)), b(vdupq_n_s32(hi))}; }
+    static iv set32(int32_t v) noexcept { return {b(vdupq_n_s32(v)), b(vdupq_n_s32(v))}; }
+    // The four bytes at p in every int32 lane.
+    static iv bcast32(const int8_t* p) noexcept {
+        int32_t v;
+        std::memcpy(&v, p, 4);
+        return {b(vdupq_n_s32(v)), b(vdupq_n_s32(v))};
+    }
+    // 4 x 4 transpose of int32 lanes.
+    static void transpose4(int32x4_t& a0, int32x4_t& a1, int32x4_t& a2, int32x4_t& a3) noexcept {
+        const int32x4_t t0 = vtrn1q_s32(a0, a1), t1 = vtrn2q_s32(a0, a1), t2 = vtrn1q_s32(a2, a3),
+                        t3 = vtrn2q_s32(a2, a3);
+        const int64x2_t u0 = vreinterpretq_s64_s32(t0), u1 = vreinterpretq_s64_s32(t1),
+                        u2 = vreinterpretq_s64_s32(t2), u3 = vreinterpretq_s64_s32(t3);
+        a0 = vreinterpretq_s32_s64(vtrn1q_s64(u0, u2));
+        a1 = vreinterpretq_s32_s64(vtrn1q_s64(u1, u3));
+        a2 = vreinterpretq_s32_s64(vtrn2q_s64(u0, u2));
+        a3 = vreinterpretq_s32_s64(vtrn2q_s64(u1, u3));
+    }
+    // v[r] int32 lane m -> v[m] lane r (an 8 x 8 transpose of int32 lanes).
+    static void transpose8x32(iv* v) noexcept {
+        int32x4_t q[8][2];
+        for (int r = 0; r < 8; ++r) q[r][0] = s32(v[r].lo), q[r][1] = s32(v[r].hi);
+        // block (rows 4R.., lanes 4C..) goes to (rows 4C.., lanes 4R..)
+        int32x4_t o[8][2];
+        for (int R = 0; R < 2; ++R) {
+            for (int C = 0; C < 2; ++C) {
+                int32x4_t a0 = q[4 * R][C], a1 = q[4 * R + 1][C], a2 = q[4 * R + 2][C], a3 = q[4 * R + 3][C];
+                transpose4(a0, a1, a2, a3);
+                o[4 * C][R] = a0, o[4 * C + 1][R] = a1, o[4 * C + 2][R] = a2, o[4 * C + 3][R] = a3;
+            }
+        }
+        for (int m = 0; m < 8; ++m) v[m] = {b(o[m][0]), b(o[m][1])};
+    }
     static iv and_(iv a, iv c) noexcept { return {vandq_s8(a.lo, c.lo), vandq_s8(a.hi, c.hi)}; }
     static iv or_(iv a, iv c) noexcept { return {vorrq_s8(a.lo, c.lo), vorrq_s8(a.hi, c.hi)}; }
     static iv add32(iv a, iv c) noexcept {

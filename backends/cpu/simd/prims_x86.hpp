@@ -10,6 +10,7 @@
 #include <immintrin.h>
 
 #include <cstdint>
+#include <cstring>
 
 namespace {
 
@@ -21,6 +22,8 @@ struct x86_prims {
 
     // Register tile of the q8_0 kernel: weight rows x activation rows (AVX-512 builds have 32 vector registers).
     static constexpr int tile_rows = VNNI ? 4 : 2, tile_acts = 4;
+    // Activation rows of the q4_0 GEMM with eight weight rows in the lanes (its accumulators: one register each).
+    static constexpr int tile_acts_rows8 = VNNI ? 8 : 4;
 
     static iv load(const void* p) noexcept { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
     static iv zero() noexcept { return _mm256_setzero_si256(); }
@@ -29,6 +32,31 @@ struct x86_prims {
     // 16-bit lanes 0-7 (int32 lanes 0-3) get lo, 8-15 get hi.
     static iv set16x2(int lo, int hi) noexcept {
         return _mm256_set_m128i(_mm_set1_epi16(static_cast<short>(hi)), _mm_set1_epi16(static_cast<short>(lo)));
+    }
+    static iv set32(int32_t v) noexcept { return _mm256_set1_epi32(v); }
+    // The four bytes at p in every int32 lane.
+    static iv bcast32(const int8_t* p) noexcept {
+        int32_t v;
+        std::memcpy(&v, p, 4);
+        return _mm256_set1_epi32(v);
+    }
+    // v[r] int32 lane m -> v[m] lane r (an 8 x 8 transpose of int32 lanes).
+    static void transpose8x32(iv* v) noexcept {
+        iv t[8], u[8];
+        for (int h = 0; h < 8; h += 4) {
+            t[h] = _mm256_unpacklo_epi32(v[h], v[h + 1]);
+            t[h + 1] = _mm256_unpackhi_epi32(v[h], v[h + 1]);
+            t[h + 2] = _mm256_unpacklo_epi32(v[h + 2], v[h + 3]);
+            t[h + 3] = _mm256_unpackhi_epi32(v[h + 2], v[h + 3]);
+            u[h] = _mm256_unpacklo_epi64(t[h], t[h + 2]);      // lanes 0 | 4 of rows h .. h + 3
+            u[h + 1] = _mm256_unpackhi_epi64(t[h], t[h + 2]);  // 1 | 5
+            u[h + 2] = _mm256_unpacklo_epi64(t[h + 1], t[h + 3]);  // 2 | 6
+            u[h + 3] = _mm256_unpackhi_epi64(t[h + 1], t[h + 3]);  // 3 | 7
+        }
+        for (int m = 0; m < 4; ++m) {
+            v[m] = _mm256_permute2x128_si256(u[m], u[m + 4], 0x20);
+            v[m + 4] = _mm256_permute2x128_si256(u[m], u[m + 4], 0x31);
+        }
     }
     static iv and_(iv a, iv b) noexcept { return _mm256_and_si256(a, b); }
     static iv or_(iv a, iv b) noexcept { return _mm256_or_si256(a, b); }
