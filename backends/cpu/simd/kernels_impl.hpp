@@ -112,7 +112,7 @@ struct dots {
                 const int64_t step = rn == 1 ? 1 : RM;
                 for (int64_t r = rb; r < re; r += step) {
                     const int rm = re - r < step ? static_cast<int>(re - r) : static_cast<int>(step);
-                    float res[4][4];
+                    float res[4][4] = {};
                     q8_0_rect_n<RM, RN>(rm, rn, w + static_cast<size_t>(r) * wrb, wrb, a + i, nb, res);
                     for (int ii = 0; ii < rm; ++ii)
                         for (int j = 0; j < rn; ++j) out[i + j][r + ii] = res[ii][j];
