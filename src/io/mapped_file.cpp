@@ -79,6 +79,24 @@ result<mapped_file> mapped_file::open(const std::string& path) {
     return m;
 }
 
+bool mapped_file::prefault(size_t offset, size_t len) const noexcept {
+    if (!owned_mapping_ || offset >= size_) return true;
+    if (len > size_ - offset) len = size_ - offset;
+#ifdef MADV_POPULATE_READ
+    const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+    const size_t start = offset / page * page;
+    return madvise(const_cast<uint8_t*>(data_) + start, len + (offset - start), MADV_POPULATE_READ) == 0;
+#else
+    return false;
+#endif
+}
+
+uint64_t physical_memory_bytes() noexcept {
+    const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    if (pages <= 0 || page <= 0) return UINT64_MAX;
+    return static_cast<uint64_t>(pages) * static_cast<uint64_t>(page);
+}
+
 mapped_file mapped_file::borrow(const void* data, size_t size) {
     mapped_file m;
     m.data_ = static_cast<const uint8_t*>(data);

@@ -27,10 +27,18 @@ public:
     const uint8_t* data() const noexcept { return data_; }
     size_t size() const noexcept { return size_; }
 
+    // Maps bytes [offset, offset + len) of a file mapping into the page tables now (reading them from disk where
+    // they are not cached), so that the first tokens do not pay a page fault per 4 KiB of weights. Does nothing for
+    // borrowed memory; false when the OS cannot do it (kernels before 5.14), after which callers stop asking.
+    bool prefault(size_t offset, size_t len) const noexcept;
+
 private:
     const uint8_t* data_ = nullptr;
     size_t size_ = 0;
     bool owned_mapping_ = false;
 };
+
+// Physical memory of this machine in bytes; UINT64_MAX when the OS does not say.
+uint64_t physical_memory_bytes() noexcept;
 
 MOE_END_NAMESPACE

@@ -70,6 +70,18 @@ result<impl_ptr> finish_load(mapped_file file, const model_params& params, const
     if (!meta) return status(meta.error().code(), where + ": " + meta.error().message());
     impl->meta = std::move(*meta);
     MOE_TRY(relocate_misaligned(*impl));
+    // Weights that fit in half the memory are read into the page tables now, in slices between progress reports
+    // (as llama.cpp populates its mapping); larger files stay lazy so that the OS can page them.
+    const size_t size = impl->file.size();
+    if (static_cast<uint64_t>(size) <= physical_memory_bytes() / 2) {
+        constexpr size_t slice = size_t(64) << 20;
+        for (size_t at = 0; at < size; at += slice) {
+            if (!impl->file.prefault(at, slice)) break;
+            if (!report(0.5f * static_cast<float>(static_cast<double>(at + slice < size ? at + slice : size) /
+                                                  static_cast<double>(size))))
+                return status(errc::aborted, "loading " + where + " was cancelled");
+        }
+    }
     if (!report(0.5f)) return status(errc::aborted, "loading " + where + " was cancelled");
     result<std::unique_ptr<architecture>> arch = create_architecture(impl->meta);
     if (!arch) return status(arch.error().code(), where + ": " + arch.error().message());

@@ -107,13 +107,6 @@ struct session_impl {
 
 namespace {
 
-// Physical memory of this machine in bytes; UINT64_MAX when the OS does not say.
-uint64_t physical_memory_bytes() {
-    const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
-    if (pages <= 0 || page <= 0) return UINT64_MAX;
-    return static_cast<uint64_t>(pages) * static_cast<uint64_t>(page);
-}
-
 std::vector<std::string> module_dirs(const session_params& p) {
     if (!p.backend_dirs.empty()) return p.backend_dirs;
     std::vector<std::string> dirs;
@@ -185,7 +178,7 @@ result<session> session::create(const model& m, const session_params& params) {
 
         s->kv = m.impl_->arch->kv_shape();
         s->req.n_ctx = s->n_ctx;
-        s->budget = params.max_memory > 0 ? params.max_memory : detail::physical_memory_bytes();
+        s->budget = params.max_memory > 0 ? params.max_memory : physical_memory_bytes();
         for (const kv_layer_shape& l : s->kv) {
             // n_ctx and the shapes are bounded (the loader checked the shapes against real tensors), but a huge
             // n_ctx times many layers could still overflow: add up in long double to compare safely.
