@@ -192,6 +192,27 @@ TEST_CASE("simd: activation conversion is byte-identical to the reference") {
     }
 }
 
+TEST_CASE("simd: the attention helpers (f32 dot, axpy) equal the reference bit for bit") {
+    isa_guard guard;
+    for (simd::isa level : simd_levels()) {
+        const std::string level_name = simd::isa_name(level);
+        CAPTURE(level_name);
+        REQUIRE(simd::set_isa(level));
+        moe_test::rng g(77);
+        for (int64_t n : {1, 3, 4, 7, 8, 9, 16, 31, 64, 100, 128, 576, 4099}) {
+            CAPTURE(n);
+            const std::vector<float> x = floats(g, n, fill::normal), y = floats(g, n, fill::spiky);
+            CHECK(same(simd::dot_f32(x.data(), y.data(), n), cpu::dot(x.data(), y.data(), n)));
+            std::vector<float> got = y, want = y;
+            simd::axpy_f32(-0.37f, x.data(), got.data(), n);
+            for (int64_t i = 0; i < n; ++i) want[static_cast<size_t>(i)] += -0.37f * x[static_cast<size_t>(i)];
+            int bad = 0;
+            for (size_t i = 0; i < got.size(); ++i) bad += same(got[i], want[i]) ? 0 : 1;
+            CHECK(bad == 0);
+        }
+    }
+}
+
 TEST_CASE("simd: every kernel equals the reference vec_dot bit for bit") {
     isa_guard guard;
     for (simd::isa level : simd_levels()) {

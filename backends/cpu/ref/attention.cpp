@@ -3,6 +3,7 @@
 // kv_rows.hpp), then each query row attends to its slot's rows 0 .. its position.
 #include "backends/cpu/ref/kv_rows.hpp"
 #include "backends/cpu/ref/ref_kernels.hpp"
+#include "backends/cpu/simd/simd.hpp"
 
 #include <cmath>
 #include <cstring>
@@ -38,7 +39,7 @@ status attention(context& c, const node& n, const tensor_view& out, const tensor
             const float* vslot = vcache + rows.first(t) * Hkv * Dv;
             float mx = -INFINITY;
             for (int64_t j = 0; j < len; ++j) {
-                s[j] = dot(qr, kslot + (j * Hkv + hk) * Dk, Dk) * scale;
+                s[j] = simd::dot_f32(qr, kslot + (j * Hkv + hk) * Dk, Dk) * scale;
                 mx = s[j] > mx ? s[j] : mx;
             }
             double sum = 0.0;
@@ -52,7 +53,7 @@ status attention(context& c, const node& n, const tensor_view& out, const tensor
             for (int64_t j = 0; j < len; ++j) {
                 const float p = s[j] * inv;
                 const float* vr = vslot + (j * Hkv + hk) * Dv;
-                for (int64_t d = 0; d < Dv; ++d) orow[d] += p * vr[d];
+                simd::axpy_f32(p, vr, orow, Dv);
             }
         }
     });

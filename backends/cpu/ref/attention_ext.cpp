@@ -2,6 +2,7 @@
 // Same cache layout and write as attention.cpp; the softmax follows ggml's soft_max_ext with sinks (ops.cpp).
 #include "backends/cpu/ref/kv_rows.hpp"
 #include "backends/cpu/ref/ref_kernels.hpp"
+#include "backends/cpu/simd/simd.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -46,7 +47,7 @@ status attention_ext(context& c, const node& n, const tensor_view& out, const te
             const float* vslot = vcache + rows.first(t) * Hkv * Dv;
             float mx = -INFINITY;
             for (int64_t j = first; j < len; ++j) {
-                s[j] = dot(qr, kslot + (j * Hkv + hk) * Dk, Dk) * scale;
+                s[j] = simd::dot_f32(qr, kslot + (j * Hkv + hk) * Dk, Dk) * scale;
                 mx = s[j] > mx ? s[j] : mx;
             }
             if (sinks) mx = std::max(mx, sinks[h]);
@@ -62,7 +63,7 @@ status attention_ext(context& c, const node& n, const tensor_view& out, const te
             for (int64_t j = first; j < len; ++j) {
                 const float p = s[j] * inv;
                 const float* vr = vslot + (j * Hkv + hk) * Dv;
-                for (int64_t d = 0; d < Dv; ++d) orow[d] += p * vr[d];
+                simd::axpy_f32(p, vr, orow, Dv);
             }
         }
     });

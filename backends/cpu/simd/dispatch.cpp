@@ -3,6 +3,7 @@
 // Compiled with the library's baseline flags: nothing here may use an instruction the per-ISA files own.
 #include "backends/cpu/simd/simd.hpp"
 
+#include "backends/cpu/ref/ref_kernels.hpp"
 #include "backends/cpu/ref/vec_dot.hpp"
 
 #include <atomic>
@@ -95,7 +96,7 @@ struct tables {
 #if !defined(MOE_SIMD_EIGEN_4WIDE)
         // The f32 kernel repeats Eigen's 4-wide SSE / NEON dot (the reference, compiled with this file's flags); any
         // other Eigen packet width sums in another order, so f32 stays on the reference there.
-        for (kernel_table& k : t) k.tile[static_cast<int>(dtype::f32)] = nullptr;
+        for (kernel_table& k : t) k.tile[static_cast<int>(dtype::f32)] = nullptr, k.dot_f32 = nullptr;
 #endif
     }
 };
@@ -151,6 +152,16 @@ void convert_activation(dtype weight_type, const float* x, void* out, int64_t n)
     }
     if (q != nullptr) return q(x, out, n);
     cpu::convert_activation(weight_type, x, out, n);
+}
+
+float dot_f32(const float* x, const float* y, int64_t n) noexcept {
+    if (active().dot_f32 != nullptr) return active().dot_f32(x, y, n);
+    return cpu::dot(x, y, n);
+}
+
+void axpy_f32(float a, const float* x, float* y, int64_t n) noexcept {
+    if (active().axpy_f32 != nullptr) return active().axpy_f32(a, x, y, n);
+    for (int64_t i = 0; i < n; ++i) y[i] += a * x[i];
 }
 
 void ref_tile(dtype weight_type, const uint8_t* w, size_t wrb, int64_t r0, int64_t r1, const uint8_t* const* a,

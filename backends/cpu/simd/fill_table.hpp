@@ -26,6 +26,8 @@ void fill_kernels(moe::cpu::simd::kernel_table& t) noexcept {
     set(dtype::q5_k, &D::template tile<typename D::q5_k>);
     set(dtype::q6_k, &D::template tile<typename D::q6_k>);
     set(dtype::f32, &D::template tile<typename D::f32>);  // dispatch.cpp drops it unless Eigen runs 4-wide
+    t.dot_f32 = &D::f32::one;                              // likewise
+    t.axpy_f32 = &D::axpy;
 }
 
 }  // namespace

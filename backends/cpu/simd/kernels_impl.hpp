@@ -545,6 +545,14 @@ struct dots {
         }
     };
 
+    // y[i] = y[i] + a * x[i], eight lanes at a time (each lane rounds the product, then the sum, as the scalar loop).
+    static void axpy(float a, const float* x, float* y, int64_t n) noexcept {
+        const fv av = P::fset1(a);
+        int64_t i = 0;
+        for (; i + 8 <= n; i += 8) P::fstoreu(y + i, P::fadd(P::floadu(y + i), P::fmul(av, P::floadu(x + i))));
+        for (; i < n; ++i) y[i] += a * x[i];
+    }
+
     // Runs D::dot over the rows [r0, r1) and activation rows in groups of four: 16 weight rows stay in cache while
     // every group passes, each group stays in L1 for the 16 rows.
     template <class D>

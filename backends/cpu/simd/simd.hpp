@@ -35,6 +35,8 @@ struct kernel_table {
     quantize_fn q8_0 = nullptr, q8_1 = nullptr, q8_k = nullptr;  // by dot type; nullptr: reference converter
     tile_fn tile[n_dtype_slots] = {};                                // by weight dtype; nullptr: reference vec_dot
     tile_fn q4_k_gemm = nullptr;  // q4_k in llama.cpp's GEMM order (dot_path::repacked_gemm), for prompt rows
+    float (*dot_f32)(const float* x, const float* y, int64_t n) = nullptr;  // Eigen's dot order; nullptr: Eigen
+    void (*axpy_f32)(float a, const float* x, float* y, int64_t n) = nullptr;  // y[i] += a * x[i], each rounded
 };
 
 // The table of one level, or nullptr when this build or this CPU lacks it (isa::ref always exists, all nullptr).
@@ -62,6 +64,10 @@ void tile(dtype weight_type, const uint8_t* w, size_t wrb, int64_t r0, int64_t r
 // q4_k weights in dot_path::repacked_gemm's order (llama.cpp's prompt GEMM), through the active table or the reference.
 void tile_q4_k_gemm(const uint8_t* w, size_t wrb, int64_t r0, int64_t r1, const uint8_t* const* a, int na,
                     float* const* out, int64_t k) noexcept;
+// x . y for floats, bit-identical to the reference's Eigen dot (cpu::dot), through the active table.
+float dot_f32(const float* x, const float* y, int64_t n) noexcept;
+// y[i] = y[i] + a * x[i] (product rounded, then the sum: no fused multiply-add), through the active table.
+void axpy_f32(float a, const float* x, float* y, int64_t n) noexcept;
 // The reference tile: the tile_fn contract as a loop over the reference vec_dot (ground truth for the tests).
 void ref_tile(dtype weight_type, const uint8_t* w, size_t wrb, int64_t r0, int64_t r1, const uint8_t* const* a,
               int na, float* const* out, int64_t k) noexcept;
