@@ -102,7 +102,7 @@ std::vector<uint8_t> quantized_weights(moe_test::rng& g, dtype t, int64_t rows, 
 std::vector<int64_t> lengths(dtype t) {
     const int64_t bs = traits(t).block_size;
     if (bs == 1) return {1, 3, 4, 5, 7, 8, 12, 13, 16, 17, 24, 100, 257, 4096};
-    if (bs == 32) return {32, 64, 96, 256, 288, 480, 4096, 16480};  // 16480: past the q4_0 tile's 512-block chunk
+    if (bs == 32) return {32, 64, 96, 256, 288, 480, 4096, 16480};  // 16480: past the q4_0 tiles' block chunks
     return {256, 512, 768, 4096};
 }
 

@@ -200,7 +200,8 @@ struct dots {
                     hx[i * RN + j] = &x[i][b].d;
                 }
             }
-            const fv d = P::fmul(P::h2f8(hx), P::template frepeat<RN>(dyt));  // dx * dy per lane, as the reference rounds it
+            // dx * dy per lane, rounded as the reference rounds it
+            const fv d = P::fmul(P::h2f8(hx), P::template frepeat<RN>(dyt));
             s = P::fadd(s, P::fmul(P::cvtf(P::totals8(q)), d));
         }
         return s;
@@ -213,7 +214,7 @@ struct dots {
     static void tile_q4_0_n(const uint8_t* w, size_t wrb, int64_t r0, int64_t r1, const uint8_t* const* a, int na,
                             float* const* out, int64_t k) noexcept {
         constexpr int RM = 8 / RN;
-        constexpr int64_t row_block = 16, chunk = 512;
+        constexpr int64_t row_block = 16, chunk = 2048 / RN;  // the scale table: 8 KiB of stack
         const int64_t nb = k / moe::qk4_0;
         alignas(32) float dyt[chunk * RN];
         fv part[row_block / RM];
@@ -231,7 +232,8 @@ struct dots {
                     for (int64_t r = rb, g = 0; r < re; r += RM, ++g) {
                         const int rm = re - r < RM ? static_cast<int>(re - r) : RM;
                         const uint8_t* wp[RM];
-                        for (int ii = 0; ii < RM; ++ii) wp[ii] = w + static_cast<size_t>(r + (ii < rm ? ii : rm - 1)) * wrb;
+                        for (int ii = 0; ii < RM; ++ii)
+                            wp[ii] = w + static_cast<size_t>(r + (ii < rm ? ii : rm - 1)) * wrb;
                         part[g] = q4_0_pairs<RM, RN>(wp, wrb, ap, c0, c1, dyt, part[g]);
                     }
                 }
@@ -289,7 +291,7 @@ struct dots {
     template <int RN>
     static void tile_q4_0_gemm(const uint8_t* w, size_t wrb, int64_t r0, int64_t r1, const uint8_t* const* a, int na,
                                float* const* out, int64_t k) noexcept {
-        constexpr int64_t row_block = 64, chunk = 512;
+        constexpr int64_t row_block = 64, chunk = 1024 / RN;  // tables: 8 KiB of stack (a host thread's may be small)
         const int64_t nb = k / moe::qk4_0;
         alignas(32) float tab[chunk * 2 * RN];
         fv part[row_block / 8][RN];
@@ -315,7 +317,8 @@ struct dots {
                     for (int64_t r = rb, g = 0; r < re; r += 8, ++g) {
                         const int rm = re - r < 8 ? static_cast<int>(re - r) : 8;
                         const uint8_t* wp[8];
-                        for (int ii = 0; ii < 8; ++ii) wp[ii] = w + static_cast<size_t>(r + (ii < rm ? ii : rm - 1)) * wrb;
+                        for (int ii = 0; ii < 8; ++ii)
+                            wp[ii] = w + static_cast<size_t>(r + (ii < rm ? ii : rm - 1)) * wrb;
                         q4_0_rows8<RN>(wp, wrb, ap, c0, c1, tab, part[g]);
                     }
                 }

@@ -210,7 +210,8 @@ struct neon_prims {
         v = vld1q_lane_u16(p[5], v, 5);
         v = vld1q_lane_u16(p[6], v, 6);
         v = vld1q_lane_u16(p[7], v, 7);
-        return {vcvt_f32_f16(vreinterpret_f16_u16(vget_low_u16(v))), vcvt_f32_f16(vreinterpret_f16_u16(vget_high_u16(v)))};
+        return {vcvt_f32_f16(vreinterpret_f16_u16(vget_low_u16(v))),
+                vcvt_f32_f16(vreinterpret_f16_u16(vget_high_u16(v)))};
     }
     // The N floats at p repeated to fill eight lanes (N = 1, 2, 4).
     template <int N>
