@@ -37,6 +37,8 @@ struct neon_prims {
     static constexpr int tile_rows = 2, tile_acts = 4;
     // Activation rows of the q4_0 GEMM with eight weight rows in the lanes (its accumulators: one register pair each).
     static constexpr int tile_acts_rows8 = 4;
+    // q4_k's eight-rows GEMM: not measured on ARM hardware, so the GEMV tile stays.
+    static constexpr bool q4_k_rows8 = false;
 
     static iv load(const void* p) noexcept {
         const int8_t* q = static_cast<const int8_t*>(p);
@@ -88,6 +90,9 @@ struct neon_prims {
     }
     static iv sub32(iv a, iv c) noexcept {
         return {b(vsubq_s32(s32(a.lo), s32(c.lo))), b(vsubq_s32(s32(a.hi), s32(c.hi)))};
+    }
+    static iv mullo32(iv a, iv c) noexcept {
+        return {b(vmulq_s32(s32(a.lo), s32(c.lo))), b(vmulq_s32(s32(a.hi), s32(c.hi)))};
     }
     static iv sub8(iv a, iv c) noexcept { return {vsubq_s8(a.lo, c.lo), vsubq_s8(a.hi, c.hi)}; }
     // Logical shifts of the 16-bit / 32-bit lanes by s bits (vshl: a negative count shifts right).
@@ -223,6 +228,7 @@ struct neon_prims {
         return {v, v};
     }
     static fv fmul(fv a, fv c) noexcept { return {vmulq_f32(a.lo, c.lo), vmulq_f32(a.hi, c.hi)}; }
+    static fv fsub(fv a, fv c) noexcept { return {vsubq_f32(a.lo, c.lo), vsubq_f32(a.hi, c.hi)}; }
     // acc = fma(d, float(s), acc) per lane, d already in every lane.
     static fv fmadd_v(fv d, iv s, fv acc) noexcept {
         return {vfmaq_f32(acc.lo, vcvtq_f32_s32(s32(s.lo)), d.lo), vfmaq_f32(acc.hi, vcvtq_f32_s32(s32(s.hi)), d.hi)};
