@@ -1,25 +1,10 @@
 /* test_capi_batch.c — the C API's several-sequence calls from plain C99 (moe_session_params.n_seq,
  * moe_session_eval_batch, _n_seq, _n_past_seq, _clear_seq, _truncate_seq) on the demo model. Before: moe.h; after:
- * nothing. Kept apart from test_capi.c so the two grow independently. */
-#include <moe/moe.h>
+ * nothing. A program of its own (with the checks of capi_check.h / capi_support.c), so the two grow independently. */
+#include "capi_check.h"
 
 #include <stdio.h>
 #include <string.h>
-
-static int g_failures = 0;
-static int g_checks = 0;
-
-#define CHECK(cond)                                                                                  \
-    do {                                                                                             \
-        ++g_checks;                                                                                  \
-        if (!(cond)) {                                                                               \
-            ++g_failures;                                                                            \
-            fprintf(stderr, "%s:%d: CHECK(%s) failed; last error: %s\n", __FILE__, __LINE__, #cond, \
-                    moe_last_error());                                                               \
-        }                                                                                            \
-    } while (0)
-#define CHECK_STATUS(expr, expected) CHECK((expr) == (expected))
-#define CHECK_OK(expr) CHECK_STATUS(expr, MOE_OK)
 
 enum { n_seqs = 3 };
 
@@ -122,6 +107,7 @@ int main(int argc, char** argv) {
         fprintf(stderr, "usage: %s MODEL.gguf\n", argv[0]);
         return 2;
     }
+    g_model_path = argv[1];
     if (moe_model_load(argv[1], NULL, &m) != MOE_OK) {
         fprintf(stderr, "cannot load %s: %s\n", argv[1], moe_last_error());
         return 1;
