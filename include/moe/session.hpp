@@ -82,6 +82,8 @@ public:
     int64_t n_ctx() const noexcept;    // KV cache length of each sequence
     int64_t n_vocab() const noexcept;
     const char* backend_name() const noexcept;
+    // How the backend was chosen, e.g. "auto: CUDA backend unavailable (no CUDA device); running on the CPU".
+    const char* backend_note() const noexcept;
     void clear() noexcept;  // empties the KV cache of every sequence
 
     int n_seq() const noexcept;                  // session_params::n_seq

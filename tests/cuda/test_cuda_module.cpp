@@ -1,0 +1,228 @@
+// test_cuda_module.cpp — the CUDA module as the host sees it, on any machine: it loads without a driver, its table
+// passes the registry's checks, supports() accepts and refuses the right nodes, and sessions ("cuda", "auto") behave
+// as documented with and without a GPU. Before: libmoe-backend-cuda.so in MOE_CUDA_MODULE_DIR. After: nothing.
+#include "backends/backend_module.h"
+#include "runtime/backend_registry.hpp"
+#include "testgen/model_writer.hpp"
+
+#include <moe/moe.hpp>
+
+#include <doctest/doctest.h>
+
+#include <dlfcn.h>
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+namespace {
+
+struct loaded {
+    void* dl = nullptr;
+    const moe_backend_module_v1* t = nullptr;
+    loaded() {
+        dl = dlopen(MOE_CUDA_MODULE, RTLD_NOW | RTLD_LOCAL);
+        REQUIRE_MESSAGE(dl, dlerror());
+        void* sym = dlsym(dl, MOE_BACKEND_ENTRY_SYMBOL);
+        REQUIRE(sym);
+        moe_backend_module_get_fn get;
+        std::memcpy(&get, &sym, sizeof get);
+        t = get();
+        REQUIRE(t);
+    }
+    ~loaded() {
+        if (dl) dlclose(dl);
+    }
+    loaded(const loaded&) = delete;
+    loaded& operator=(const loaded&) = delete;
+};
+
+// Whether this machine has a usable GPU, and the module's reason either way.
+bool gpu_here(std::string& reason) {
+    loaded m;
+    char buf[256];
+    std::memset(buf, 0x7f, sizeof buf);
+    const int32_t s = m.t->score(buf, sizeof buf);
+    reason = buf;
+    return s > 0;
+}
+
+moe_backend_tensor tensor(uint32_t type, std::vector<int64_t> dims) {
+    moe_backend_tensor t;
+    std::memset(&t, 0, sizeof t);
+    t.type = type;
+    t.rank = static_cast<int32_t>(dims.size());
+    for (int k = 0; k < MOE_BACKEND_MAX_DIMS; ++k) t.dims[k] = k < t.rank ? dims[static_cast<size_t>(k)] : 1;
+    return t;
+}
+
+moe_backend_node node(int32_t op, moe_backend_tensor out, std::vector<moe_backend_tensor> in) {
+    moe_backend_node n;
+    std::memset(&n, 0, sizeof n);
+    n.op = op;
+    n.output = out;
+    n.n_inputs = static_cast<int32_t>(in.size());
+    for (size_t j = 0; j < in.size() && j < MOE_BACKEND_MAX_INPUTS; ++j) n.inputs[j] = in[j];
+    return n;
+}
+
+std::string write_model() {
+    moe::testgen::model_spec s;
+    s.n_vocab = 300, s.n_embd = 64, s.n_layer = 1, s.n_head = 4, s.n_head_kv = 2, s.n_ff = 96;
+    s.n_expert = 4, s.n_expert_used = 2, s.seed = 9, s.weight_type = moe::dtype::q8_0;
+    const std::string path = std::string(MOE_TEST_TMPDIR) + "/cuda_module_model.gguf";
+    REQUIRE(moe::testgen::write_random_model(path, s).ok());
+    return path;
+}
+
+}  // namespace
+
+TEST_CASE("cuda module: loads here and its table passes the registry's checks") {
+    loaded m;
+    CHECK(m.t->api_version == MOE_BACKEND_API_VERSION);
+    CHECK(m.t->struct_size == sizeof(moe_backend_module_v1));
+    CHECK(std::string(m.t->name) == "cuda");
+    CHECK(m.t->description != nullptr);
+    CHECK(m.t->score);
+    CHECK(m.t->create);
+    CHECK(m.t->destroy);
+    CHECK(m.t->host_memory);
+    CHECK(m.t->supports);
+    CHECK(m.t->alloc);
+    CHECK(m.t->free);
+    CHECK(m.t->run_node);
+    CHECK(m.t->last_error);
+    m.t->destroy(nullptr);  // a no-op
+    CHECK(std::string(m.t->last_error(nullptr)).empty());
+
+    // score() always writes a NUL-terminated reason, even into a tiny buffer
+    char tiny[8];
+    std::memset(tiny, 'x', sizeof tiny);
+    (void)m.t->score(tiny, sizeof tiny);
+    CHECK(std::memchr(tiny, '\0', sizeof tiny) != nullptr);
+
+    moe::backend_registry reg;
+    const moe::status s = reg.load_module(MOE_CUDA_MODULE);
+    std::string reason;
+    const bool gpu = gpu_here(reason);
+    MESSAGE("CUDA module says: " << reason);
+    bool listed = false;
+    for (const moe::backend_info& b : reg.list()) {
+        if (b.name != "cuda") continue;
+        listed = true;
+        CHECK(b.available == gpu);
+        CHECK(b.reason == reason);
+        CHECK(b.path == MOE_CUDA_MODULE);
+    }
+    CHECK(listed);
+    if (!gpu) {
+        CHECK(s.code() == moe::errc::backend_unavailable);
+        CHECK(s.message().find(reason) != std::string::npos);
+        CHECK((reason.find("no CUDA driver") == 0 || reason.find("no CUDA device") == 0 ||
+               reason.find("compute capability") != std::string::npos));
+        const auto created = reg.create("cuda", 1);
+        CHECK(created.error().code() == moe::errc::backend_unavailable);
+        // the module's own create() says the same
+        moe_backend_instance* inst = reinterpret_cast<moe_backend_instance*>(&listed);  // must be overwritten
+        char err[256] = {0};
+        moe_backend_create_params p;
+        std::memset(&p, 0, sizeof p);
+        p.struct_size = sizeof p;
+        CHECK(m.t->create(&p, &inst, err, sizeof err) == MOE_BACKEND_ERR_UNAVAILABLE);
+        CHECK(inst == nullptr);
+        CHECK(std::string(err) == reason);
+    } else {
+        CHECK(s.ok());
+    }
+}
+
+TEST_CASE("cuda module: supports() takes the v1 forms it implements and refuses the rest") {
+    loaded m;
+    auto ok = [&](const moe_backend_node& n) { return m.t->supports(nullptr, &n) == 1; };
+    const uint32_t f32 = MOE_BACKEND_TYPE_F32, i32 = MOE_BACKEND_TYPE_I32;
+    for (uint32_t wt : {0u, 1u, 2u, 8u, 12u, 14u, 30u}) {  // f32 f16 q4_0 q8_0 q4_k q6_k bf16
+        CAPTURE(wt);
+        CHECK(ok(node(MOE_BACKEND_OP_MUL_MAT, tensor(f32, {3, 64}), {tensor(f32, {3, 512}), tensor(wt, {64, 512})})));
+        CHECK(ok(node(MOE_BACKEND_OP_GET_ROWS, tensor(f32, {3, 512}), {tensor(wt, {100, 512}), tensor(i32, {3})})));
+        CHECK(ok(node(MOE_BACKEND_OP_MUL_MAT_ID, tensor(f32, {5, 2, 64}),
+                      {tensor(f32, {5, 1, 512}), tensor(wt, {8, 64, 512}), tensor(i32, {5, 2})})));
+    }
+    for (uint32_t wt : {3u, 6u, 7u, 10u, 11u, 13u, 20u, 23u, 39u}) {  // q4_1 q5_0 q5_1 q2_k q3_k q5_k iq4_nl iq4_xs mxfp4
+        CAPTURE(wt);
+        CHECK_FALSE(ok(node(MOE_BACKEND_OP_MUL_MAT, tensor(f32, {3, 64}), {tensor(f32, {3, 512}), tensor(wt, {64, 512})})));
+        CHECK_FALSE(ok(node(MOE_BACKEND_OP_GET_ROWS, tensor(f32, {3, 512}), {tensor(wt, {100, 512}), tensor(i32, {3})})));
+    }
+    // a row length that is not a whole number of blocks
+    CHECK_FALSE(ok(node(MOE_BACKEND_OP_MUL_MAT, tensor(f32, {3, 64}), {tensor(f32, {3, 100}), tensor(2, {64, 100})})));
+    // attention: one sequence, five inputs
+    const moe_backend_tensor q = tensor(f32, {2, 8, 64}), k = tensor(f32, {2, 2, 64}), kc = tensor(f32, {32, 2, 64});
+    moe_backend_node att = node(MOE_BACKEND_OP_ATTENTION, tensor(f32, {2, 512}), {q, k, k, kc, kc});
+    CHECK(ok(att));
+    att.i[3] = 1;  // the several-sequence form (positions and ids would follow): not offered under v1, refused
+    CHECK_FALSE(ok(att));
+    moe_backend_node ext = node(MOE_BACKEND_OP_ATTENTION_EXT, tensor(f32, {2, 512}), {q, k, k, kc, kc});
+    ext.i[0] = 16;
+    CHECK(ok(ext));
+    moe_backend_node mla = node(MOE_BACKEND_OP_ATTENTION_MLA, tensor(f32, {2, 8, 48}),
+                                {tensor(f32, {2, 8, 80}), tensor(f32, {2, 1, 80}), tensor(f32, {32, 1, 80})});
+    mla.i[0] = 48;
+    CHECK(ok(mla));
+    moe_backend_node mla_multi = node(MOE_BACKEND_OP_ATTENTION_MLA, tensor(f32, {2, 8, 48}),
+                                      {tensor(f32, {2, 8, 80}), tensor(f32, {2, 1, 80}), tensor(f32, {3, 32, 1, 80}),
+                                       tensor(i32, {2}), tensor(i32, {2})});
+    mla_multi.i[0] = 48;
+    mla_multi.i[3] = 1;
+    CHECK(ok(mla_multi));
+    // every op of the ABI has some supported form
+    CHECK(ok(node(MOE_BACKEND_OP_SOFTMAX, tensor(f32, {4, 8}), {tensor(f32, {4, 8})})));
+    moe_backend_node topk = node(MOE_BACKEND_OP_TOP_K, tensor(i32, {4, 2}), {tensor(f32, {4, 8})});
+    topk.i[0] = 2;
+    CHECK(ok(topk));
+    topk.i[0] = 9;  // more than the row has
+    CHECK_FALSE(ok(topk));
+    CHECK_FALSE(ok(node(99, tensor(f32, {1}), {tensor(f32, {1})})));
+}
+
+TEST_CASE("cuda module: sessions ask for \"cuda\" and \"auto\" with the module in backend_dirs") {
+    std::string reason;
+    const bool gpu = gpu_here(reason);
+    moe::result<moe::model> m = moe::model::load(write_model());
+    REQUIRE(m.ok());
+    moe::session_params p;
+    p.backend_dirs = {std::string(MOE_CUDA_MODULE_DIR)};
+    p.backend = "cuda";
+    moe::result<moe::session> cuda = moe::session::create(*m, p);
+    p.backend = "auto";
+    moe::result<moe::session> autos = moe::session::create(*m, p);
+    REQUIRE(autos.ok());
+    MESSAGE("auto: " << autos->backend_note());
+    if (!gpu) {
+        REQUIRE_FALSE(cuda.ok());
+        CHECK(cuda.error().code() == moe::errc::backend_unavailable);
+        CHECK(cuda.error().message().find(reason) != std::string::npos);
+        CHECK(std::string(autos->backend_name()) == "cpu");
+        const std::string note = autos->backend_note();
+        CHECK(note.find("CUDA backend unavailable") != std::string::npos);
+        CHECK(note.find(reason) != std::string::npos);
+        CHECK(note.find("running on the CPU") != std::string::npos);
+    } else {
+        REQUIRE(cuda.ok());
+        CHECK(std::string(cuda->backend_name()) == "cuda");
+        CHECK(std::string(autos->backend_name()) == "cuda");
+    }
+    // "auto" still decodes (on whatever it chose)
+    const int32_t tokens[] = {1, 5, 9, 13};
+    REQUIRE(autos->eval(tokens, 4).ok());
+    CHECK(autos->argmax() >= 0);
+
+    // no module in the directory: "auto" says so and runs on the CPU
+    p.backend_dirs = {std::string(MOE_TEST_TMPDIR)};
+    moe::result<moe::session> none = moe::session::create(*m, p);
+    REQUIRE(none.ok());
+    CHECK(std::string(none->backend_name()) == "cpu");
+    CHECK(std::string(none->backend_note()).find("no CUDA backend module found") != std::string::npos);
+    p.backend = "cpu";
+    moe::result<moe::session> cpu = moe::session::create(*m, p);
+    REQUIRE(cpu.ok());
+    CHECK(std::string(cpu->backend_note()).find("cpu") != std::string::npos);
+}
