@@ -82,7 +82,8 @@ bool supports_node(const moe_backend_node& n) {
     case MOE_BACKEND_OP_ADD_ID:
         return n.n_inputs == 3 && f32(in[0]) && f32(in[1]) && i32(in[2]) && f32(out) && in[1].rank == 2 &&
                in[1].dims[1] == last(in[0]) && elements(in[2]) == rows(in[0]);
-    case MOE_BACKEND_OP_EXPERT_GROUP_MASK: return n.n_inputs == 1 && all_f32(n);
+    case MOE_BACKEND_OP_EXPERT_GROUP_MASK:  // one thread per row keeps the group scores in registers: <= 64 groups
+        return n.n_inputs == 1 && all_f32(n) && n.i[0] >= 1 && n.i[0] <= 64;
     case MOE_BACKEND_OP_ROPE:
     case MOE_BACKEND_OP_ROPE_YARN:
         return n.n_inputs == 2 && f32(in[0]) && i32(in[1]) && f32(out) && in[0].rank == 3 &&
@@ -163,7 +164,7 @@ int32_t validate(inst_t& inst, const moe_backend_node& n) {
         return MOE_BACKEND_OK;
     case MOE_BACKEND_OP_EXPERT_GROUP_MASK: {
         const int64_t d = last(n.inputs[0]), G = n.i[0], K = n.i[1], per = G > 0 ? d / G : 0;
-        if (G < 1 || K < 1 || K > G || per < 2 || per * G != d || G > 64)
+        if (G < 1 || K < 1 || K > G || per < 2 || per * G != d)
             return fail(inst, MOE_BACKEND_ERR_INVALID_ARGUMENT, "expert_group_mask: bad group counts");
         return MOE_BACKEND_OK;
     }

@@ -468,10 +468,10 @@ bool module_supports(const moe_backend_module_v1* t, const test_case& c) {
     if (it == ops.end() || n.n_in > MOE_BACKEND_MAX_INPUTS) return false;
     m.op = it->second;
     m.n_inputs = n.n_in;
-    auto conv = [](const value& v, moe_backend_tensor& t) {
-        t.type = static_cast<uint32_t>(v.type);
-        t.rank = v.sh.rank;
-        for (int k = 0; k < MOE_BACKEND_MAX_DIMS; ++k) t.dims[k] = k < v.sh.rank ? v.sh[k] : 1;
+    auto conv = [](const value& v, moe_backend_tensor& bt) {
+        bt.type = static_cast<uint32_t>(v.type);
+        bt.rank = v.sh.rank;
+        for (int k = 0; k < MOE_BACKEND_MAX_DIMS; ++k) bt.dims[k] = k < v.sh.rank ? v.sh[k] : 1;
     };
     conv(c.g.val(n.out), m.output);
     for (int j = 0; j < n.n_in; ++j) conv(c.g.val(n.in[static_cast<size_t>(j)]), m.inputs[j]);

@@ -83,15 +83,15 @@ TEST_CASE("cuda module: loads here and its table passes the registry's checks") 
     CHECK(m.t->struct_size == sizeof(moe_backend_module_v1));
     CHECK(std::string(m.t->name) == "cuda");
     CHECK(m.t->description != nullptr);
-    CHECK(m.t->score);
-    CHECK(m.t->create);
-    CHECK(m.t->destroy);
-    CHECK(m.t->host_memory);
-    CHECK(m.t->supports);
-    CHECK(m.t->alloc);
-    CHECK(m.t->free);
-    CHECK(m.t->run_node);
-    CHECK(m.t->last_error);
+    CHECK((m.t->score != nullptr));
+    CHECK((m.t->create != nullptr));
+    CHECK((m.t->destroy != nullptr));
+    CHECK((m.t->host_memory != nullptr));
+    CHECK((m.t->supports != nullptr));
+    CHECK((m.t->alloc != nullptr));
+    CHECK((m.t->free != nullptr));
+    CHECK((m.t->run_node != nullptr));
+    CHECK((m.t->last_error != nullptr));
     m.t->destroy(nullptr);  // a no-op
     CHECK(std::string(m.t->last_error(nullptr)).empty());
 
@@ -195,7 +195,7 @@ TEST_CASE("cuda module: sessions ask for \"cuda\" and \"auto\" with the module i
     p.backend = "auto";
     moe::result<moe::session> autos = moe::session::create(*m, p);
     REQUIRE(autos.ok());
-    MESSAGE("auto: " << autos->backend_note());
+    MESSAGE("auto: " << std::string(autos->backend_note()));
     if (!gpu) {
         REQUIRE_FALSE(cuda.ok());
         CHECK(cuda.error().code() == moe::errc::backend_unavailable);

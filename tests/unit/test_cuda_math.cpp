@@ -8,6 +8,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstring>
@@ -263,4 +264,65 @@ TEST_CASE("cuda math: the YaRN ramp is ggml's") {
     CHECK(mc::yarn_ramp(3, 20, 40) == 0.0f);
     CHECK(std::fabs(mc::yarn_ramp(3, 20, 11) - (1.0f - 8.0f / 17.0f)) < 1e-7f);
     CHECK(mc::yarn_ramp(5, 5, 5) == 1.0f);  // an empty ramp (high == low) divides by 0.001, as ggml
+}
+
+namespace {
+
+// k_mm's float order on the host: lane l adds the terms of blocks l, l + 32, ... in order, then the warp's butterfly
+// (__shfl_xor_sync with 16, 8, 4, 2, 1) sums the lanes; lane 0's value is written.
+float warp_order_dot(uint32_t wt, const uint8_t* w, const uint8_t* act, const float* actf, int64_t k) {
+    const int be = mc::block_elems(wt), bb = mc::block_bytes(wt);
+    const int64_t nb = k / be;
+    float lane[32] = {};
+    for (int l = 0; l < 32; ++l) {
+        for (int64_t b = l; b < nb; b += 32) {
+            const uint8_t* wb = w + b * bb;
+            float term;
+            switch (wt) {
+            case mc::t_q4_0: term = mc::block_dot_q4_0(wb, reinterpret_cast<const mc::blk_q8_0*>(act)[b]); break;
+            case mc::t_q8_0: term = mc::block_dot_q8_0(wb, reinterpret_cast<const mc::blk_q8_0*>(act)[b]); break;
+            case mc::t_q4_k: term = mc::block_dot_q4_k(wb, reinterpret_cast<const mc::blk_q8_k*>(act)[b]); break;
+            case mc::t_q6_k: term = mc::block_dot_q6_k(wb, reinterpret_cast<const mc::blk_q8_k*>(act)[b]); break;
+            default: term = mc::mul_rn(mc::dequant(wt, wb, 0), actf[b]);
+            }
+            lane[l] += term;
+        }
+    }
+    for (int o = 16; o > 0; o >>= 1) {
+        float next[32];
+        for (int l = 0; l < 32; ++l) next[l] = lane[l] + lane[l ^ o];
+        for (int l = 0; l < 32; ++l) lane[l] = next[l];
+    }
+    return lane[0];
+}
+
+}  // namespace
+
+// moe_cuda_op_tests allows MUL_MAT* a max |gpu - cpu| of 2e-5 times max |cpu|. This checks that bound on the host
+// with the kernel's exact summation order (warp_order_dot) against the CPU reference, at model widths.
+TEST_CASE("cuda math: the matmul kernel's summation order stays within the op tests' tolerance") {
+    moe_test::rng r(41);
+    for (dtype t : weight_types) {
+        const uint32_t wt = static_cast<uint32_t>(t);
+        for (int64_t k : {1024, 2048, 4096}) {
+            CAPTURE(dtype_name(t));
+            CAPTURE(k);
+            const int64_t n = 48;
+            const std::vector<float> x = r.floats(static_cast<size_t>(k), -2, 2);
+            std::vector<uint8_t> act(row_bytes(cpu::dot_type(t), k));
+            cpu::convert_activation(t, x.data(), act.data(), k);
+            std::vector<float> xf(static_cast<size_t>(k));
+            for (int64_t i = 0; i < k; ++i) xf[static_cast<size_t>(i)] = mc::act_round(wt, x[static_cast<size_t>(i)]);
+            double diff = 0, mag = 0;
+            for (int64_t row = 0; row < n; ++row) {
+                const std::vector<uint8_t> w = make_row(t, k, static_cast<uint64_t>(100 + row));
+                const float want = cpu::vec_dot(t, w.data(), act.data(), k);
+                const float got = warp_order_dot(wt, w.data(), act.data(), xf.data(), k);
+                diff = std::max(diff, std::fabs(static_cast<double>(got) - want));
+                mag = std::max(mag, std::fabs(static_cast<double>(want)));
+            }
+            CHECK(diff <= 2e-5 * mag);
+            MESSAGE(std::string(dtype_name(t)) << " k=" << k << ": max rel err " << diff / mag);
+        }
+    }
 }
