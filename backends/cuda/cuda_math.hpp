@@ -376,29 +376,28 @@ MOE_HD float block_dot_q8_0(const uint8_t* w, const blk_q8_0& a) {
     for (int j = 0; j < 32; j += 4) s = dp4(pack4(qs + j), pack4(a.qs + j), s);
     return mul_rn(static_cast<float>(s), mul_rn(f16_to_f32(load_u16(w)), f16_to_f32(a.d)));
 }
-// One q4_k super-block times one q8_k block: d * sum(sc_j * dot_j) - dmin * sum(m_j * bsums_j).
-MOE_HD float block_dot_q4_k(const uint8_t* w, const blk_q8_k& a) {
-    const uint8_t* scales = w + 4;
-    const uint8_t* qs = w + 16;
-    int32_t sumi = 0, summ = 0;
-    for (int sub = 0; sub < 8; ++sub) {
-        int sc, m;
-        scale_min_k4(sub, scales, sc, m);
-        const uint8_t* q = qs + 32 * (sub >> 1);
-        const int shift = (sub & 1) * 4;
-        int32_t s = 0;
-        for (int l = 0; l < 32; l += 4) s = dp4(pack4_nibbles(q + l, shift, 0), pack4(a.qs + 32 * sub + l), s);
-        sumi += sc * s;
-        summ += m * (a.bsums[2 * sub] + a.bsums[2 * sub + 1]);
-    }
+// K-quant super-blocks are split into 8 "units" of 32 values so that a warp's 32 lanes have work even when a row
+// has fewer than 32 super-blocks (k = 2048 is 8 of them); a unit's term is its scaled integer sum in float.
+constexpr int k_units = 8;
+MOE_HD int units_per_block(uint32_t t) { return t == t_q4_k || t == t_q6_k ? k_units : 1; }
+
+// Unit u (32 values, sub-block u) of a q4_k super-block times the q8_k block: d * sc_u * dot_u - dmin * m_u * bsums_u.
+MOE_HD float unit_dot_q4_k(const uint8_t* w, const blk_q8_k& a, int u) {
+    int sc, m;
+    scale_min_k4(u, w + 4, sc, m);
+    const uint8_t* q = w + 16 + 32 * (u >> 1);
+    const int shift = (u & 1) * 4;
+    int32_t s = 0;
+    for (int l = 0; l < 32; l += 4) s = dp4(pack4_nibbles(q + l, shift, 0), pack4(a.qs + 32 * u + l), s);
     const float d = mul_rn(f16_to_f32(load_u16(w)), a.d), dmin = mul_rn(f16_to_f32(load_u16(w + 2)), a.d);
-    return sub_rn(mul_rn(d, static_cast<float>(sumi)), mul_rn(dmin, static_cast<float>(summ)));
+    return sub_rn(mul_rn(d, static_cast<float>(sc * s)),
+                  mul_rn(dmin, static_cast<float>(m * (a.bsums[2 * u] + a.bsums[2 * u + 1]))));
 }
-// One q6_k super-block times one q8_k block: d * sum over 16-element sub-blocks of scale * dot(q - 32, a).
-MOE_HD float block_dot_q6_k(const uint8_t* w, const blk_q8_k& a) {
+// Unit u (values 32u .. 32u + 31: two 16-value sub-blocks) of a q6_k super-block: d * sum of scale * dot(q - 32, a).
+MOE_HD float unit_dot_q6_k(const uint8_t* w, const blk_q8_k& a, int u) {
     const int8_t* sc = reinterpret_cast<const int8_t*>(w + 192);
     int32_t sumi = 0;
-    for (int sub = 0; sub < 16; ++sub) {
+    for (int sub = 2 * u; sub < 2 * u + 2; ++sub) {
         int32_t s = 0;
         for (int l = 0; l < 16; l += 4) {
             int8_t v[4];
@@ -408,6 +407,17 @@ MOE_HD float block_dot_q6_k(const uint8_t* w, const blk_q8_k& a) {
         sumi += sc[sub] * s;
     }
     return mul_rn(mul_rn(f16_to_f32(load_u16(w + 208)), a.d), static_cast<float>(sumi));
+}
+// Whole super-blocks: the units' terms added in order (what a lane computes when it owns all eight).
+MOE_HD float block_dot_q4_k(const uint8_t* w, const blk_q8_k& a) {
+    float s = 0.0f;
+    for (int u = 0; u < k_units; ++u) s = add_rn(s, unit_dot_q4_k(w, a, u));
+    return s;
+}
+MOE_HD float block_dot_q6_k(const uint8_t* w, const blk_q8_k& a) {
+    float s = 0.0f;
+    for (int u = 0; u < k_units; ++u) s = add_rn(s, unit_dot_q6_k(w, a, u));
+    return s;
 }
 
 // ---- rope ------------------------------------------------------------------------------------------------------------

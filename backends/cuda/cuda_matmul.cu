@@ -24,13 +24,14 @@ __global__ void k_round(uint32_t w, const float* x, float* y, int64_t n) {
     if (i < n) y[i] = act_round(w, x[i]);
 }
 
-// One weight "block" (a quant block, or one element of a float type) times the matching activation block.
+// Unit u of one weight block (a legacy quant block, a 32-value unit of a K-quant super-block, or one element of a
+// float type) times the matching activation block.
 template <uint32_t W>
-__device__ __forceinline__ float bdot(const uint8_t* wb, const uint8_t* ab) {
+__device__ __forceinline__ float udot(const uint8_t* wb, const uint8_t* ab, int u) {
     if constexpr (W == t_q4_0) return block_dot_q4_0(wb, *reinterpret_cast<const blk_q8_0*>(ab));
     else if constexpr (W == t_q8_0) return block_dot_q8_0(wb, *reinterpret_cast<const blk_q8_0*>(ab));
-    else if constexpr (W == t_q4_k) return block_dot_q4_k(wb, *reinterpret_cast<const blk_q8_k*>(ab));
-    else if constexpr (W == t_q6_k) return block_dot_q6_k(wb, *reinterpret_cast<const blk_q8_k*>(ab));
+    else if constexpr (W == t_q4_k) return unit_dot_q4_k(wb, *reinterpret_cast<const blk_q8_k*>(ab), u);
+    else if constexpr (W == t_q6_k) return unit_dot_q6_k(wb, *reinterpret_cast<const blk_q8_k*>(ab), u);
     else return mul_rn(dequant(W, wb, 0), *reinterpret_cast<const float*>(ab));
 }
 
@@ -39,29 +40,31 @@ __device__ __forceinline__ float warp_sum(float v) {
     return v;
 }
 
-// out row (z, r) [n] = act row (z, r) . w[z] rows. One warp per weight row, mm_rows activation rows per warp (the
-// weight block is read once for all of them); lanes take every 32nd block and the warp sums at the end.
-template <uint32_t W>
+// out row (z, r) [n] = act row (z, r) . w[z] rows. One warp per weight row, ROWS activation rows per warp (the
+// weight block is read once for all of them); lanes take every 32nd unit and the warp sums at the end.
+template <uint32_t W, int ROWS>
 __global__ void k_mm(mm_args p) {
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     const int64_t row = blockIdx.x * static_cast<int64_t>(mm_warps) + warp;
-    const int64_t r0 = blockIdx.y * static_cast<int64_t>(mm_rows), z = blockIdx.z;
+    const int64_t r0 = blockIdx.y * static_cast<int64_t>(ROWS), z = blockIdx.z;
     if (row >= p.n) return;
     const int be = block_elems(W), bb = block_bytes(W);
     const int64_t ab = W == t_f32 || W == t_f16 || W == t_bf16 ? 4 : p.arb / (p.k / be);
     const int64_t nb = p.k / be;
     const uint8_t* wr = p.w + z * p.w_z + row * p.wrb;
-    const uint8_t* ar[mm_rows];
+    const uint8_t* ar[ROWS];
     int nr = 0;
-    for (int i = 0; i < mm_rows && r0 + i < p.R; ++i, ++nr) ar[i] = p.a + ((r0 + i) * p.a_r + z * p.a_z) * p.arb;
-    float acc[mm_rows];
-    for (int i = 0; i < mm_rows; ++i) acc[i] = 0.0f;
-    for (int64_t b = lane; b < nb; b += 32) {
+    for (int i = 0; i < ROWS && r0 + i < p.R; ++i, ++nr) ar[i] = p.a + ((r0 + i) * p.a_r + z * p.a_z) * p.arb;
+    float acc[ROWS];
+    for (int i = 0; i < ROWS; ++i) acc[i] = 0.0f;
+    constexpr int upb = W == t_q4_k || W == t_q6_k ? k_units : 1;
+    for (int64_t u = lane; u < nb * upb; u += 32) {  // lanes take every 32nd unit (block, or K-quant sub-block)
+        const int64_t b = u / upb;
         const uint8_t* wb = wr + b * bb;
-        for (int i = 0; i < mm_rows; ++i)
-            if (i < nr) acc[i] += bdot<W>(wb, ar[i] + b * ab);
+        for (int i = 0; i < ROWS; ++i)
+            if (i < nr) acc[i] += udot<W>(wb, ar[i] + b * ab, static_cast<int>(u % upb));
     }
-    for (int i = 0; i < mm_rows; ++i) {
+    for (int i = 0; i < ROWS; ++i) {
         if (i >= nr) break;
         const float s = warp_sum(acc[i]);
         if (lane == 0) p.out[((r0 + i) * p.o_r + z * p.o_z) * p.n + row] = s;
@@ -89,10 +92,12 @@ __global__ void k_mm_id(mm_args p, const int32_t* items, const int32_t* n_items,
     }
     float acc[mm_rows];
     for (int i = 0; i < mm_rows; ++i) acc[i] = 0.0f;
-    for (int64_t b = lane; b < nb; b += 32) {
+    constexpr int upb = W == t_q4_k || W == t_q6_k ? k_units : 1;
+    for (int64_t u = lane; u < nb * upb; u += 32) {
+        const int64_t b = u / upb;
         const uint8_t* wb = wr + b * bb;
         for (int i = 0; i < mm_rows; ++i)
-            if (i < cnt) acc[i] += bdot<W>(wb, ar[i] + b * ab);
+            if (i < cnt) acc[i] += udot<W>(wb, ar[i] + b * ab, static_cast<int>(u % upb));
     }
     for (int i = 0; i < mm_rows; ++i) {
         if (i >= cnt) break;
@@ -150,9 +155,17 @@ int32_t quantize_activations(inst_t& inst, uint32_t w, const float* x, int64_t r
     return MOE_BACKEND_OK;
 }
 
+// Decoding (a few rows): 4 activation rows per warp. Prompts: 8, so each weight row is read R / 8 times.
 int32_t launch_mm(inst_t& inst, uint32_t w, const mm_args& p, int64_t Z) {
-    const dim3 grid(blocks_for(p.n, mm_warps), blocks_for(p.R, mm_rows), static_cast<unsigned>(Z));
-    return by_type(inst, w, [&](auto wt) { k_mm<decltype(wt)::value><<<grid, 32 * mm_warps, 0, inst.stream>>>(p); });
+    if (p.R <= 8) {
+        const dim3 grid(blocks_for(p.n, mm_warps), blocks_for(p.R, mm_rows), static_cast<unsigned>(Z));
+        return by_type(inst, w,
+                       [&](auto wt) { k_mm<decltype(wt)::value, mm_rows><<<grid, 32 * mm_warps, 0, inst.stream>>>(p); });
+    }
+    const dim3 grid(blocks_for(p.n, mm_warps), blocks_for(p.R, mm_rows_prompt), static_cast<unsigned>(Z));
+    return by_type(inst, w, [&](auto wt) {
+        k_mm<decltype(wt)::value, mm_rows_prompt><<<grid, 32 * mm_warps, 0, inst.stream>>>(p);
+    });
 }
 
 int32_t launch_mm_id(inst_t& inst, uint32_t w, const mm_args& p, const int32_t* items, const int32_t* n_items,

@@ -10,7 +10,8 @@
 namespace moe_cuda {
 
 constexpr int mm_warps = 4;  // weight rows per thread block (one warp each)
-constexpr int mm_rows = 4;   // activation rows each warp multiplies with its weight row
+constexpr int mm_rows = 4;   // activation rows each warp multiplies with its weight row (decoding, MUL_MAT_ID)
+constexpr int mm_rows_prompt = 8;  // the same for products with more than 8 rows
 
 // out row (z, r) = a row (r * a_r + z * a_z) . every row of w + z * w_z; written at row (r * o_r + z * o_z).
 struct mm_args {

@@ -268,21 +268,24 @@ TEST_CASE("cuda math: the YaRN ramp is ggml's") {
 
 namespace {
 
-// k_mm's float order on the host: lane l adds the terms of blocks l, l + 32, ... in order, then the warp's butterfly
+// k_mm's float order on the host: lane l adds the terms of units l, l + 32, ... in order, then the warp's butterfly
 // (__shfl_xor_sync with 16, 8, 4, 2, 1) sums the lanes; lane 0's value is written.
 float warp_order_dot(uint32_t wt, const uint8_t* w, const uint8_t* act, const float* actf, int64_t k) {
     const int be = mc::block_elems(wt), bb = mc::block_bytes(wt);
     const int64_t nb = k / be;
+    const int upb = mc::units_per_block(wt);
     float lane[32] = {};
     for (int l = 0; l < 32; ++l) {
-        for (int64_t b = l; b < nb; b += 32) {
+        for (int64_t u = l; u < nb * upb; u += 32) {
+            const int64_t b = u / upb;
+            const int j = static_cast<int>(u % upb);
             const uint8_t* wb = w + b * bb;
             float term;
             switch (wt) {
             case mc::t_q4_0: term = mc::block_dot_q4_0(wb, reinterpret_cast<const mc::blk_q8_0*>(act)[b]); break;
             case mc::t_q8_0: term = mc::block_dot_q8_0(wb, reinterpret_cast<const mc::blk_q8_0*>(act)[b]); break;
-            case mc::t_q4_k: term = mc::block_dot_q4_k(wb, reinterpret_cast<const mc::blk_q8_k*>(act)[b]); break;
-            case mc::t_q6_k: term = mc::block_dot_q6_k(wb, reinterpret_cast<const mc::blk_q8_k*>(act)[b]); break;
+            case mc::t_q4_k: term = mc::unit_dot_q4_k(wb, reinterpret_cast<const mc::blk_q8_k*>(act)[b], j); break;
+            case mc::t_q6_k: term = mc::unit_dot_q6_k(wb, reinterpret_cast<const mc::blk_q8_k*>(act)[b], j); break;
             default: term = mc::mul_rn(mc::dequant(wt, wb, 0), actf[b]);
             }
             lane[l] += term;
