@@ -1,7 +1,8 @@
-// cuda_attention.cu — ATTENTION, ATTENTION_EXT (sliding window) and ATTENTION_MLA: writes the batch's K/V rows into
-// the host KV cache (so the CPU sees them), uploads the cache rows the batch attends to, and runs one thread block per
-// (query row, head): scores, softmax as the reference (max, exp, double sum, float reciprocal), weighted values.
-// Before: q/k/v from the projections and rope. After: the attention output ([T, Hq * Dv]), then the output projection.
+// cuda_attention.cu — ATTENTION, ATTENTION_EXT (sliding window) and ATTENTION_MLA on the GPU, reference softmax.
+// Before: q/k/v from the projections and rope, the host KV cache. After: [T, Hq * Dv] for the output projection.
+//
+// The batch's K/V rows go into the host cache first (so the CPU sees them), then the rows the batch attends to go up;
+// one thread block per (query row, head): scores, max, exp, double sum, float reciprocal, weighted values.
 #include "backends/cuda/cuda_common.cuh"
 
 #include <algorithm>
@@ -97,7 +98,8 @@ int32_t upload_rows(inst_t& inst, const float* cache, int64_t row_floats, int64_
     void* base = nullptr;
     MOE_TRY_RC(scratch_alloc(inst, static_cast<size_t>(S * C * row_floats) * sizeof(float), &base));
     std::vector<int64_t> used(static_cast<size_t>(S), -1);
-    for (int64_t t = 0; t < T; ++t) used[static_cast<size_t>(seq[t])] = std::max<int64_t>(used[static_cast<size_t>(seq[t])], pos[t]);
+    for (int64_t t = 0; t < T; ++t)
+        used[static_cast<size_t>(seq[t])] = std::max<int64_t>(used[static_cast<size_t>(seq[t])], pos[t]);
     for (int64_t s = 0; s < S; ++s) {
         if (used[static_cast<size_t>(s)] < 0) continue;
         const size_t bytes = static_cast<size_t>((used[static_cast<size_t>(s)] + 1) * row_floats) * sizeof(float);
@@ -135,9 +137,9 @@ int32_t run_attention(inst_t& inst, const dnode& d) {
                                                                     std::to_string(t) + " outside 0.." +
                                                                     std::to_string(S - 1));
         if (pos[t] < 0 || pos[t] >= C)
-            return fail(inst, MOE_BACKEND_ERR_CONTEXT_FULL, "position " + std::to_string(pos[t]) + " of token " +
-                                                                std::to_string(t) + " outside the " + std::to_string(C) +
-                                                                " rows of a sequence's KV cache");
+            return fail(inst, MOE_BACKEND_ERR_CONTEXT_FULL,
+                        "position " + std::to_string(pos[t]) + " of token " + std::to_string(t) + " outside the " +
+                            std::to_string(C) + " rows of a sequence's KV cache");
         max_len = std::max<int64_t>(max_len, pos[t] + 1);
     }
     att_args a;

@@ -118,7 +118,7 @@ int32_t run_mul_mat_id(inst_t&, const dnode&);
 int32_t run_elementwise(inst_t&, const dnode&);  // RMS_NORM ADD MUL DIV SCALE SILU SIGMOID SWIGLU SWIGLU_OAI SOFTMAX
 int32_t run_rope(inst_t&, const dnode&);         // ROPE, ROPE_YARN
 int32_t run_layout(inst_t&, const dnode&);       // COLS, CONCAT
-int32_t run_moe_route(inst_t&, const dnode&);    // TOP_K GATHER_COLS NORMALIZE_SUM WEIGHTED_SUM ADD_ID EXPERT_GROUP_MASK
+int32_t run_moe_route(inst_t&, const dnode&);  // TOP_K GATHER_COLS NORMALIZE_SUM WEIGHTED_SUM ADD_ID EXPERT_GROUP_MASK
 int32_t run_attention(inst_t&, const dnode&);    // ATTENTION, ATTENTION_EXT, ATTENTION_MLA
 
 }  // namespace moe_cuda

@@ -1,6 +1,5 @@
-// cuda_device.cu — device discovery and score(), instance create/destroy, host memory for the activation arena, and
-// the module table moe_backend_module_get() returns. Before: the host's backend_registry dlopen()s this module.
-// After: run_node (cuda_dispatch.cu) executes nodes on the instance created here.
+// cuda_device.cu — device discovery and score(), instance create/destroy, pinned host alloc(), the module table.
+// Before: the host's backend_registry dlopen()s this module. After: run_node (cuda_dispatch.cu) uses the instance.
 #include "backends/cuda/cuda_common.cuh"
 
 #include <cstdio>

@@ -1,6 +1,5 @@
-// cuda_dispatch.cu — supports() (which ops, types and shapes this module runs) and run_node(): checks the node, moves
-// its inputs to the device (weights through the cache), calls the op's launcher and copies the output back.
-// Before: the host's module_backend adapter (src/runtime/backend_registry.cpp). After: the launchers in the other .cu files.
+// cuda_dispatch.cu — supports() (ops, types, shapes) and run_node(): checks, inputs up, launch, output back.
+// Before: the host's module_backend adapter (src/runtime/backend_registry.cpp). After: the launchers in the op files.
 #include "backends/cuda/cuda_common.cuh"
 
 #include <cstddef>

@@ -1,7 +1,8 @@
-// cuda_elementwise.cu — row and element kernels: RMS_NORM, ADD/MUL/DIV with broadcast, SCALE, SILU, SIGMOID, SWIGLU,
-// SWIGLU_OAI, SOFTMAX, ROPE (norm and neox), ROPE_YARN, COLS and CONCAT. Before: activations uploaded by
-// cuda_dispatch.cu. After: the node's output, copied back to the host arena. Math as backends/cpu/ref/elementwise.cpp,
-// rope.cpp, rope_yarn.cpp, oai_moe.cpp and layout.cpp (per-element formulas from cuda_math.hpp).
+// cuda_elementwise.cu — RMS_NORM, ADD/MUL/DIV, SCALE, SILU, SIGMOID, SWIGLU(_OAI), SOFTMAX, ROPE(_YARN), COLS, CONCAT.
+// Before: activations uploaded by cuda_dispatch.cu. After: the node's output, copied back to the host arena.
+//
+// Math as backends/cpu/ref/elementwise.cpp, rope.cpp, rope_yarn.cpp, oai_moe.cpp and layout.cpp (per-element formulas
+// from cuda_math.hpp).
 #include "backends/cuda/cuda_common.cuh"
 
 namespace moe_cuda {
@@ -145,7 +146,9 @@ int32_t run_elementwise(inst_t& inst, const dnode& d) {
     case MOE_BACKEND_OP_RMS_NORM:
         k_rms_norm<<<static_cast<unsigned>(R), row_threads, 0, inst.stream>>>(x, y, dim, n.f[0], out);
         break;
-    case MOE_BACKEND_OP_SOFTMAX: k_softmax<<<static_cast<unsigned>(R), row_threads, 0, inst.stream>>>(x, dim, out); break;
+    case MOE_BACKEND_OP_SOFTMAX:
+        k_softmax<<<static_cast<unsigned>(R), row_threads, 0, inst.stream>>>(x, dim, out);
+        break;
     case MOE_BACKEND_OP_ADD:
     case MOE_BACKEND_OP_MUL:
     case MOE_BACKEND_OP_DIV: {

@@ -1,8 +1,8 @@
-// cuda_math.hpp — the per-element math of the CUDA kernels (block dequantization, activation quantization, block
-// dot products, rope angles, YaRN ramp, gated activations) as __host__ __device__ inline functions.
-// Before: weight blocks in GGUF layout, f32 activations. After: the kernels in backends/cuda/*.cu call these, and
-// tests/cuda/test_cuda_math.cpp compiles this same header with the host compiler to check it against the CPU
-// reference (src/quant dequantizers, backends/cpu/ref) on a machine without a GPU.
+// cuda_math.hpp — the kernels' per-element math as __host__ __device__ functions, also compiled for host tests.
+// Before: GGUF weight blocks, f32 activations. After: backends/cuda/*.cu kernels and tests/unit/test_cuda_math.cpp.
+//
+// Covered: block dequantization, activation quantization, block dot products, rope angles, YaRN ramp, gated
+// activations; checked on the host against the CPU reference (src/quant dequantizers, backends/cpu/ref).
 //
 // Rules that keep GPU and CPU results equal: no fused multiply-add unless the CPU reference uses one (products and
 // sums go through mul_rn/add_rn/sub_rn, which are __fmul_rn/__fadd_rn on the device and plain operators on the host,
@@ -334,7 +334,7 @@ MOE_HD float act_round(uint32_t w, float x) {
     return x;
 }
 
-// ---- block dot products ----------------------------------------------------------------------------------------------
+// ---- block dot products ---------------------------------------------------------------------------------------------
 
 // Four signed bytes dotted with four signed bytes, added to c (__dp4a on the device).
 MOE_HD int32_t dp4(int32_t a, int32_t b, int32_t c) {
@@ -342,7 +342,8 @@ MOE_HD int32_t dp4(int32_t a, int32_t b, int32_t c) {
     return __dp4a(a, b, c);
 #else
     for (int i = 0; i < 4; ++i)
-        c += static_cast<int32_t>(static_cast<int8_t>(a >> (8 * i))) * static_cast<int32_t>(static_cast<int8_t>(b >> (8 * i)));
+        c += static_cast<int32_t>(static_cast<int8_t>(a >> (8 * i))) *
+             static_cast<int32_t>(static_cast<int8_t>(b >> (8 * i)));
     return c;
 #endif
 }
@@ -355,7 +356,8 @@ MOE_HD int32_t pack4(const int8_t* p) {
 // Four 4-bit values (low or high nibbles of q[0..3]) minus `off`, packed as signed bytes.
 MOE_HD int32_t pack4_nibbles(const uint8_t* q, int shift, int off) {
     uint32_t r = 0;
-    for (int i = 0; i < 4; ++i) r |= static_cast<uint32_t>(static_cast<uint8_t>(((q[i] >> shift) & 0xf) - off)) << (8 * i);
+    for (int i = 0; i < 4; ++i)
+        r |= static_cast<uint32_t>(static_cast<uint8_t>(((q[i] >> shift) & 0xf) - off)) << (8 * i);
     return static_cast<int32_t>(r);
 }
 
@@ -420,7 +422,7 @@ MOE_HD float block_dot_q6_k(const uint8_t* w, const blk_q8_k& a) {
     return s;
 }
 
-// ---- rope ------------------------------------------------------------------------------------------------------------
+// ---- rope -----------------------------------------------------------------------------------------------------------
 
 // Angle of rotation pair i at position pos: theta = pos * theta_scale^i by repeated float multiplication (the CPU
 // reference's order), times freq_scale.
@@ -447,7 +449,7 @@ MOE_HD float yarn_mscale(float freq_scale, float ext_factor, float attn_factor) 
     return ext_factor != 0.0f ? mul_rn(attn_factor, add_rn(1.0f, mul_rn(0.1f, logf(1.0f / freq_scale)))) : attn_factor;
 }
 
-// ---- gated activations -----------------------------------------------------------------------------------------------
+// ---- gated activations ----------------------------------------------------------------------------------------------
 
 MOE_HD float silu(float x) { return x / add_rn(1.0f, expf(-x)); }
 MOE_HD float sigmoid(float x) { return 1.0f / add_rn(1.0f, expf(-x)); }

@@ -1,5 +1,4 @@
-// cuda_matmul.cu — products with weights: activation quantization to q8_0/q8_k blocks, the warp-per-row matmul
-// (dequantize in registers, dp4a int8 dots, several activation rows per warp), MUL_MAT, MUL_MAT_HEADS and GET_ROWS.
+// cuda_matmul.cu — activation quantization, the warp-per-row dp4a product, MUL_MAT, MUL_MAT_HEADS and GET_ROWS.
 // Before: f32 activations and cached weights (cuda_memory.cu). After: f32 outputs; cuda_moe.cu reuses the kernels.
 #include "backends/cuda/cuda_matmul.cuh"
 
@@ -159,8 +158,8 @@ int32_t quantize_activations(inst_t& inst, uint32_t w, const float* x, int64_t r
 int32_t launch_mm(inst_t& inst, uint32_t w, const mm_args& p, int64_t Z) {
     if (p.R <= 8) {
         const dim3 grid(blocks_for(p.n, mm_warps), blocks_for(p.R, mm_rows), static_cast<unsigned>(Z));
-        return by_type(inst, w,
-                       [&](auto wt) { k_mm<decltype(wt)::value, mm_rows><<<grid, 32 * mm_warps, 0, inst.stream>>>(p); });
+        return by_type(
+            inst, w, [&](auto wt) { k_mm<decltype(wt)::value, mm_rows><<<grid, 32 * mm_warps, 0, inst.stream>>>(p); });
     }
     const dim3 grid(blocks_for(p.n, mm_warps), blocks_for(p.R, mm_rows_prompt), static_cast<unsigned>(Z));
     return by_type(inst, w, [&](auto wt) {

@@ -1,6 +1,5 @@
-// cuda_memory.cu — the API v1 data path: device scratch and pinned staging arenas, the read-only weight cache keyed by
-// host pointer, host->device uploads and device->host downloads per node. Before: host pointers in a node. After:
-// device pointers for the op launchers; the node's output back in host memory when end_node() returns.
+// cuda_memory.cu — the API v1 data path: weight cache keyed by host pointer, scratch/staging arenas, copies per node.
+// Before: host pointers in a node. After: device pointers for the launchers; the output back in host memory.
 #include "backends/cuda/cuda_common.cuh"
 
 #include <cstring>
@@ -169,7 +168,8 @@ int32_t weight(inst_t& inst, const moe_backend_tensor& t, const void** dev) {
             return rc;
         }
         std::memcpy(st, src + off, n);
-        const cudaError_t e = cudaMemcpyAsync(static_cast<uint8_t*>(d) + off, st, n, cudaMemcpyHostToDevice, inst.stream);
+        const cudaError_t e =
+            cudaMemcpyAsync(static_cast<uint8_t*>(d) + off, st, n, cudaMemcpyHostToDevice, inst.stream);
         const cudaError_t s = e == cudaSuccess ? cudaStreamSynchronize(inst.stream) : e;
         if (s != cudaSuccess) {
             (void)cudaFree(d);

@@ -1,6 +1,5 @@
-// cuda_moe.cu — the MoE ops: MUL_MAT_ID (slots grouped per expert on the GPU: count, prefix sum, gather list,
-// per-expert product, scatter) and the routing ops TOP_K, GATHER_COLS, NORMALIZE_SUM, WEIGHTED_SUM, ADD_ID,
-// EXPERT_GROUP_MASK. Before: router logits / expert ids from earlier nodes. After: the MoE block's output rows.
+// cuda_moe.cu — MUL_MAT_ID (count, prefix sum, list, per-expert product, scatter) and the expert routing ops.
+// Before: router logits and expert ids from earlier nodes. After: the MoE block's expert outputs and weights.
 #include "backends/cuda/cuda_matmul.cuh"
 
 namespace moe_cuda {
@@ -174,7 +173,9 @@ int32_t run_moe_route(inst_t& inst, const dnode& d) {
                                                                         k, out);
         break;
     }
-    case MOE_BACKEND_OP_NORMALIZE_SUM: k_normalize_sum<<<blocks_for(R, 64), 64, 0, inst.stream>>>(x, R, dim, out); break;
+    case MOE_BACKEND_OP_NORMALIZE_SUM:
+        k_normalize_sum<<<blocks_for(R, 64), 64, 0, inst.stream>>>(x, R, dim, out);
+        break;
     case MOE_BACKEND_OP_WEIGHTED_SUM: {
         const int64_t T = in[0].dims[0], U = in[0].dims[1], D = in[0].dims[2];
         k_weighted_sum<<<blocks_for(T * D, 256), 256, 0, inst.stream>>>(x, static_cast<const float*>(d.in[1]), T, U, D,

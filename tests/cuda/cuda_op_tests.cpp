@@ -1,7 +1,8 @@
-// cuda_op_tests.cpp — moe_cuda_op_tests: every op the CUDA module supports, at the shapes of the architectures moe runs
-// (MoE with 8, 64 and 128 experts and uneven tokens per expert, T = 1 and 37, head dims 64/128, MLA), run on the module
-// and on the CPU reference backend and compared with a stated tolerance per op; prints a table. In the spirit of
-// llama.cpp's test-backend-ops. Before: libmoe-backend-cuda.so. After: nothing (ctest: exit 77 = skipped, no GPU).
+// cuda_op_tests.cpp — moe_cuda_op_tests: every op on the CUDA module vs the CPU reference at model shapes.
+// Before: libmoe-backend-cuda.so. After: nothing (ctest: exit 77 = skipped without a GPU). Like test-backend-ops.
+//
+// Shapes: MoE with 8, 64 and 128 experts and uneven tokens per expert, T = 1 and 37, head dims 64/128, MLA (one and
+// several sequences); each op's tolerance and its reason are stated below.
 //
 //   moe_cuda_op_tests [--module PATH] [--cpu-vs-cpu] [--filter OP]
 //     --cpu-vs-cpu  checks the harness itself on any machine: the "device" is a second CPU backend (errors must be 0),
@@ -30,7 +31,7 @@ using namespace moe;
 
 namespace {
 
-// ---- tolerances: max |device - cpu| over the output, divided by max |cpu| --------------------------------------------
+// ---- tolerances: max |device - cpu| over the output, divided by max |cpu| -------------------------------------------
 // exact: data movement, integer work, and float work done in the reference's order without contraction (the module
 //        builds with -fmad=false); bit-equal results are expected.
 constexpr double tol_exact = 0.0;
@@ -88,7 +89,8 @@ public:
     }
     value_id weight(const std::string& name, dtype t, shape sh) {
         std::vector<float> x(static_cast<size_t>(sh.elements()));
-        for (size_t i = 0; i < x.size(); ++i) x[i] = r_.uniform(-1, 1) * 0.5f * (1.0f + static_cast<float>(i / 256 % 5));
+        for (size_t i = 0; i < x.size(); ++i)
+            x[i] = r_.uniform(-1, 1) * 0.5f * (1.0f + static_cast<float>(i / 256 % 5));
         std::vector<uint8_t> bytes(row_bytes(t, sh.last()) * static_cast<size_t>(sh.rows()));
         const size_t rb = row_bytes(t, sh.last());
         for (int64_t r = 0; r < sh.rows(); ++r)
@@ -181,8 +183,8 @@ std::vector<test_case> make_cases() {
             value_id w = b.weight("embd", t, S({300, 512}));
             std::vector<int32_t> ids = {0, 299, 7, 7, 150};
             value_id i = b.i32("ids", S({5}), ids);
-            cs.push_back(b.finish("GET_ROWS", "V=300 d=512 T=5 " + std::string(tname(t)), b.gb.get_rows(w, i), tol_exact,
-                                  "dequantization is bit-exact"));
+            cs.push_back(b.finish("GET_ROWS", "V=300 d=512 T=5 " + std::string(tname(t)), b.gb.get_rows(w, i),
+                                  tol_exact, "dequantization is bit-exact"));
         }
         {
             case_builder b(seed++);
@@ -218,7 +220,8 @@ std::vector<test_case> make_cases() {
             case_builder b(seed++);
             value_id x = b.f32("x", S({T, 2048}), -4, 4);
             value_id w = b.weight("norm", dtype::f32, S({2048}));
-            cs.push_back(b.finish("RMS_NORM", tt + " d=2048", b.gb.rms_norm(x, w, 1e-6f), tol_reduce, "double sum order"));
+            cs.push_back(
+                b.finish("RMS_NORM", tt + " d=2048", b.gb.rms_norm(x, w, 1e-6f), tol_reduce, "double sum order"));
         }
         {
             case_builder b(seed++);
@@ -300,7 +303,8 @@ std::vector<test_case> make_cases() {
             {
                 case_builder b(seed++);
                 value_id y = b.f32("y", S({T, k, 2048}), -3, 3), w = b.f32("w", S({T, k}), 0, 1);
-                cs.push_back(b.finish("WEIGHTED_SUM", te + " d=2048", b.gb.weighted_sum(y, w), tol_exact, "same order"));
+                cs.push_back(
+                    b.finish("WEIGHTED_SUM", te + " d=2048", b.gb.weighted_sum(y, w), tol_exact, "same order"));
             }
         }
         {
@@ -308,14 +312,16 @@ std::vector<test_case> make_cases() {
             const int64_t E = 32, U = 4, N = 2880;
             value_id x = b.f32("x", S({T, U, N}), -3, 3), bias = b.weight("bias", dtype::f32, S({E, N}));
             value_id ids = b.i32("ids", S({T, U}), uneven_ids(b.r(), T, U, E));
-            cs.push_back(b.finish("ADD_ID", tt + " gpt-oss E=32 U=4", b.gb.add_id(x, bias, ids), tol_exact, "one addition"));
+            cs.push_back(
+                b.finish("ADD_ID", tt + " gpt-oss E=32 U=4", b.gb.add_id(x, bias, ids), tol_exact, "one addition"));
         }
         for (int64_t D : {64, 128}) {
             for (int mode = 0; mode < 2; ++mode) {
                 case_builder b(seed++);
                 value_id x = b.f32("x", S({T, 8, D}), -2, 2);
                 std::vector<int32_t> pos(static_cast<size_t>(T));
-                for (int64_t t = 0; t < T; ++t) pos[static_cast<size_t>(t)] = static_cast<int32_t>(T == 1 ? 4095 : 100 + t);
+                for (int64_t t = 0; t < T; ++t)
+                    pos[static_cast<size_t>(t)] = static_cast<int32_t>(T == 1 ? 4095 : 100 + t);
                 value_id p = b.i32("pos", S({T}), pos);
                 const rope_mode rm = mode ? rope_mode::neox : rope_mode::norm;
                 cs.push_back(b.finish("ROPE", tt + " D=" + std::to_string(D) + (mode ? " neox" : " norm"),
@@ -326,7 +332,8 @@ std::vector<test_case> make_cases() {
                 rope_yarn_params yp;
                 yp.ext_factor = 1.0f, yp.attn_factor = 1.0f, yp.corr_low = 8, yp.corr_high = 24;
                 cs.push_back(y.finish("ROPE_YARN", tt + " D=" + std::to_string(D) + (mode ? " neox" : " norm"),
-                                      y.gb.rope_yarn(xy, py, D, rm, 150000.0f, 1.0f / 32, yp), tol_rope, "cosf/sinf ulps"));
+                                      y.gb.rope_yarn(xy, py, D, rm, 150000.0f, 1.0f / 32, yp), tol_rope,
+                                      "cosf/sinf ulps"));
             }
         }
         {  // MLA's split and join
@@ -388,12 +395,13 @@ std::vector<test_case> make_cases() {
         value_id pos = b.i32("pos", S({T}), {30, 31, 0, 1, 2, 99, 100});
         value_id sq = b.i32("seq", S({T}), {0, 0, 1, 1, 1, 2, 2});
         cs.push_back(b.finish("ATTENTION_MLA", "3 sequences, T=7, H=16 D=576",
-                              b.gb.attention_mla(q, kv, cache, 512, 0.1352f, pos, sq), tol_attention, "dot order, expf"));
+                              b.gb.attention_mla(q, kv, cache, 512, 0.1352f, pos, sq), tol_attention,
+                              "dot order, expf"));
     }
     return cs;
 }
 
-// ---- running and comparing --------------------------------------------------------------------------------------------
+// ---- running and comparing ------------------------------------------------------------------------------------------
 
 struct run_result {
     status st;

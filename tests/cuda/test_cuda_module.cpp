@@ -1,6 +1,5 @@
-// test_cuda_module.cpp — the CUDA module as the host sees it, on any machine: it loads without a driver, its table
-// passes the registry's checks, supports() accepts and refuses the right nodes, and sessions ("cuda", "auto") behave
-// as documented with and without a GPU. Before: libmoe-backend-cuda.so in MOE_CUDA_MODULE_DIR. After: nothing.
+// test_cuda_module.cpp — the CUDA module as the host sees it on any machine: loading, table, supports(), sessions.
+// Before: libmoe-backend-cuda.so in MOE_CUDA_MODULE_DIR. After: nothing; with and without a GPU.
 #include "backends/backend_module.h"
 #include "runtime/backend_registry.hpp"
 #include "testgen/model_writer.hpp"
@@ -147,10 +146,13 @@ TEST_CASE("cuda module: supports() takes the v1 forms it implements and refuses 
         CHECK(ok(node(MOE_BACKEND_OP_MUL_MAT_ID, tensor(f32, {5, 2, 64}),
                       {tensor(f32, {5, 1, 512}), tensor(wt, {8, 64, 512}), tensor(i32, {5, 2})})));
     }
-    for (uint32_t wt : {3u, 6u, 7u, 10u, 11u, 13u, 20u, 23u, 39u}) {  // q4_1 q5_0 q5_1 q2_k q3_k q5_k iq4_nl iq4_xs mxfp4
+    for (uint32_t wt :
+         {3u, 6u, 7u, 10u, 11u, 13u, 20u, 23u, 39u}) {  // q4_1 q5_0 q5_1 q2_k q3_k q5_k iq4_nl iq4_xs mxfp4
         CAPTURE(wt);
-        CHECK_FALSE(ok(node(MOE_BACKEND_OP_MUL_MAT, tensor(f32, {3, 64}), {tensor(f32, {3, 512}), tensor(wt, {64, 512})})));
-        CHECK_FALSE(ok(node(MOE_BACKEND_OP_GET_ROWS, tensor(f32, {3, 512}), {tensor(wt, {100, 512}), tensor(i32, {3})})));
+        CHECK_FALSE(
+            ok(node(MOE_BACKEND_OP_MUL_MAT, tensor(f32, {3, 64}), {tensor(f32, {3, 512}), tensor(wt, {64, 512})})));
+        CHECK_FALSE(
+            ok(node(MOE_BACKEND_OP_GET_ROWS, tensor(f32, {3, 512}), {tensor(wt, {100, 512}), tensor(i32, {3})})));
     }
     // a row length that is not a whole number of blocks
     CHECK_FALSE(ok(node(MOE_BACKEND_OP_MUL_MAT, tensor(f32, {3, 64}), {tensor(f32, {3, 100}), tensor(2, {64, 100})})));

@@ -1,6 +1,5 @@
-// test_cuda_math.cpp — the CUDA kernels' per-element math (backends/cuda/cuda_math.hpp, __host__ __device__) compiled
-// with the host compiler and checked against the CPU reference: src/quant dequantizers, backends/cpu/ref activation
-// quantizers, dot products, rope/yarn and gated activations. The part of the GPU math testable without a GPU.
+// test_cuda_math.cpp — backends/cuda/cuda_math.hpp compiled for the host and checked against the CPU reference.
+// Before: src/quant dequantizers, backends/cpu/ref quantizers/kernels. After: nothing; the GPU math testable here.
 #include "backends/cuda/cuda_math.hpp"
 
 #include "backends/cpu/ref/vec_dot.hpp"
@@ -26,7 +25,8 @@ const dtype weight_types[] = {dtype::f32, dtype::f16, dtype::bf16, dtype::q4_0, 
 std::vector<uint8_t> make_row(dtype type, int64_t n, uint64_t seed) {
     moe_test::rng r(seed);
     std::vector<float> x(static_cast<size_t>(n));
-    for (int64_t i = 0; i < n; ++i) x[static_cast<size_t>(i)] = r.uniform(-1, 1) * (1.0f + static_cast<float>(i / 32 % 7));
+    for (int64_t i = 0; i < n; ++i)
+        x[static_cast<size_t>(i)] = r.uniform(-1, 1) * (1.0f + static_cast<float>(i / 32 % 7));
     std::vector<uint8_t> row(row_bytes(type, n));
     REQUIRE(quantize_row(type, x.data(), row.data(), n).ok());
     if (type == dtype::q4_0 || type == dtype::q8_0 || type == dtype::q4_k || type == dtype::q6_k) {
@@ -104,7 +104,8 @@ TEST_CASE("cuda math: activation quantization to q8_0 and q8_k is bit-exact with
         if (variant == 1)
             for (int i = 0; i < 256; ++i) x[static_cast<size_t>(i)] = 0.0f;  // an all-zero block of each kind
         if (variant == 2)
-            for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(static_cast<int>(i % 17) - 8) * 0.5f;  // ties
+            for (size_t i = 0; i < x.size(); ++i)
+                x[i] = static_cast<float>(static_cast<int>(i % 17) - 8) * 0.5f;  // ties
         if (variant == 3)
             for (float& v : x) v *= 1e4f;
         CAPTURE(variant);
@@ -149,18 +150,28 @@ TEST_CASE("cuda math: block dot products agree with the CPU reference vec_dot") 
                 for (int64_t i = 0; i < n / 256; ++i)
                     mc::quantize_q8_k_block(x.data() + 256 * i, reinterpret_cast<mc::blk_q8_k*>(ga.data())[i]);
             else
-                for (int64_t i = 0; i < n; ++i) gf[static_cast<size_t>(i)] = mc::act_round(wt, x[static_cast<size_t>(i)]);
+                for (int64_t i = 0; i < n; ++i)
+                    gf[static_cast<size_t>(i)] = mc::act_round(wt, x[static_cast<size_t>(i)]);
             double got = 0.0, mag = 0.0;
             const int be = mc::block_elems(wt), bb = mc::block_bytes(wt);
             for (int64_t b = 0; b < n / be; ++b) {
                 const uint8_t* wb = w.data() + b * bb;
                 float term = 0.0f;
                 switch (wt) {
-                case mc::t_q4_0: term = mc::block_dot_q4_0(wb, reinterpret_cast<const mc::blk_q8_0*>(ga.data())[b]); break;
-                case mc::t_q8_0: term = mc::block_dot_q8_0(wb, reinterpret_cast<const mc::blk_q8_0*>(ga.data())[b]); break;
-                case mc::t_q4_k: term = mc::block_dot_q4_k(wb, reinterpret_cast<const mc::blk_q8_k*>(ga.data())[b]); break;
-                case mc::t_q6_k: term = mc::block_dot_q6_k(wb, reinterpret_cast<const mc::blk_q8_k*>(ga.data())[b]); break;
-                default: term = mc::mul_rn(mc::dequant(wt, wb, 0), gf[static_cast<size_t>(b)]);
+                    case mc::t_q4_0:
+                        term = mc::block_dot_q4_0(wb, reinterpret_cast<const mc::blk_q8_0*>(ga.data())[b]);
+                        break;
+                    case mc::t_q8_0:
+                        term = mc::block_dot_q8_0(wb, reinterpret_cast<const mc::blk_q8_0*>(ga.data())[b]);
+                        break;
+                    case mc::t_q4_k:
+                        term = mc::block_dot_q4_k(wb, reinterpret_cast<const mc::blk_q8_k*>(ga.data())[b]);
+                        break;
+                    case mc::t_q6_k:
+                        term = mc::block_dot_q6_k(wb, reinterpret_cast<const mc::blk_q8_k*>(ga.data())[b]);
+                        break;
+                    default:
+                        term = mc::mul_rn(mc::dequant(wt, wb, 0), gf[static_cast<size_t>(b)]);
                 }
                 got += term;
                 mag += std::fabs(term);
@@ -237,11 +248,13 @@ TEST_CASE("cuda math: rope and rope_yarn angles and rotations match the CPU refe
 TEST_CASE("cuda math: silu, sigmoid, swiglu and swiglu_oai match the CPU reference kernels") {
     const int64_t R = 4, N = 300;
     moe_test::rng r(23);
-    const std::vector<float> g = r.floats(static_cast<size_t>(R * N), -12, 12), u = r.floats(static_cast<size_t>(R * N), -12, 12);
+    const std::vector<float> g = r.floats(static_cast<size_t>(R * N), -12, 12),
+                             u = r.floats(static_cast<size_t>(R * N), -12, 12);
     graph_builder gb;
     value_id gi = gb.input("g", dtype::f32, {R, N});
     value_id ui = gb.input("u", dtype::f32, {R, N});
-    value_id o_silu = gb.silu(gi), o_sig = gb.sigmoid(gi), o_sw = gb.swiglu(gi, ui), o_oai = gb.swiglu_oai(gi, ui, 1.702f, 7.0f);
+    value_id o_silu = gb.silu(gi), o_sig = gb.sigmoid(gi), o_sw = gb.swiglu(gi, ui),
+             o_oai = gb.swiglu_oai(gi, ui, 1.702f, 7.0f);
     for (value_id v : {o_silu, o_sig, o_sw, o_oai}) gb.mark_output(v);
     moe_test::bound b = moe_test::bind(gb, 1);
     b.set(gi, g);
