@@ -70,14 +70,14 @@ __global__ void k_mm(mm_args p) {
     }
 }
 
-// MUL_MAT_ID: work item y is (expert, first slot in the expert-sorted list, count <= mm_rows).
+// MUL_MAT_ID: work item x is (expert, first slot in the expert-sorted list, count <= mm_rows); y picks weight rows.
 template <uint32_t W>
 __global__ void k_mm_id(mm_args p, const int32_t* items, const int32_t* n_items, const int32_t* list, int64_t U,
                         int64_t S) {
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-    const int64_t row = blockIdx.x * static_cast<int64_t>(mm_warps) + warp;
-    if (row >= p.n || static_cast<int32_t>(blockIdx.y) >= *n_items) return;
-    const int32_t e = items[3 * blockIdx.y], first = items[3 * blockIdx.y + 1], cnt = items[3 * blockIdx.y + 2];
+    const int64_t row = blockIdx.y * static_cast<int64_t>(mm_warps) + warp, item = blockIdx.x;
+    if (row >= p.n || item >= *n_items) return;
+    const int32_t e = items[3 * item], first = items[3 * item + 1], cnt = items[3 * item + 2];
     const int be = block_elems(W), bb = block_bytes(W);
     const int64_t nb = p.k / be;
     const int64_t ab = W == t_f32 || W == t_f16 || W == t_bf16 ? 4 : p.arb / nb;
@@ -169,7 +169,7 @@ int32_t launch_mm(inst_t& inst, uint32_t w, const mm_args& p, int64_t Z) {
 
 int32_t launch_mm_id(inst_t& inst, uint32_t w, const mm_args& p, const int32_t* items, const int32_t* n_items,
                      const int32_t* list, int64_t max_items, int64_t U, int64_t S) {
-    const dim3 grid(blocks_for(p.n, mm_warps), static_cast<unsigned>(max_items), 1);
+    const dim3 grid(static_cast<unsigned>(max_items), blocks_for(p.n, mm_warps), 1);  // items in x: no 65535 limit
     return by_type(inst, w, [&](auto wt) {
         k_mm_id<decltype(wt)::value><<<grid, 32 * mm_warps, 0, inst.stream>>>(p, items, n_items, list, U, S);
     });

@@ -10,6 +10,7 @@
 
 #include <dlfcn.h>
 
+#include <cmath>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -110,7 +111,8 @@ TEST_CASE("cuda module: loads here and its table passes the registry's checks") 
         if (b.name != "cuda") continue;
         listed = true;
         CHECK(b.available == gpu);
-        CHECK(b.reason == reason);
+        if (gpu) CHECK(b.reason.find("compute capability") != std::string::npos);  // free memory varies
+        else CHECK(b.reason == reason);
         CHECK(b.path == MOE_CUDA_MODULE);
     }
     CHECK(listed);
@@ -211,6 +213,24 @@ TEST_CASE("cuda module: sessions ask for \"cuda\" and \"auto\" with the module i
         REQUIRE(cuda.ok());
         CHECK(std::string(cuda->backend_name()) == "cuda");
         CHECK(std::string(autos->backend_name()) == "cuda");
+        // end to end: a prompt and a few decoded tokens give the CPU's logits (float sums in another order; a
+        // router tie could flip an expert, hence a relative L2 bound rather than equality)
+        moe::session_params cp;
+        cp.backend = "cpu";
+        moe::result<moe::session> cpu_s = moe::session::create(*m, cp);
+        REQUIRE(cpu_s.ok());
+        const int32_t prompt[] = {1, 17, 42, 99, 7, 3};
+        REQUIRE(cuda->eval(prompt, 6, moe::logits_mode::all).ok());
+        REQUIRE(cpu_s->eval(prompt, 6, moe::logits_mode::all).ok());
+        for (int64_t i = 0; i < 6; ++i) {
+            const float* a = cuda->logits(i);
+            const float* b = cpu_s->logits(i);
+            REQUIRE((a && b));
+            double num = 0, den = 0;
+            for (int64_t v = 0; v < cuda->n_vocab(); ++v) num += (a[v] - b[v]) * (a[v] - b[v]), den += b[v] * b[v];
+            CHECK(std::sqrt(num / den) < 1e-3);
+        }
+        CHECK(cuda->argmax() == cpu_s->argmax());
     }
     // "auto" still decodes (on whatever it chose)
     const int32_t tokens[] = {1, 5, 9, 13};
