@@ -176,7 +176,7 @@ int32_t run_attention(inst_t& inst, const dnode& d) {
     for (int64_t t0 = 0; t0 < T; t0 += chunk) {
         a.t0 = t0;
         const int64_t nt = std::min(chunk, T - t0);
-        k_attention<<<static_cast<unsigned>(nt * Hq), att_threads, 0, inst.stream>>>(a);
+        MOE_LAUNCH(k_attention, static_cast<unsigned>(nt * Hq), att_threads, inst.stream, a);
         MOE_LAUNCHED(inst, "attention");
     }
     return MOE_BACKEND_OK;

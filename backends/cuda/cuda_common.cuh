@@ -5,13 +5,18 @@
 #include "backends/backend_module.h"
 #include "backends/cuda/cuda_math.hpp"
 
+#if defined(MOE_CUDA_EMU)
+#include "backends/cuda/emu/cuda_emu.hpp"  // host emulation of the runtime and of kernel launches (tests only)
+#else
 #include <cuda_runtime.h>
+#endif
 
 #include <cstddef>
 #include <cstdint>
 #include <map>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 // Device scratch and pinned host staging: bump allocation out of chunks; a node that outgrows the current chunk gets
@@ -75,6 +80,20 @@ int32_t fail(inst_t& inst, int32_t code, const std::string& msg);
     } while (0)
 // After a kernel launch: a launch error (bad configuration, no kernel image for this device) becomes a result code.
 #define MOE_LAUNCHED(inst, what) MOE_CU(inst, cudaGetLastError())
+
+// kernel<<<grid, block, 0, stream>>>(args...), through a function pointer so that template kernels need no
+// parentheses tricks and the host emulation (MOE_CUDA_EMU) can run the same call sites.
+template <class... P, class... A>
+void launch_kernel(void (*kernel)(P...), dim3 grid, dim3 block, cudaStream_t stream, A&&... args) {
+#if defined(MOE_CUDA_EMU)
+    (void)stream;
+    ::moe_emu::launch(grid, block, [&]() { kernel(static_cast<P>(args)...); });
+#else
+    kernel<<<grid, block, 0, stream>>>(static_cast<P>(std::forward<A>(args))...);
+#endif
+}
+#define MOE_LAUNCH(kernel, grid, block, stream, ...) \
+    ::moe_cuda::launch_kernel(kernel, dim3(grid), dim3(block), stream, __VA_ARGS__)
 
 // ---- tensors -------------------------------------------------------------------------------------------------------
 

@@ -144,10 +144,10 @@ int32_t run_elementwise(inst_t& inst, const dnode& d) {
     const int64_t R = rows(in[0]), dim = last(in[0]), N = elements(in[0]);
     switch (n.op) {
     case MOE_BACKEND_OP_RMS_NORM:
-        k_rms_norm<<<static_cast<unsigned>(R), row_threads, 0, inst.stream>>>(x, y, dim, n.f[0], out);
+        MOE_LAUNCH(k_rms_norm, static_cast<unsigned>(R), row_threads, inst.stream, x, y, dim, n.f[0], out);
         break;
     case MOE_BACKEND_OP_SOFTMAX:
-        k_softmax<<<static_cast<unsigned>(R), row_threads, 0, inst.stream>>>(x, dim, out);
+        MOE_LAUNCH(k_softmax, static_cast<unsigned>(R), row_threads, inst.stream, x, dim, out);
         break;
     case MOE_BACKEND_OP_ADD:
     case MOE_BACKEND_OP_MUL:
@@ -155,7 +155,7 @@ int32_t run_elementwise(inst_t& inst, const dnode& d) {
         const bool same = elements(in[1]) == N;
         const bool column = !same && last(in[1]) == 1 && rows(in[1]) == R;
         const int kind = n.op == MOE_BACKEND_OP_ADD ? 0 : n.op == MOE_BACKEND_OP_MUL ? 1 : 2;
-        k_binary<<<blocks_for(N, 256), 256, 0, inst.stream>>>(kind, same ? 0 : column ? 1 : 2, x, y, R, dim, out);
+        MOE_LAUNCH(k_binary, blocks_for(N, 256), 256, inst.stream, kind, same ? 0 : column ? 1 : 2, x, y, R, dim, out);
         break;
     }
     default: {
@@ -168,7 +168,7 @@ int32_t run_elementwise(inst_t& inst, const dnode& d) {
         case MOE_BACKEND_OP_SWIGLU_OAI: kind = 4; break;
         default: return fail(inst, MOE_BACKEND_ERR_UNSUPPORTED, "not an element-wise op");
         }
-        k_unary<<<blocks_for(N, 256), 256, 0, inst.stream>>>(kind, x, y, N, n.f[0], n.f[1], out);
+        MOE_LAUNCH(k_unary, blocks_for(N, 256), 256, inst.stream, kind, x, y, N, n.f[0], n.f[1], out);
     }
     }
     MOE_LAUNCHED(inst, "element-wise kernel");
@@ -184,7 +184,7 @@ int32_t run_rope(inst_t& inst, const dnode& d) {
     const float theta_scale = std::pow(n.f[0], -2.0f / static_cast<float>(n_rot));
     const float mscale = yarn ? yarn_mscale(n.f[1], n.f[2], n.f[3]) : 1.0f;
     const int64_t per_row = n_rot / 2 + (D - n_rot);
-    k_rope<<<blocks_for(T * H * per_row, 128), 128, 0, inst.stream>>>(
+    MOE_LAUNCH(k_rope, blocks_for(T * H * per_row, 128), 128, inst.stream, 
         static_cast<const float*>(d.in[0]), static_cast<const int32_t*>(d.in[1]), T, H, D, n_rot, n.i[1] == 2, yarn,
         theta_scale, n.f[1], yarn ? n.f[2] : 0.0f, static_cast<float>(n.i[2]), static_cast<float>(n.i[3]), mscale,
         static_cast<float*>(d.out));
@@ -198,7 +198,7 @@ int32_t run_layout(inst_t& inst, const dnode& d) {
     float* out = static_cast<float*>(d.out);
     if (n.op == MOE_BACKEND_OP_COLS) {
         const int64_t R = rows(a), D = last(a);
-        k_cols<<<blocks_for(R * n.i[1], 256), 256, 0, inst.stream>>>(static_cast<const float*>(d.in[0]), R, D, n.i[0],
+        MOE_LAUNCH(k_cols, blocks_for(R * n.i[1], 256), 256, inst.stream, static_cast<const float*>(d.in[0]), R, D, n.i[0],
                                                                       n.i[1], out);
     } else {
         const moe_backend_tensor& b = n.inputs[1];
@@ -207,7 +207,7 @@ int32_t run_layout(inst_t& inst, const dnode& d) {
         const int64_t H = a.rank == 3 ? a.dims[1] : 1;
         if (repeat && (a.rank != 3 || b.rank != 3 || b.dims[1] != 1 || b.dims[0] != a.dims[0]))
             return fail(inst, MOE_BACKEND_ERR_INVALID_ARGUMENT, "concat: shapes do not fit");
-        k_concat<<<blocks_for(R * (A + B), 256), 256, 0, inst.stream>>>(
+        MOE_LAUNCH(k_concat, blocks_for(R * (A + B), 256), 256, inst.stream, 
             static_cast<const float*>(d.in[0]), static_cast<const float*>(d.in[1]), R, A, B, H, repeat, out);
     }
     MOE_LAUNCHED(inst, "layout kernel");

@@ -141,13 +141,13 @@ int32_t quantize_activations(inst_t& inst, uint32_t w, const float* x, int64_t r
     MOE_TRY_RC(scratch_alloc(inst, static_cast<size_t>(act_row_bytes(w, k) * rows_), &buf));
     if (a == t_q8_0) {
         const int64_t nb = rows_ * (k / qk32);
-        k_quant_q8_0<<<blocks_for(nb, 128), 128, 0, inst.stream>>>(x, static_cast<blk_q8_0*>(buf), nb);
+        MOE_LAUNCH(k_quant_q8_0, blocks_for(nb, 128), 128, inst.stream, x, static_cast<blk_q8_0*>(buf), nb);
     } else if (a == t_q8_k) {
         const int64_t nb = rows_ * (k / qk256);
-        k_quant_q8_k<<<blocks_for(nb, 64), 64, 0, inst.stream>>>(x, static_cast<blk_q8_k*>(buf), nb);
+        MOE_LAUNCH(k_quant_q8_k, blocks_for(nb, 64), 64, inst.stream, x, static_cast<blk_q8_k*>(buf), nb);
     } else {
         const int64_t n = rows_ * k;
-        k_round<<<blocks_for(n, 256), 256, 0, inst.stream>>>(w, x, static_cast<float*>(buf), n);
+        MOE_LAUNCH(k_round, blocks_for(n, 256), 256, inst.stream, w, x, static_cast<float*>(buf), n);
     }
     MOE_LAUNCHED(inst, "activation quantization");
     *out = static_cast<const uint8_t*>(buf);
@@ -159,11 +159,11 @@ int32_t launch_mm(inst_t& inst, uint32_t w, const mm_args& p, int64_t Z) {
     if (p.R <= 8) {
         const dim3 grid(blocks_for(p.n, mm_warps), blocks_for(p.R, mm_rows), static_cast<unsigned>(Z));
         return by_type(
-            inst, w, [&](auto wt) { k_mm<decltype(wt)::value, mm_rows><<<grid, 32 * mm_warps, 0, inst.stream>>>(p); });
+            inst, w, [&](auto wt) { MOE_LAUNCH((k_mm<decltype(wt)::value, mm_rows>), grid, 32 * mm_warps, inst.stream, p); });
     }
     const dim3 grid(blocks_for(p.n, mm_warps), blocks_for(p.R, mm_rows_prompt), static_cast<unsigned>(Z));
     return by_type(inst, w, [&](auto wt) {
-        k_mm<decltype(wt)::value, mm_rows_prompt><<<grid, 32 * mm_warps, 0, inst.stream>>>(p);
+        MOE_LAUNCH((k_mm<decltype(wt)::value, mm_rows_prompt>), grid, 32 * mm_warps, inst.stream, p);
     });
 }
 
@@ -171,7 +171,7 @@ int32_t launch_mm_id(inst_t& inst, uint32_t w, const mm_args& p, const int32_t* 
                      const int32_t* list, int64_t max_items, int64_t U, int64_t S) {
     const dim3 grid(static_cast<unsigned>(max_items), blocks_for(p.n, mm_warps), 1);  // items in x: no 65535 limit
     return by_type(inst, w, [&](auto wt) {
-        k_mm_id<decltype(wt)::value><<<grid, 32 * mm_warps, 0, inst.stream>>>(p, items, n_items, list, U, S);
+        MOE_LAUNCH((k_mm_id<decltype(wt)::value>), grid, 32 * mm_warps, inst.stream, p, items, n_items, list, U, S);
     });
 }
 
@@ -221,7 +221,7 @@ int32_t run_get_rows(inst_t& inst, const dnode& d) {
     void* dev = nullptr;
     MOE_TRY_RC(upload(inst, gathered.data(), gathered.size(), &dev));
     if (T * dim == 0) return MOE_BACKEND_OK;
-    k_get_rows<<<blocks_for(T * dim, 256), 256, 0, inst.stream>>>(table.type, static_cast<const uint8_t*>(dev), rb,
+    MOE_LAUNCH(k_get_rows, blocks_for(T * dim, 256), 256, inst.stream, table.type, static_cast<const uint8_t*>(dev), rb,
                                                                    dim, T, static_cast<float*>(d.out));
     MOE_LAUNCHED(inst, "get_rows");
     return MOE_BACKEND_OK;

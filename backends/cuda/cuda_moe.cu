@@ -135,13 +135,13 @@ int32_t run_mul_mat_id(inst_t& inst, const dnode& d) {
     int32_t* n_items = items + 3 * max_items;
     MOE_CU(inst, cudaMemsetAsync(cnt, 0, static_cast<size_t>(E) * sizeof(int32_t), inst.stream));
     if (slots > 0) {
-        k_count<<<blocks_for(slots, 256), 256, 0, inst.stream>>>(dids, slots, cnt);
+        MOE_LAUNCH(k_count, blocks_for(slots, 256), 256, inst.stream, dids, slots, cnt);
         MOE_LAUNCHED(inst, "mul_mat_id count");
     }
-    k_scan<<<1, 1, 0, inst.stream>>>(cnt, E, cursor, items, n_items);
+    MOE_LAUNCH(k_scan, 1, 1, inst.stream, cnt, E, cursor, items, n_items);
     MOE_LAUNCHED(inst, "mul_mat_id scan");
     if (slots > 0) {
-        k_fill<<<blocks_for(slots, 256), 256, 0, inst.stream>>>(dids, slots, cursor, list);
+        MOE_LAUNCH(k_fill, blocks_for(slots, 256), 256, inst.stream, dids, slots, cursor, list);
         MOE_LAUNCHED(inst, "mul_mat_id fill");
     }
     mm_args p;
@@ -163,29 +163,29 @@ int32_t run_moe_route(inst_t& inst, const dnode& d) {
     const int64_t R = rows(in[0]), dim = last(in[0]);
     switch (n.op) {
     case MOE_BACKEND_OP_TOP_K:
-        k_top_k<<<blocks_for(R, 64), 64, 0, inst.stream>>>(x, R, dim, n.i[0], static_cast<int32_t*>(d.out));
+        MOE_LAUNCH(k_top_k, blocks_for(R, 64), 64, inst.stream, x, R, dim, n.i[0], static_cast<int32_t*>(d.out));
         break;
     case MOE_BACKEND_OP_GATHER_COLS: {
         const int64_t k = last(in[1]);
-        k_gather_cols<<<blocks_for(R * k, 256), 256, 0, inst.stream>>>(x, static_cast<const int32_t*>(d.in[1]), R, dim,
+        MOE_LAUNCH(k_gather_cols, blocks_for(R * k, 256), 256, inst.stream, x, static_cast<const int32_t*>(d.in[1]), R, dim,
                                                                         k, out);
         break;
     }
     case MOE_BACKEND_OP_NORMALIZE_SUM:
-        k_normalize_sum<<<blocks_for(R, 64), 64, 0, inst.stream>>>(x, R, dim, out);
+        MOE_LAUNCH(k_normalize_sum, blocks_for(R, 64), 64, inst.stream, x, R, dim, out);
         break;
     case MOE_BACKEND_OP_WEIGHTED_SUM: {
         const int64_t T = in[0].dims[0], U = in[0].dims[1], D = in[0].dims[2];
-        k_weighted_sum<<<blocks_for(T * D, 256), 256, 0, inst.stream>>>(x, static_cast<const float*>(d.in[1]), T, U, D,
+        MOE_LAUNCH(k_weighted_sum, blocks_for(T * D, 256), 256, inst.stream, x, static_cast<const float*>(d.in[1]), T, U, D,
                                                                          out);
         break;
     }
     case MOE_BACKEND_OP_ADD_ID:
-        k_add_id<<<blocks_for(R * dim, 256), 256, 0, inst.stream>>>(x, static_cast<const float*>(d.in[1]),
+        MOE_LAUNCH(k_add_id, blocks_for(R * dim, 256), 256, inst.stream, x, static_cast<const float*>(d.in[1]),
                                                                      static_cast<const int32_t*>(d.in[2]), R, dim, out);
         break;
     case MOE_BACKEND_OP_EXPERT_GROUP_MASK:
-        k_group_mask<<<blocks_for(R, 32), 32, 0, inst.stream>>>(x, R, dim, n.i[0], n.i[1], out);
+        MOE_LAUNCH(k_group_mask, blocks_for(R, 32), 32, inst.stream, x, R, dim, n.i[0], n.i[1], out);
         break;
     default: return fail(inst, MOE_BACKEND_ERR_UNSUPPORTED, "not a routing op");
     }
