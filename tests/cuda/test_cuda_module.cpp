@@ -13,6 +13,7 @@
 #include <cmath>
 #include <cstring>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -66,13 +67,23 @@ moe_backend_node node(int32_t op, moe_backend_tensor out, std::vector<moe_backen
     return n;
 }
 
-std::string write_model() {
+std::string write_model(const std::string& arch = "llama", moe::dtype t = moe::dtype::q8_0) {
     moe::testgen::model_spec s;
-    s.n_vocab = 300, s.n_embd = 64, s.n_layer = 1, s.n_head = 4, s.n_head_kv = 2, s.n_ff = 96;
-    s.n_expert = 4, s.n_expert_used = 2, s.seed = 9, s.weight_type = moe::dtype::q8_0;
-    const std::string path = std::string(MOE_TEST_TMPDIR) + "/cuda_module_model.gguf";
+    s.arch = arch;
+    s.n_vocab = 300, s.n_embd = 64, s.n_layer = 2, s.n_head = 4, s.n_head_kv = 2, s.n_ff = 96;
+    s.n_expert = 8, s.n_expert_used = 2, s.seed = 9, s.weight_type = t;
+    if (arch == "deepseek2") s.n_head_kv = 4, s.head_dim = 48;
+    const std::string path =
+        std::string(MOE_TEST_TMPDIR) + "/cuda_module_" + arch + "_" + moe::dtype_name(t) + ".gguf";
     REQUIRE(moe::testgen::write_random_model(path, s).ok());
     return path;
+}
+
+// Relative L2 distance of two logit rows.
+double rel_l2(const float* a, const float* b, int64_t n) {
+    double num = 0, den = 0;
+    for (int64_t v = 0; v < n; ++v) num += (a[v] - b[v]) * (a[v] - b[v]), den += double(b[v]) * b[v];
+    return std::sqrt(num / (den > 0 ? den : 1));
 }
 
 }  // namespace
@@ -213,24 +224,6 @@ TEST_CASE("cuda module: sessions ask for \"cuda\" and \"auto\" with the module i
         REQUIRE(cuda.ok());
         CHECK(std::string(cuda->backend_name()) == "cuda");
         CHECK(std::string(autos->backend_name()) == "cuda");
-        // end to end: a prompt and a few decoded tokens give the CPU's logits (float sums in another order; a
-        // router tie could flip an expert, hence a relative L2 bound rather than equality)
-        moe::session_params cp;
-        cp.backend = "cpu";
-        moe::result<moe::session> cpu_s = moe::session::create(*m, cp);
-        REQUIRE(cpu_s.ok());
-        const int32_t prompt[] = {1, 17, 42, 99, 7, 3};
-        REQUIRE(cuda->eval(prompt, 6, moe::logits_mode::all).ok());
-        REQUIRE(cpu_s->eval(prompt, 6, moe::logits_mode::all).ok());
-        for (int64_t i = 0; i < 6; ++i) {
-            const float* a = cuda->logits(i);
-            const float* b = cpu_s->logits(i);
-            REQUIRE((a && b));
-            double num = 0, den = 0;
-            for (int64_t v = 0; v < cuda->n_vocab(); ++v) num += (a[v] - b[v]) * (a[v] - b[v]), den += b[v] * b[v];
-            CHECK(std::sqrt(num / den) < 1e-3);
-        }
-        CHECK(cuda->argmax() == cpu_s->argmax());
     }
     // "auto" still decodes (on whatever it chose)
     const int32_t tokens[] = {1, 5, 9, 13};
@@ -248,3 +241,68 @@ TEST_CASE("cuda module: sessions ask for \"cuda\" and \"auto\" with the module i
     REQUIRE(cpu.ok());
     CHECK(std::string(cpu->backend_note()).find("cpu") != std::string::npos);
 }
+
+// With a device (a GPU, or the host emulation of tests/cuda): whole sessions through the module give the CPU's
+// logits, for the prompt and for decoded tokens, across architectures (llama MoE, DeepSeek-2 MLA with group routing,
+// gpt-oss with sinks on the CPU and expert biases on the device) and a weight type the module refuses (q5_0: those
+// products run on the CPU, the rest on the device). Float sums run in another order and a router tie could flip an
+// expert, hence a relative L2 bound rather than equality.
+TEST_CASE("cuda module: sessions through the module give the CPU's logits") {
+    std::string reason;
+    if (!gpu_here(reason)) {
+        MESSAGE("no device (" << reason << "): nothing to compare");
+        return;
+    }
+    const std::pair<std::string, moe::dtype> models[] = {{"llama", moe::dtype::q8_0},
+                                                        {"llama", moe::dtype::q5_0},
+                                                        {"llama", moe::dtype::f16},
+                                                        {"qwen3moe", moe::dtype::q4_0},
+                                                        {"deepseek2", moe::dtype::q8_0},
+                                                        {"gpt-oss", moe::dtype::q8_0}};
+    for (const auto& mt : models) {
+        CAPTURE(mt.first);
+        CAPTURE(moe::dtype_name(mt.second));
+        moe::result<moe::model> m = moe::model::load(write_model(mt.first, mt.second));
+        REQUIRE(m.ok());
+        moe::session_params cp, gp;
+        cp.backend = "cpu";
+        gp.backend = "cuda";
+        gp.backend_dirs = {std::string(MOE_CUDA_MODULE_DIR)};
+        moe::result<moe::session> cpu_s = moe::session::create(*m, cp), gpu_s = moe::session::create(*m, gp);
+        REQUIRE(cpu_s.ok());
+        REQUIRE_MESSAGE(gpu_s.ok(), gpu_s.error().to_string());
+        const int32_t prompt[] = {1, 17, 42, 99, 7, 3, 250, 11};
+        REQUIRE(gpu_s->eval(prompt, 8, moe::logits_mode::all).ok());
+        REQUIRE(cpu_s->eval(prompt, 8, moe::logits_mode::all).ok());
+        for (int64_t i = 0; i < 8; ++i) CHECK(rel_l2(gpu_s->logits(i), cpu_s->logits(i), cpu_s->n_vocab()) < 1e-3);
+        for (int step = 0; step < 4; ++step) {  // decode: one token at a time, the next one chosen by the CPU
+            const int32_t next = cpu_s->argmax();
+            CHECK(gpu_s->argmax() == next);
+            REQUIRE(gpu_s->eval(&next, 1).ok());
+            REQUIRE(cpu_s->eval(&next, 1).ok());
+            CHECK(rel_l2(gpu_s->logits(), cpu_s->logits(), cpu_s->n_vocab()) < 1e-3);
+        }
+    }
+}
+
+#if defined(MOE_CUDA_EMU_TEST)
+#include <cstdlib>
+// The emulated device reports MOE_EMU_FREE_BYTES of free memory: with 1.5 GiB the weight cache's cap (free memory
+// minus 1 GiB and 5 % of 16 GiB) is 0, so the first weight fails with out_of_memory and a message, not a crash.
+TEST_CASE("cuda module (emulated): a full weight cache is out_of_memory with a message") {
+    moe::result<moe::model> m = moe::model::load(write_model());
+    REQUIRE(m.ok());
+    REQUIRE(setenv("MOE_EMU_FREE_BYTES", "1610612736", 1) == 0);
+    moe::session_params gp;
+    gp.backend = "cuda";
+    gp.backend_dirs = {std::string(MOE_CUDA_MODULE_DIR)};
+    moe::result<moe::session> s = moe::session::create(*m, gp);
+    REQUIRE(unsetenv("MOE_EMU_FREE_BYTES") == 0);
+    REQUIRE(s.ok());
+    const int32_t prompt[] = {1, 2, 3};
+    const moe::status st = s->eval(prompt, 3);
+    CHECK(st.code() == moe::errc::out_of_memory);
+    CHECK(st.message().find("CUDA weight cache full") != std::string::npos);
+    CHECK(s->n_past() == 0);
+}
+#endif
