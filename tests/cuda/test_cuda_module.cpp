@@ -72,7 +72,11 @@ std::string write_model(const std::string& arch = "llama", moe::dtype t = moe::d
     s.arch = arch;
     s.n_vocab = 300, s.n_embd = 64, s.n_layer = 2, s.n_head = 4, s.n_head_kv = 2, s.n_ff = 96;
     s.n_expert = 8, s.n_expert_used = 2, s.seed = 9, s.weight_type = t;
-    if (arch == "deepseek2") s.n_head_kv = 4, s.head_dim = 48;
+    if (arch == "deepseek2") {  // V3-style: sigmoid gating with group-limited routing, YaRN rope
+        s.n_head_kv = 4, s.head_dim = 48;
+        s.deepseek2.n_group = 4, s.deepseek2.n_group_used = 2, s.deepseek2.sigmoid = true;
+        s.deepseek2.weights_norm = true, s.deepseek2.yarn_factor = 4.0f;
+    }
     const std::string path =
         std::string(MOE_TEST_TMPDIR) + "/cuda_module_" + arch + "_" + moe::dtype_name(t) + ".gguf";
     REQUIRE(moe::testgen::write_random_model(path, s).ok());
@@ -282,6 +286,38 @@ TEST_CASE("cuda module: sessions through the module give the CPU's logits") {
             REQUIRE(cpu_s->eval(&next, 1).ok());
             CHECK(rel_l2(gpu_s->logits(), cpu_s->logits(), cpu_s->n_vocab()) < 1e-3);
         }
+    }
+}
+
+// Several sequences in one batch (eval_batch): attention's several-sequence form has more inputs than API v1 carries
+// and runs on the CPU; MLA's (5 inputs) runs on the device, with each sequence's own cache rows.
+TEST_CASE("cuda module: several sequences per batch give the CPU's logits") {
+    std::string reason;
+    if (!gpu_here(reason)) {
+        MESSAGE("no device (" << reason << "): nothing to compare");
+        return;
+    }
+    for (const std::string arch : {"llama", "deepseek2"}) {
+        CAPTURE(arch);
+        moe::result<moe::model> m = moe::model::load(write_model(arch, moe::dtype::q8_0));
+        REQUIRE(m.ok());
+        moe::session_params cp, gp;
+        cp.backend = "cpu", cp.n_seq = 3;
+        gp.backend = "cuda", gp.n_seq = 3;
+        gp.backend_dirs = {std::string(MOE_CUDA_MODULE_DIR)};
+        moe::result<moe::session> cpu_s = moe::session::create(*m, cp), gpu_s = moe::session::create(*m, gp);
+        REQUIRE(cpu_s.ok());
+        REQUIRE(gpu_s.ok());
+        const int32_t tokens[] = {1, 5, 9, 1, 44, 2, 3, 80};
+        const int32_t seqs[] = {0, 0, 0, 1, 1, 2, 2, 2};
+        REQUIRE(gpu_s->eval_batch(tokens, seqs, 8, moe::logits_mode::all).ok());
+        REQUIRE(cpu_s->eval_batch(tokens, seqs, 8, moe::logits_mode::all).ok());
+        for (int64_t i = 0; i < 8; ++i) CHECK(rel_l2(gpu_s->logits(i), cpu_s->logits(i), cpu_s->n_vocab()) < 1e-3);
+        const int32_t next[] = {7, 8, 9};
+        const int32_t next_seq[] = {2, 0, 1};
+        REQUIRE(gpu_s->eval_batch(next, next_seq, 3, moe::logits_mode::all).ok());
+        REQUIRE(cpu_s->eval_batch(next, next_seq, 3, moe::logits_mode::all).ok());
+        for (int64_t i = 0; i < 3; ++i) CHECK(rel_l2(gpu_s->logits(i), cpu_s->logits(i), cpu_s->n_vocab()) < 1e-3);
     }
 }
 
