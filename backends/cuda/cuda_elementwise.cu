@@ -184,10 +184,10 @@ int32_t run_rope(inst_t& inst, const dnode& d) {
     const float theta_scale = std::pow(n.f[0], -2.0f / static_cast<float>(n_rot));
     const float mscale = yarn ? yarn_mscale(n.f[1], n.f[2], n.f[3]) : 1.0f;
     const int64_t per_row = n_rot / 2 + (D - n_rot);
-    MOE_LAUNCH(k_rope, blocks_for(T * H * per_row, 128), 128, inst.stream, 
-        static_cast<const float*>(d.in[0]), static_cast<const int32_t*>(d.in[1]), T, H, D, n_rot, n.i[1] == 2, yarn,
-        theta_scale, n.f[1], yarn ? n.f[2] : 0.0f, static_cast<float>(n.i[2]), static_cast<float>(n.i[3]), mscale,
-        static_cast<float*>(d.out));
+    MOE_LAUNCH(k_rope, blocks_for(T * H * per_row, 128), 128, inst.stream, static_cast<const float*>(d.in[0]),
+               static_cast<const int32_t*>(d.in[1]), T, H, D, n_rot, n.i[1] == 2, yarn, theta_scale, n.f[1],
+               yarn ? n.f[2] : 0.0f, static_cast<float>(n.i[2]), static_cast<float>(n.i[3]), mscale,
+               static_cast<float*>(d.out));
     MOE_LAUNCHED(inst, "rope");
     return MOE_BACKEND_OK;
 }
@@ -198,8 +198,8 @@ int32_t run_layout(inst_t& inst, const dnode& d) {
     float* out = static_cast<float*>(d.out);
     if (n.op == MOE_BACKEND_OP_COLS) {
         const int64_t R = rows(a), D = last(a);
-        MOE_LAUNCH(k_cols, blocks_for(R * n.i[1], 256), 256, inst.stream, static_cast<const float*>(d.in[0]), R, D, n.i[0],
-                                                                      n.i[1], out);
+        MOE_LAUNCH(k_cols, blocks_for(R * n.i[1], 256), 256, inst.stream, static_cast<const float*>(d.in[0]), R, D,
+                   n.i[0], n.i[1], out);
     } else {
         const moe_backend_tensor& b = n.inputs[1];
         const int64_t A = last(a), B = last(b), R = rows(a);
@@ -207,8 +207,8 @@ int32_t run_layout(inst_t& inst, const dnode& d) {
         const int64_t H = a.rank == 3 ? a.dims[1] : 1;
         if (repeat && (a.rank != 3 || b.rank != 3 || b.dims[1] != 1 || b.dims[0] != a.dims[0]))
             return fail(inst, MOE_BACKEND_ERR_INVALID_ARGUMENT, "concat: shapes do not fit");
-        MOE_LAUNCH(k_concat, blocks_for(R * (A + B), 256), 256, inst.stream, 
-            static_cast<const float*>(d.in[0]), static_cast<const float*>(d.in[1]), R, A, B, H, repeat, out);
+        MOE_LAUNCH(k_concat, blocks_for(R * (A + B), 256), 256, inst.stream, static_cast<const float*>(d.in[0]),
+                   static_cast<const float*>(d.in[1]), R, A, B, H, repeat, out);
     }
     MOE_LAUNCHED(inst, "layout kernel");
     return MOE_BACKEND_OK;

@@ -158,8 +158,9 @@ int32_t quantize_activations(inst_t& inst, uint32_t w, const float* x, int64_t r
 int32_t launch_mm(inst_t& inst, uint32_t w, const mm_args& p, int64_t Z) {
     if (p.R <= 8) {
         const dim3 grid(blocks_for(p.n, mm_warps), blocks_for(p.R, mm_rows), static_cast<unsigned>(Z));
-        return by_type(
-            inst, w, [&](auto wt) { MOE_LAUNCH((k_mm<decltype(wt)::value, mm_rows>), grid, 32 * mm_warps, inst.stream, p); });
+        return by_type(inst, w, [&](auto wt) {
+            MOE_LAUNCH((k_mm<decltype(wt)::value, mm_rows>), grid, 32 * mm_warps, inst.stream, p);
+        });
     }
     const dim3 grid(blocks_for(p.n, mm_warps), blocks_for(p.R, mm_rows_prompt), static_cast<unsigned>(Z));
     return by_type(inst, w, [&](auto wt) {
@@ -222,7 +223,7 @@ int32_t run_get_rows(inst_t& inst, const dnode& d) {
     MOE_TRY_RC(upload(inst, gathered.data(), gathered.size(), &dev));
     if (T * dim == 0) return MOE_BACKEND_OK;
     MOE_LAUNCH(k_get_rows, blocks_for(T * dim, 256), 256, inst.stream, table.type, static_cast<const uint8_t*>(dev), rb,
-                                                                   dim, T, static_cast<float*>(d.out));
+               dim, T, static_cast<float*>(d.out));
     MOE_LAUNCHED(inst, "get_rows");
     return MOE_BACKEND_OK;
 }

@@ -167,8 +167,8 @@ int32_t run_moe_route(inst_t& inst, const dnode& d) {
         break;
     case MOE_BACKEND_OP_GATHER_COLS: {
         const int64_t k = last(in[1]);
-        MOE_LAUNCH(k_gather_cols, blocks_for(R * k, 256), 256, inst.stream, x, static_cast<const int32_t*>(d.in[1]), R, dim,
-                                                                        k, out);
+        MOE_LAUNCH(k_gather_cols, blocks_for(R * k, 256), 256, inst.stream, x, static_cast<const int32_t*>(d.in[1]), R,
+                   dim, k, out);
         break;
     }
     case MOE_BACKEND_OP_NORMALIZE_SUM:
@@ -176,13 +176,13 @@ int32_t run_moe_route(inst_t& inst, const dnode& d) {
         break;
     case MOE_BACKEND_OP_WEIGHTED_SUM: {
         const int64_t T = in[0].dims[0], U = in[0].dims[1], D = in[0].dims[2];
-        MOE_LAUNCH(k_weighted_sum, blocks_for(T * D, 256), 256, inst.stream, x, static_cast<const float*>(d.in[1]), T, U, D,
-                                                                         out);
+        MOE_LAUNCH(k_weighted_sum, blocks_for(T * D, 256), 256, inst.stream, x, static_cast<const float*>(d.in[1]), T,
+                   U, D, out);
         break;
     }
     case MOE_BACKEND_OP_ADD_ID:
         MOE_LAUNCH(k_add_id, blocks_for(R * dim, 256), 256, inst.stream, x, static_cast<const float*>(d.in[1]),
-                                                                     static_cast<const int32_t*>(d.in[2]), R, dim, out);
+                   static_cast<const int32_t*>(d.in[2]), R, dim, out);
         break;
     case MOE_BACKEND_OP_EXPERT_GROUP_MASK:
         MOE_LAUNCH(k_group_mask, blocks_for(R, 32), 32, inst.stream, x, R, dim, n.i[0], n.i[1], out);
