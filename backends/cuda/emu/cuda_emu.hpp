@@ -2,11 +2,10 @@
 // Before: the module's .cu files compiled as C++ with MOE_CUDA_EMU. After: tests/cuda runs the op tests against it.
 //
 // Each CUDA thread of a block runs as a fiber (own stack; x86-64 switch in asm, ucontext elsewhere) on the calling
-// thread; __syncthreads and warp shuffles are
-// barriers between fibers, blocks run one after another, launches complete before they return. Device memory is host
-// memory; one launch at a time (not thread-safe). What this checks: indexing, reductions, barriers, shuffles, the data
-// path and the host code of the module.
-// What it cannot: real concurrency, memory coalescing, CUDA's own expf/cosf/sinf (the host libm's run instead).
+// thread; __syncthreads and warp shuffles are barriers between fibers, blocks run one after another, launches complete
+// before they return. Device memory is host memory; one launch at a time (not thread-safe). What this checks:
+// indexing, reductions, barriers, shuffles, the data path and the host code of the module. What it cannot: real
+// concurrency, memory coalescing, nvcc's code generation, CUDA's own expf/cosf/sinf (the host libm's run instead).
 #pragma once
 
 #include <math.h>
