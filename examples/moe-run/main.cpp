@@ -72,6 +72,7 @@ int main(int argc, char** argv) {
                  m->info().architecture.c_str(), static_cast<long long>(m->info().n_layer),
                  static_cast<long long>(m->info().n_expert), s->backend_name(),
                  static_cast<unsigned long long>(smp->seed()));
+    if (o.backend == "auto") std::fprintf(stderr, "moe-run: %s\n", s->backend_note());  // CUDA used, or why not
 
     if (o.chat) return run_chat(o, *m, *s, *smp);
 

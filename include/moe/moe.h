@@ -273,6 +273,9 @@ MOE_CAPI int64_t moe_session_n_ctx(const moe_session* session);   /* 0 for NULL 
 MOE_CAPI int64_t moe_session_n_past(const moe_session* session);  /* tokens in the KV cache; 0 for NULL */
 MOE_CAPI int64_t moe_session_n_vocab(const moe_session* session); /* 0 for NULL */
 MOE_CAPI const char* moe_session_backend(const moe_session* session); /* "cpu", ...; "" for NULL */
+/* How the backend was chosen: with "auto", whether CUDA is used and why not ("auto: CUDA backend unavailable (no CUDA
+ * device); running on the CPU"). Valid while the session lives; "" for NULL. */
+MOE_CAPI const char* moe_session_backend_note(const moe_session* session);
 
 /* Appends tokens to the context and runs the model over them. all_logits: keep every token's logits (scoring);
  * otherwise only the last token's. Errors: INVALID_ARGUMENT (NULL, n == 0, an id outside the vocabulary),

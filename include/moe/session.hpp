@@ -18,7 +18,8 @@ struct session_params {
     int n_threads = 0;           // CPU threads; 0: one per hardware thread
     std::string backend = "auto";  // "auto", "cpu", or a backend module's name such as "cuda"
     // Where backend modules (libmoe-backend-*.so) are looked for; empty: $MOE_BACKEND_PATH (':'-separated), then
-    // the library's install directory. "auto" uses the CPU until a GPU module is part of the build.
+    // the library's install directory. "auto" runs on the CPU; it picks the CUDA module when one is found with a
+    // device and the environment has MOE_AUTO_CUDA=1 (until its kernels are validated on a GPU); backend_note() says.
     std::vector<std::string> backend_dirs;
     int64_t max_batch = 512;     // longer batches are evaluated in chunks of this many tokens
     // Bytes this session may allocate for its KV cache and compute buffers (the model's weights are not counted).
@@ -82,6 +83,8 @@ public:
     int64_t n_ctx() const noexcept;    // KV cache length of each sequence
     int64_t n_vocab() const noexcept;
     const char* backend_name() const noexcept;
+    // How the backend was chosen, e.g. "auto: CUDA backend unavailable (no CUDA device); running on the CPU".
+    const char* backend_note() const noexcept;
     void clear() noexcept;  // empties the KV cache of every sequence
 
     int n_seq() const noexcept;                  // session_params::n_seq

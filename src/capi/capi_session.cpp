@@ -65,6 +65,7 @@ int64_t moe_session_n_ctx(const moe_session* session) { return session ? session
 int64_t moe_session_n_past(const moe_session* session) { return session ? session->s.n_past() : 0; }
 int64_t moe_session_n_vocab(const moe_session* session) { return session ? session->s.n_vocab() : 0; }
 const char* moe_session_backend(const moe_session* session) { return session ? session->s.backend_name() : ""; }
+const char* moe_session_backend_note(const moe_session* session) { return session ? session->s.backend_note() : ""; }
 
 moe_status moe_session_eval(moe_session* session, const int32_t* tokens, size_t n, bool all_logits) {
     const char* fn = "moe_session_eval";

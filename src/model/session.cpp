@@ -26,6 +26,7 @@ struct session_impl {
     int64_t n_vocab = 0;
     std::unique_ptr<cpu_backend> cpu;
     std::unique_ptr<backend> accel;  // a module backend placed before the CPU, when one was asked for
+    std::string backend_note;        // how the backend was chosen ("auto": why CUDA was or was not used)
     std::vector<backend*> priority;
     std::vector<backend_buffer> k_cache, v_cache;
     std::vector<kv_layer_shape> kv;  // per layer: rows of k_cache / v_cache are n_head_kv * key_dim / value_dim floats
@@ -149,6 +150,43 @@ result<std::unique_ptr<backend>> open_module_backend(const session_params& p) {
                                               (tried.empty() ? std::string("no directories") : tried) + ")");
 }
 
+// backend "auto": the CUDA module when one is found, has a device and MOE_AUTO_CUDA=1 is set (see below), otherwise
+// the CPU; `note` says which and why.
+std::unique_ptr<backend> open_auto_backend(const session_params& p, std::string& note) {
+    backend_registry reg;
+    std::string tried;
+    for (const std::string& dir : module_dirs(p)) {
+        (void)reg.find_modules(dir);  // unreadable directories and bad modules just mean "no CUDA here"
+        tried += (tried.empty() ? "" : ", ") + dir;
+    }
+    for (const backend_info& info : reg.list()) {
+        if (info.name != "cuda") continue;
+        if (!info.available) {
+            note = "auto: CUDA backend unavailable (" + info.reason + "); running on the CPU";
+            return nullptr;
+        }
+        // Until the CUDA kernels have run on a real GPU (issue #6: so far only in the host emulation), "auto" does
+        // not hand a session to them unasked: the caller names "cuda", or opts in with MOE_AUTO_CUDA=1.
+        const char* opt_in = std::getenv("MOE_AUTO_CUDA");
+        if (opt_in == nullptr || std::string(opt_in) != "1") {
+            note = "auto: a CUDA device is there (" + info.reason +
+                   ") but auto does not pick the CUDA backend yet: its kernels have not been validated on a GPU; "
+                   "ask for backend \"cuda\" or set MOE_AUTO_CUDA=1. Running on the CPU";
+            return nullptr;
+        }
+        result<std::unique_ptr<backend>> b = reg.create("cuda", p.n_threads);
+        if (!b) {
+            note = "auto: CUDA backend could not be created (" + b.error().message() + "); running on the CPU";
+            return nullptr;
+        }
+        note = "auto: using CUDA (" + info.reason + ")";
+        return std::move(*b);
+    }
+    note = "auto: no CUDA backend module found (searched: " + (tried.empty() ? std::string("no directories") : tried) +
+           "); running on the CPU";
+    return nullptr;
+}
+
 }  // namespace
 
 }  // namespace detail
@@ -173,6 +211,12 @@ result<session> session::create(const model& m, const session_params& params) {
             if (!b) return b.error();
             s->accel = std::move(*b);
             s->priority.push_back(s->accel.get());
+            s->backend_note = "backend \"" + params.backend + "\" as asked";
+        } else if (params.backend == "auto") {
+            s->accel = detail::open_auto_backend(params, s->backend_note);
+            if (s->accel) s->priority.push_back(s->accel.get());
+        } else {
+            s->backend_note = "backend \"cpu\" as asked";
         }
         s->priority.push_back(s->cpu.get());
 
@@ -382,6 +426,7 @@ int64_t session::n_past() const noexcept { return impl_->seq_past[0]; }
 int64_t session::n_ctx() const noexcept { return impl_->n_ctx; }
 int64_t session::n_vocab() const noexcept { return impl_->n_vocab; }
 const char* session::backend_name() const noexcept { return impl_->accel ? impl_->accel->name() : impl_->cpu->name(); }
+const char* session::backend_note() const noexcept { return impl_->backend_note.c_str(); }
 void session::clear() noexcept {
     std::fill(impl_->seq_past.begin(), impl_->seq_past.end(), 0);
     impl_->batch_size = 0;

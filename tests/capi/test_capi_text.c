@@ -85,6 +85,8 @@ void test_session(const moe_model* m) {
 
     CHECK_OK(moe_session_create(m, NULL, &s)); /* defaults: the training context */
     CHECK(moe_session_n_ctx(s) > 0 && moe_session_n_past(s) == 0 && strcmp(moe_session_backend(s), "cpu") == 0);
+    CHECK(strncmp(moe_session_backend_note(s), "auto: ", 6) == 0); /* why CUDA is (not) used */
+    CHECK(strcmp(moe_session_backend_note(NULL), "") == 0);
     moe_session_free(s);
     s = new_session(m, 64);
     CHECK(moe_session_n_ctx(s) == 64);
