@@ -132,10 +132,12 @@ void thread_pool::worker_loop(int index) {
         } catch (...) {
             keep_first_error();
         }
-        if (pending_.fetch_sub(1) == 1 && caller_waiting_.load()) {
-            // The caller holds mu_ from setting caller_waiting_ until it waits, so this notify cannot be lost.
+        if (pending_.fetch_sub(1) == 1) {
+            // The caller sets caller_waiting_ and checks pending_ holding mu_, until it waits; deciding here under
+            // mu_ too means no wake-up is lost without relying on the store-load order of two seq_cst atomics
+            // (which qemu-user's aarch64-on-x86 translation did not keep: the thread pool test deadlocked there).
             std::lock_guard<std::mutex> lk(mu_);
-            done_cv_.notify_one();
+            if (caller_waiting_.load()) done_cv_.notify_one();
         }
     }
 }

@@ -59,7 +59,8 @@ private:
     // A job is published by writing job_/ctx_ and pending_, then bumping generation_ (release); workers spin on
     // generation_ for a short while before sleeping on start_cv_ (counted in sleepers_, so the caller only takes
     // the mutex when someone sleeps), and count pending_ down when done; the caller spins on pending_ for a short
-    // while, then sleeps on done_cv_ (caller_waiting_ tells the last worker to wake it). Bounded spins on both
+    // while, then sleeps on done_cv_ (caller_waiting_, set and read under mu_, tells the last worker to wake it;
+    // the last worker takes mu_ for that once per job). Bounded spins on both
     // sides keep a loaded machine usable: a thread whose partner was descheduled gives its core back. When a
     // worker had not even started a job by the end of the caller's spin (more runnable threads than cores),
     // spinning is off for the next
