@@ -36,6 +36,17 @@ struct dots {
         return reinterpret_cast<const B*>(a[j]);
     }
 
+    // The register tiles' inputs: N weight rows from row r / N activation rows; a short group (rm / rn valid) repeats
+    // its last valid one, whose extra lanes are computed and dropped.
+    template <int N>
+    static void pad_rows(const uint8_t* w, size_t wrb, int64_t r, int rm, const uint8_t** out) noexcept {
+        for (int i = 0; i < N; ++i) out[i] = w + static_cast<size_t>(r + (i < rm ? i : rm - 1)) * wrb;
+    }
+    template <int N>
+    static void pad_acts(const uint8_t* const* a, int rn, const uint8_t** out) noexcept {
+        for (int j = 0; j < N; ++j) out[j] = a[j < rn ? j : rn - 1];
+    }
+
     // q8_0 (the reference: eight lanes, fma(dx * dy, lanes) per block, then its hsum), register-blocked: RM weight
     // rows x RN activation rows per pass over the blocks, so each weight block is loaded (and checked for -128)
     // once for RN rows and each activation block (its prep8 and scale) once for RM rows. Every (row, activation)
@@ -223,7 +234,7 @@ struct dots {
             for (int i = 0; i < na; i += RN) {
                 const int rn = na - i < RN ? na - i : RN;
                 const uint8_t* ap[RN];
-                for (int j = 0; j < RN; ++j) ap[j] = a[i + (j < rn ? j : rn - 1)];
+                pad_acts<RN>(a + i, rn, ap);
                 for (fv& v : part) v = P::fzero();
                 for (int64_t c0 = 0; c0 < nb; c0 += chunk) {
                     const int64_t c1 = c0 + chunk < nb ? c0 + chunk : nb;
@@ -232,8 +243,7 @@ struct dots {
                     for (int64_t r = rb, g = 0; r < re; r += RM, ++g) {
                         const int rm = re - r < RM ? static_cast<int>(re - r) : RM;
                         const uint8_t* wp[RM];
-                        for (int ii = 0; ii < RM; ++ii)
-                            wp[ii] = w + static_cast<size_t>(r + (ii < rm ? ii : rm - 1)) * wrb;
+                        pad_rows<RM>(w, wrb, r, rm, wp);
                         part[g] = q4_0_pairs<RM, RN>(wp, wrb, ap, c0, c1, dyt, part[g]);
                     }
                 }
@@ -300,7 +310,7 @@ struct dots {
             for (int i = 0; i < na; i += RN) {
                 const int rn = na - i < RN ? na - i : RN;
                 const uint8_t* ap[RN];
-                for (int j = 0; j < RN; ++j) ap[j] = a[i + (j < rn ? j : rn - 1)];
+                pad_acts<RN>(a + i, rn, ap);
                 for (auto& g : part)
                     for (fv& v : g) v = P::fzero();
                 for (int64_t c0 = 0; c0 < nb; c0 += chunk) {
@@ -317,8 +327,7 @@ struct dots {
                     for (int64_t r = rb, g = 0; r < re; r += 8, ++g) {
                         const int rm = re - r < 8 ? static_cast<int>(re - r) : 8;
                         const uint8_t* wp[8];
-                        for (int ii = 0; ii < 8; ++ii)
-                            wp[ii] = w + static_cast<size_t>(r + (ii < rm ? ii : rm - 1)) * wrb;
+                        pad_rows<8>(w, wrb, r, rm, wp);
                         q4_0_rows8<RN>(wp, wrb, ap, c0, c1, tab, part[g]);
                     }
                 }
@@ -510,12 +519,11 @@ struct dots {
             for (int i = 0; i < na; i += RN) {
                 const int rn = na - i < RN ? na - i : RN;
                 const uint8_t* ap[RN];
-                for (int j = 0; j < RN; ++j) ap[j] = a[i + (j < rn ? j : rn - 1)];
+                pad_acts<RN>(a + i, rn, ap);
                 for (int64_t r = rb; r < re; r += 8) {
                     const int rm = re - r < 8 ? static_cast<int>(re - r) : 8;
                     const uint8_t* wp[8];
-                    for (int ii = 0; ii < 8; ++ii)
-                        wp[ii] = w + static_cast<size_t>(r + (ii < rm ? ii : rm - 1)) * wrb;
+                    pad_rows<8>(w, wrb, r, rm, wp);
                     fv acc[RN], acc_m[RN];
                     for (int j = 0; j < RN; ++j) acc[j] = acc_m[j] = P::fzero();
                     q4_k_rows8<RN>(wp, ap, nb, acc, acc_m);
