@@ -24,6 +24,7 @@ struct options {
     std::string output = "md";
     std::string backend = "cpu";
     bool bandwidth = true;
+    bool pack = true;
     int batch_seqs = 1;  // > 1: also tg with this many sequences per eval_batch
 };
 
@@ -45,6 +46,7 @@ void print_help(std::FILE* f) {
         "  --batch-seqs N       also time tg with N sequences decoded together (one eval_batch of N tokens per\n"
         "                       step; aggregate t/s), alternating repetitions with single-sequence tg\n"
         "  --no-bandwidth       skip the machine read-bandwidth test\n"
+        "  --no-pack            the CPU kernels read the file's layout (model_params::pack_weights = false)\n"
         "  -h, --help           show this help\n",
         f);
 }
@@ -78,6 +80,9 @@ int main(int argc, char** argv) {
         if (a == "-h" || a == "--help") {
             print_help(stdout);
             return 0;
+        } else if (a == "--no-pack") {
+            o.pack = false;
+            continue;
         } else if (a == "--no-bandwidth") {
             o.bandwidth = false;
             continue;
@@ -104,7 +109,9 @@ int main(int argc, char** argv) {
     std::vector<row> rows;
     std::vector<std::string> ratios;  // --batch-seqs: batched / single tg
     for (const std::string& path : o.models) {
-        moe::result<moe::model> m = moe::model::load(path);
+        moe::model_params mp;
+        mp.pack_weights = o.pack;
+        moe::result<moe::model> m = moe::model::load(path, mp);
         if (!m) return fail(path + ": " + m.error().to_string());
         moe::result<moe_bench::weight_traffic> w = moe_bench::measure_weight_traffic(path);
         if (!w) return fail(path + ": " + w.error().to_string());

@@ -16,7 +16,9 @@ struct weight {
     shape sh;
     explicit operator bool() const noexcept { return t != nullptr; }
     // A graph value for this tensor (no copy).
-    value_id in(graph_builder& b) const { return b.weight(t->name, t->type, sh, t->data); }
+    value_id in(graph_builder& b) const {
+        return b.weight(t->name, t->type, sh, t->data, t->packed, static_cast<packing>(t->packed_as));
+    }
 };
 
 class weight_binder {

@@ -25,6 +25,7 @@ moe_status convert_params(const char* fn, const moe_model_params* p, moe::model_
     cap(p->max_string_bytes, l.max_string_bytes);
     cap(p->max_array_elements, l.max_array_elements);
     cap(p->max_metadata_bytes, l.max_metadata_bytes);
+    out.pack_weights = p->pack_weights != 0;
     return MOE_OK;
 }
 
@@ -49,6 +50,7 @@ extern "C" {
 moe_model_params moe_model_default_params(void) {
     moe_model_params p{};
     p.struct_size = sizeof(moe_model_params);
+    p.pack_weights = 1;
     return p;
 }
 

@@ -46,6 +46,9 @@ struct tensor_info {
     uint64_t offset = 0;           // relative to the data section, already checked against the file
     size_t nbytes = 0;             // bytes this tensor occupies
     const uint8_t* data = nullptr; // absolute pointer into the file bytes
+    // A copy in a kernel layout (graph/ir.hpp's packing, as a number here), set by the model loader; else null.
+    const uint8_t* packed = nullptr;
+    uint8_t packed_as = 0;
     int64_t n_elements() const noexcept { return ne[0] * ne[1] * ne[2] * ne[3]; }
 };
 
@@ -85,6 +88,10 @@ public:
     const tensor_info* find_tensor(std::string_view name) const noexcept;
     // Points tensor `index` at a copy of its bytes (the loader moves misaligned tensors into aligned memory).
     void relocate_tensor(size_t index, const uint8_t* data) noexcept { tensors_[index].data = data; }
+    // Gives tensor `index` a copy of its bytes in kernel layout `as` (the loader's weight packing).
+    void set_packed(size_t index, const uint8_t* packed, uint8_t as) noexcept {
+        tensors_[index].packed = packed, tensors_[index].packed_as = as;
+    }
 
     // Typed getters. A missing key gives errc::invalid_argument only when the key is required: use find() or the
     // *_or variants for optional keys. A wrong type gives errc::bad_format naming key, expected and found types.

@@ -117,7 +117,8 @@ value_id graph_builder::input(const std::string& name, dtype type, shape sh) {
     return add_value(std::move(v));
 }
 
-value_id graph_builder::weight(const std::string& name, dtype type, shape sh, const void* data) {
+value_id graph_builder::weight(const std::string& name, dtype type, shape sh, const void* data, const void* packed,
+                              packing packed_as) {
     if (!check(shape_ok(sh), "weight '" + name + "' has an invalid shape " + sh.to_string())) return no_value;
     if (!check(data != nullptr, "weight '" + name + "' has no data")) return no_value;
     if (!check(sh.last() % traits(type).block_size == 0,
@@ -126,6 +127,7 @@ value_id graph_builder::weight(const std::string& name, dtype type, shape sh, co
         return no_value;
     value v;
     v.name = name, v.type = type, v.sh = sh, v.kind = value_kind::weight, v.external = data;
+    if (packed != nullptr && packed_as != packing::none) v.packed = packed, v.packed_as = packed_as;
     return add_value(std::move(v));
 }
 

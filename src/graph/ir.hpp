@@ -34,6 +34,13 @@ struct shape {
 using value_id = int32_t;
 constexpr value_id no_value = -1;
 
+// A backend-specific copy of a weight in another layout (value::packed), made once when the model loads
+// (backends/cpu/weight_packing.cpp); the kernels that know the layout read it, everything else the file's bytes.
+enum class packing : uint8_t {
+    none = 0,
+    q4_0x8 = 1,  // q4_0 rows interleaved eight at a time (backends/cpu/simd/simd.hpp)
+};
+
 enum class value_kind : uint8_t {
     input,         // written by the host before each run (token ids, positions)
     weight,        // read-only model tensor; external data (mmap view, or a backend's repacked copy)
@@ -50,6 +57,8 @@ struct value {
     value_id alias_of = no_value;    // a view: shares the storage of alias_of, starting alias_offset bytes in
     size_t alias_offset = 0;
     const void* external = nullptr;  // weight data (host pointer into the model file) or state buffer
+    const void* packed = nullptr;    // weights: the same bytes in layout `packing`, or null
+    packing packed_as = packing::none;
     int32_t producer = -1;           // node index, -1 for inputs, weights and states
     size_t bytes() const { return row_bytes(type, sh.last()) * static_cast<size_t>(sh.rows()); }
 };
@@ -134,7 +143,8 @@ struct graph {
 class graph_builder {
 public:
     value_id input(const std::string& name, dtype type, shape sh);
-    value_id weight(const std::string& name, dtype type, shape sh, const void* data);
+    value_id weight(const std::string& name, dtype type, shape sh, const void* data, const void* packed = nullptr,
+                    packing packed_as = packing::none);
     value_id state(const std::string& name, dtype type, shape sh, void* data);  // data: session-owned buffer
 
     value_id get_rows(value_id table, value_id ids);

@@ -91,6 +91,14 @@ bool mapped_file::prefault(size_t offset, size_t len) const noexcept {
 #endif
 }
 
+void mapped_file::release(size_t offset, size_t len) const noexcept {
+    if (!owned_mapping_ || offset >= size_) return;
+    if (len > size_ - offset) len = size_ - offset;
+    const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+    const size_t start = (offset + page - 1) / page * page, end = (offset + len) / page * page;
+    if (end > start) (void)madvise(const_cast<uint8_t*>(data_) + start, end - start, MADV_DONTNEED);
+}
+
 uint64_t physical_memory_bytes() noexcept {
     const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
     if (pages <= 0 || page <= 0) return UINT64_MAX;

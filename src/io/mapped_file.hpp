@@ -32,6 +32,10 @@ public:
     // borrowed memory; false when the OS cannot do it (kernels before 5.14), after which callers stop asking.
     bool prefault(size_t offset, size_t len) const noexcept;
 
+    // Hands the whole pages inside [offset, offset + len) of a file mapping back to the OS (they are read again from
+    // the file, or the page cache, if touched later): for bytes the model keeps a copy of. No-op for borrowed memory.
+    void release(size_t offset, size_t len) const noexcept;
+
 private:
     const uint8_t* data_ = nullptr;
     size_t size_ = 0;

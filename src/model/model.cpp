@@ -72,14 +72,19 @@ result<impl_ptr> finish_load(mapped_file file, const model_params& params, const
     MOE_TRY(relocate_misaligned(*impl));
     // Weights that fit in half the memory are read into the page tables now, in slices between progress reports
     // (as llama.cpp populates its mapping); larger files stay lazy so that the OS can page them.
+    // Such files also get the CPU kernels' packed copies of the weights they prefer in another layout.
     const size_t size = impl->file.size();
     if (static_cast<uint64_t>(size) <= physical_memory_bytes() / 2) {
         constexpr size_t slice = size_t(64) << 20;
         for (size_t at = 0; at < size; at += slice) {
             if (!impl->file.prefault(at, slice)) break;
-            if (!report(0.5f * static_cast<float>(static_cast<double>(at + slice < size ? at + slice : size) /
+            if (!report(0.4f * static_cast<float>(static_cast<double>(at + slice < size ? at + slice : size) /
                                                   static_cast<double>(size))))
                 return status(errc::aborted, "loading " + where + " was cancelled");
+        }
+        if (params.pack_weights) {
+            status packed = detail::pack_weights(*impl, report, 0.4f, 0.5f);
+            if (!packed.ok()) return status(packed.code(), "loading " + where + " was cancelled");
         }
     }
     if (!report(0.5f)) return status(errc::aborted, "loading " + where + " was cancelled");
@@ -90,6 +95,7 @@ result<impl_ptr> finish_load(mapped_file file, const model_params& params, const
     for (const gguf::tensor_info& t : impl->meta.tensors()) {
         impl->info.n_params += static_cast<uint64_t>(t.n_elements());
         impl->info.weight_bytes += t.nbytes;
+        if (t.packed != nullptr) impl->info.packed_bytes += t.nbytes;
     }
     if (tok::has_tokenizer(impl->meta)) {  // tokenizer.ggml.model present and not "none"/"no_vocab"
         result<tokenizer> vocab = tok::make_tokenizer(impl->meta);

@@ -9,6 +9,7 @@
 #include <moe/tokenizer.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <new>
 
@@ -25,12 +26,19 @@ struct model_impl {
     // Aligned copies of the tensors whose bytes lie at addresses the kernels cannot read directly (a file with a
     // small general.alignment, or a caller's buffer at an odd address); meta's tensor infos point into it.
     std::unique_ptr<uint8_t, owned_bytes> relocated;
+    // The CPU kernels' copies of weights in their own layouts (pack_weights); meta's tensor infos point into it.
+    std::unique_ptr<uint8_t, owned_bytes> packed;
     mapped_file file;
     gguf::file meta;
     std::unique_ptr<architecture> arch;
     model_info info;  // the architecture's info plus file-level metadata (chat template)
     std::unique_ptr<moe::tokenizer> tok;  // null when the file has no tokenizer metadata
 };
+
+// Repacks the tensors the CPU kernels prefer in another layout (backends/cpu/weight_packing.hpp) into impl.packed
+// and releases the mapped originals' pages. Reports progress from `from` to `to`; aborted when report says stop.
+// Packing is an optimisation: too little memory leaves the weights as they are (not an error).
+status pack_weights(model_impl& impl, const std::function<bool(float)>& report, float from, float to);
 
 }  // namespace detail
 MOE_END_NAMESPACE

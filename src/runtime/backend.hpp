@@ -16,6 +16,9 @@ struct tensor_view {
     dtype type = dtype::f32;
     shape sh;
     void* data = nullptr;
+    // Weights only: the same bytes in layout packed_as (graph/ir.hpp), for the kernels that read it; else null.
+    const void* packed = nullptr;
+    packing packed_as = packing::none;
 };
 
 // Per-run arguments that change between runs of the same planned graph.

@@ -38,6 +38,7 @@ result<executor> executor::create(graph g, const std::vector<backend*>& priority
         const void* ext = g.val(r).external;
         if (!ext) return status(errc::internal, "value '" + v.name + "' has no storage");
         tv.data = const_cast<uint8_t*>(static_cast<const uint8_t*>(ext)) + off;
+        if (r == static_cast<value_id>(i)) tv.packed = v.packed, tv.packed_as = v.packed_as;  // views: file layout
     }
     ex.g_ = std::move(g);
     return ex;

@@ -25,7 +25,8 @@ TOKEN_FN = C.CFUNCTYPE(C.c_bool, C.c_int32, C.POINTER(C.c_char), C.c_size_t, C.c
 class ModelParams(C.Structure):
     _fields_ = [("struct_size", C.c_size_t), ("progress", PROGRESS_FN), ("progress_user", C.c_void_p),
                 ("max_kv", C.c_uint64), ("max_tensors", C.c_uint64), ("max_string_bytes", C.c_uint64),
-                ("max_array_elements", C.c_uint64), ("max_metadata_bytes", C.c_uint64)]
+                ("max_array_elements", C.c_uint64), ("max_metadata_bytes", C.c_uint64),
+                ("pack_weights", C.c_int32)]
 
 
 class ModelReader(C.Structure):

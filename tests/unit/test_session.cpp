@@ -2,6 +2,7 @@
 // token-by-token vs batch, shared models, error statuses, and that decoding allocates nothing after warm-up.
 // Before: the model writer (src/testgen). After: nothing — this is the user-facing contract of include/moe.
 #include "alloc_hooks.hpp"
+#include "backends/cpu/simd/simd.hpp"
 #include "gguf/gguf.hpp"
 #include "testgen/model_writer.hpp"
 
@@ -12,8 +13,10 @@
 #include <atomic>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <new>
 #include <string>
+#include <utility>
 #include <vector>
 
 
@@ -379,4 +382,39 @@ TEST_CASE("session: the memory budget caps the KV cache and the compute buffers"
     s = moe::session::create(*m, sp);
     REQUIRE(s.ok());
     CHECK(s->eval(p.data(), p.size()).ok());
+}
+
+TEST_CASE("session: weights the CPU repacks at load give the file layout's logits bit for bit") {
+    moe::testgen::model_spec ds = small_spec(moe::dtype::q4_0);
+    ds.arch = "deepseek2", ds.n_layer = 2, ds.n_head_kv = 1, ds.head_dim = 48, ds.n_ff = 32, ds.n_expert = 8;
+    ds.deepseek2.q_lora_rank = 32, ds.deepseek2.kv_lora_rank = 32, ds.deepseek2.rope_dim = 16;
+    ds.deepseek2.n_ff_dense = 64, ds.deepseek2.n_group = 4, ds.deepseek2.n_group_used = 2;
+    const std::pair<const char*, moe::testgen::model_spec> models[] = {{"packed_qwen.gguf", small_spec(moe::dtype::q4_0)},
+                                                                       {"packed_deepseek2.gguf", ds}};
+    for (const auto& [name, spec] : models) {
+        CAPTURE(name);
+        const std::string path = write_model(name, spec);
+        moe::model_params plain_params;
+        plain_params.pack_weights = false;
+        moe::result<moe::model> packed = moe::model::load(path), plain = moe::model::load(path, plain_params);
+        REQUIRE(packed.ok());
+        REQUIRE(plain.ok());
+        CHECK(plain->info().packed_bytes == 0);
+        if (moe::cpu::simd::active().q4_0x8 != nullptr) CHECK(packed->info().packed_bytes > 0);
+        const int64_t V = packed->info().n_vocab;
+        for (int threads : {1, 2}) {
+            CAPTURE(threads);
+            moe::session a = make_session(*packed, threads), b = make_session(*plain, threads);
+            const std::vector<int32_t> p = prompt(13);
+            REQUIRE(a.eval(p.data(), p.size()).ok());
+            REQUIRE(b.eval(p.data(), p.size()).ok());
+            CHECK(std::memcmp(a.logits(), b.logits(), static_cast<size_t>(V) * sizeof(float)) == 0);
+            for (int i = 0; i < 3; ++i) {  // one token at a time: the decode kernels
+                const int32_t tok = a.argmax();
+                REQUIRE(a.eval(&tok, 1).ok());
+                REQUIRE(b.eval(&tok, 1).ok());
+                CHECK(std::memcmp(a.logits(), b.logits(), static_cast<size_t>(V) * sizeof(float)) == 0);
+            }
+        }
+    }
 }

@@ -355,3 +355,53 @@ TEST_CASE("simd: q4_k in llama.cpp's GEMM order equals the reference's repacked_
         }
     }
 }
+
+TEST_CASE("simd: q4_0 repacked eight rows at a time gives the GGUF rows' bits on every ISA") {
+    isa_guard guard;
+    std::vector<simd::isa> levels = simd_levels();
+    levels.insert(levels.begin(), simd::isa::ref);  // the scalar fallback over the packed layout
+    moe_test::rng g(4040);
+    for (int64_t k : lengths(dtype::q4_0)) {
+        CAPTURE(k);
+        const int64_t rows = 24;
+        const int na = 11;
+        for (int src = 0; src < 2; ++src) {
+            const std::vector<uint8_t> w =
+                src == 1 ? quantized_weights(g, dtype::q4_0, rows, k) : raw_weights(g, dtype::q4_0, rows, k);
+            const size_t wrb = row_bytes(dtype::q4_0, k), arb = row_bytes(dtype::q8_0, k);
+            std::vector<uint8_t> packed(w.size()), back(8 * wrb);
+            simd::repack_q4_0x8(w.data(), packed.data(), rows, k);
+            CHECK(packed != w);
+            for (int64_t grp = 0; grp < rows / 8; ++grp) {  // the layout is a permutation: it unpacks to the rows
+                simd::unpack_q4_0x8(packed.data(), grp, back.data(), k);
+                CHECK(std::memcmp(back.data(), w.data() + static_cast<size_t>(8 * grp) * wrb, back.size()) == 0);
+            }
+            std::vector<uint8_t> act(arb * na);
+            std::vector<const uint8_t*> a(na);
+            for (int i = 0; i < na; ++i) {
+                const std::vector<float> x = floats(g, k, i == 0 ? fill::zeros : i == 1 ? fill::spiky : fill::normal);
+                cpu::convert_activation(dtype::q4_0, x.data(), act.data() + static_cast<size_t>(i) * arb, k);
+                a[static_cast<size_t>(i)] = act.data() + static_cast<size_t>(i) * arb;
+            }
+            for (simd::isa level : levels) {
+                const std::string level_name = simd::isa_name(level);
+                CAPTURE(level_name);
+                REQUIRE(simd::set_isa(level));
+                int bad = 0;
+                for (int n : {na, 1, 2, 3, 4, 6, 8}) {
+                    const int64_t r0 = n == na ? 0 : 8;  // a range that starts at the second group
+                    std::vector<float> got(static_cast<size_t>(rows * n), -1.0f), want(got.size(), -1.0f);
+                    std::vector<float*> og(static_cast<size_t>(n)), ow(static_cast<size_t>(n));
+                    for (int i = 0; i < n; ++i) {
+                        og[static_cast<size_t>(i)] = got.data() + i * rows;
+                        ow[static_cast<size_t>(i)] = want.data() + i * rows;
+                    }
+                    simd::tile_q4_0x8(packed.data(), wrb, r0, rows, a.data(), n, og.data(), k);
+                    simd::ref_tile(dtype::q4_0, w.data(), wrb, r0, rows, a.data(), n, ow.data(), k);
+                    for (size_t i = 0; i < got.size(); ++i) bad += same(got[i], want[i]) ? 0 : 1;
+                }
+                CHECK(bad == 0);
+            }
+        }
+    }
+}

@@ -33,6 +33,23 @@ const uint8_t* convert_rows(context& c, dtype wtype, const float* x, int64_t row
     });
     return a;
 }
+
+// Weight rows per unit of work: packed layouts keep groups of rows together (q4_0x8: eight), so threads split
+// whole groups; the file's layout splits anywhere.
+int64_t row_unit(const tensor_view& w) { return w.packed_as == packing::q4_0x8 ? 8 : 1; }
+
+// Rows [r0, r1) of the weight matrix at wp (the file's layout, or w's packed one at the same offset) against na
+// activation rows, through the tile that reads that layout.
+void weight_tile(const tensor_view& w, const uint8_t* wp, size_t wrb, int64_t r0, int64_t r1, const uint8_t* const* a,
+                 int na, float* const* out, int64_t k) {
+    if (w.packed_as == packing::q4_0x8) simd::tile_q4_0x8(wp, wrb, r0, r1, a, na, out, k);
+    else simd::tile(w.type, wp, wrb, r0, r1, a, na, out, k);
+}
+
+// The matrix bytes the tiles read: the packed copy where the weight has one.
+const uint8_t* weight_bytes(const tensor_view& w) {
+    return static_cast<const uint8_t*>(w.packed_as != packing::none ? w.packed : w.data);
+}
 }  // namespace
 
 status get_rows(context& c, const node&, const tensor_view& out, const tensor_view* in, const run_args&) {
@@ -61,7 +78,7 @@ status mul_mat(context& c, const node&, const tensor_view& out, const tensor_vie
     const int64_t R = x.sh.rows(), k = x.sh.last(), n = w.sh[0];
     const uint8_t* a = convert_rows(c, w.type, static_cast<const float*>(x.data), R, k);
     const size_t arb = row_bytes(dot_type(w.type), k), wrb = row_bytes(w.type, k);
-    const uint8_t* wp = static_cast<const uint8_t*>(w.data);
+    const uint8_t* wp = weight_bytes(w);
     float* op = static_cast<float*>(out.data);
     c.act_rows.resize(static_cast<size_t>(R));
     c.out_rows.resize(static_cast<size_t>(R));
@@ -73,12 +90,14 @@ status mul_mat(context& c, const node&, const tensor_view& out, const tensor_vie
     float* const* orow = c.out_rows.data();
     // llama.cpp multiplies prompt rows 4 at a time with its repacked q4_k GEMM, which sums in its own order
     const int64_t gemm_rows = llama_dense_dot_path(w.type, n, 0, R) == dot_path::repacked_gemm ? R - R % 4 : 0;
-    c.pool.parallel_for(n, [&](int64_t b, int64_t e) {
+    const int64_t unit = row_unit(w);
+    c.pool.parallel_for(n / unit, [&](int64_t b, int64_t e) {
+        b *= unit, e *= unit;
         for (int64_t i = 0; i < R;) {  // tiles never straddle the GEMM rows' end
             const int64_t end = std::min(i < gemm_rows ? gemm_rows : R, i + tile_rows);
             const int na = static_cast<int>(end - i);
             if (i < gemm_rows) simd::tile_q4_k_gemm(wp, wrb, b, e, ar + i, na, orow + i, k);
-            else simd::tile(w.type, wp, wrb, b, e, ar + i, na, orow + i, k);
+            else weight_tile(w, wp, wrb, b, e, ar + i, na, orow + i, k);
             i = end;
         }
     });
@@ -119,13 +138,15 @@ status mul_mat_id(context& c, const node&, const tensor_view& out, const tensor_
     }
     const uint8_t* const* ar = c.act_rows.data();
     float* const* orow = c.out_rows.data();
-    c.pool.parallel_for(n, [&](int64_t b, int64_t e_row) {
+    const int64_t unit = row_unit(w);
+    c.pool.parallel_for(n / unit, [&](int64_t b, int64_t e_row) {
+        b *= unit, e_row *= unit;
         for (int64_t e = 0; e < E; ++e) {
             if (offs[e] == offs[e + 1]) continue;  // expert not selected: its bytes are never touched
-            const uint8_t* we = static_cast<const uint8_t*>(w.data) + static_cast<size_t>(e) * expert_bytes;
+            const uint8_t* we = weight_bytes(w) + static_cast<size_t>(e) * expert_bytes;
             for (int64_t p = offs[e]; p < offs[e + 1]; p += tile_rows) {
                 const int na = static_cast<int>(offs[e + 1] - p < tile_rows ? offs[e + 1] - p : tile_rows);
-                simd::tile(w.type, we, wrb, b, e_row, ar + p, na, orow + p, k);
+                weight_tile(w, we, wrb, b, e_row, ar + p, na, orow + p, k);
             }
         }
     });
@@ -139,7 +160,7 @@ status mul_mat_heads(context& c, const node&, const tensor_view& out, const tens
     const int64_t T = x.sh[0], H = x.sh[1], k = x.sh[2], n = w.sh[1];
     const uint8_t* a = convert_rows(c, w.type, static_cast<const float*>(x.data), T * H, k);
     const size_t arb = row_bytes(dot_type(w.type), k), wrb = row_bytes(w.type, k);
-    const uint8_t* wp = static_cast<const uint8_t*>(w.data);
+    const uint8_t* wp = weight_bytes(w);
     float* op = static_cast<float*>(out.data);
     // head h's activation rows (t * H + h for every t) and output rows, head by head
     c.act_rows.resize(static_cast<size_t>(H * T));
@@ -152,13 +173,15 @@ status mul_mat_heads(context& c, const node&, const tensor_view& out, const tens
     }
     const uint8_t* const* ar = c.act_rows.data();
     float* const* orow = c.out_rows.data();
-    c.pool.parallel_for(H * n, [&](int64_t b, int64_t e) {
+    const int64_t unit = row_unit(w);  // n is a multiple of it: groups never straddle heads
+    c.pool.parallel_for(H * n / unit, [&](int64_t b, int64_t e) {
+        b *= unit, e *= unit;
         for (int64_t h = b / n; h < H && h * n < e; ++h) {
             const int64_t r0 = b > h * n ? b - h * n : 0, r1 = e < (h + 1) * n ? e - h * n : n;
             const uint8_t* wh = wp + static_cast<size_t>(h * n) * wrb;  // w[h]
             for (int64_t t = 0; t < T; t += tile_rows) {
                 const int na = static_cast<int>(T - t < tile_rows ? T - t : tile_rows);
-                simd::tile(w.type, wh, wrb, r0, r1, ar + h * T + t, na, orow + h * T + t, k);
+                weight_tile(w, wh, wrb, r0, r1, ar + h * T + t, na, orow + h * T + t, k);
             }
         }
     });

@@ -19,6 +19,7 @@ void fill_kernels(moe::cpu::simd::kernel_table& t) noexcept {
     auto set = [&](dtype type, moe::cpu::simd::tile_fn f) { t.tile[static_cast<int>(type)] = f; };
     set(dtype::q8_0, &D::tile_q8_0);
     set(dtype::q4_0, &D::tile_q4_0);
+    t.q4_0x8 = &D::tile_q4_0x8;
     set(dtype::iq4_nl, &D::template tile<typename D::iq4_nl>);
     set(dtype::mxfp4, &D::template tile<typename D::mxfp4>);
     set(dtype::q4_k, &D::tile_q4_k);

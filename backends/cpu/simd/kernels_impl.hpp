@@ -257,12 +257,28 @@ struct dots {
             }
         }
     }
-    // q4_0 against RN activation rows with the eight weight rows in the lanes: each row's 32 values (nibbles, 0..15)
-    // are transposed in registers so that vector m holds values 4m..4m+3 of all eight rows; a product with the
-    // activation's values 4m..4m+3 broadcast then adds into each row's own lane, and eight of them leave each lane
-    // holding its row's block sum, with no horizontal reduction. Less 8 * sum(y) that is the reference's integer
-    // sum; the float steps per lane are those of q4_0_pairs. tab: per block from b0 on, RN activation scales (float)
-    // then RN values 8 * sum(y) (int32).
+    // q4_0 against RN activation rows with the eight weight rows in the lanes: vector m holds values 4m..4m+3 of
+    // all eight rows (nibbles, 0..15), so a product with the activation's values 4m..4m+3 broadcast adds into each
+    // row's own lane, and eight of them leave each lane holding its row's block sum, with no horizontal reduction.
+    // Less 8 * sum(y) that is the reference's integer sum; the float steps per lane are those of q4_0_pairs. tab:
+    // this block's RN activation scales (float) then RN values 8 * sum(y) (int32); dx: the rows' scales.
+    template <int RN>
+    static void q4_0_lanes_block(const iv* v, fv dx, const moe::block_q8_0* const* y, int64_t b, const float* tab,
+                                 fv* s) noexcept {
+        int32_t sy8[RN];
+        std::memcpy(sy8, tab + RN, sizeof sy8);
+        MOE_SIMD_UNROLL
+        for (int j = 0; j < RN; ++j) {
+            iv acc = P::zero();
+            MOE_SIMD_UNROLL
+            for (int m = 0; m < 8; ++m) acc = P::dot_u(acc, v[m], P::bcast32(y[j][b].qs + 4 * m));
+            const iv sumi = P::sub32(acc, P::set32(sy8[j]));
+            s[j] = P::fadd(s[j], P::fmul(P::cvtf(sumi), P::fmul(dx, P::fset1(tab[j]))));
+        }
+    }
+
+    // Blocks [b0, b1) of eight q4_0 rows in GGUF layout (w: the rows) into s: each row's 32 values are transposed
+    // in registers into the lanes' order of q4_0_lanes_block. tab from block b0 on.
     template <int RN>
     static void q4_0_rows8(const uint8_t* const* w, size_t wrb, const uint8_t* const* a, int64_t b0, int64_t b1,
                            const float* tab, fv* s) noexcept {
@@ -282,25 +298,37 @@ struct dots {
                 hx[i] = &x[i][b].d;
             }
             P::transpose8x32(v);
-            const fv dx = P::h2f8(hx);
-            int32_t sy8[RN];
-            std::memcpy(sy8, tab + RN, sizeof sy8);
-            MOE_SIMD_UNROLL
-            for (int j = 0; j < RN; ++j) {
-                iv acc = P::zero();
-                MOE_SIMD_UNROLL
-                for (int m = 0; m < 8; ++m) acc = P::dot_u(acc, v[m], P::bcast32(y[j][b].qs + 4 * m));
-                const iv sumi = P::sub32(acc, P::set32(sy8[j]));
-                s[j] = P::fadd(s[j], P::fmul(P::cvtf(sumi), P::fmul(dx, P::fset1(tab[j]))));
-            }
+            q4_0_lanes_block<RN>(v, P::h2f8(hx), y, b, tab, s);
         }
     }
 
-    // The tile_fn's q4_0 path for four or more activation rows: 64-row blocks (the rows' bytes stay in L2 while every
-    // group of RN activations passes), eight rows at a time; short groups are padded as in tile_q4_0_n.
+    // The same over eight rows repacked by repack_q4_0x8 (grp: the group's first block): the layout already is the
+    // lanes' order, so each block is four loads, their low and high nibbles, and one load of the eight scales.
     template <int RN>
-    static void tile_q4_0_gemm(const uint8_t* w, size_t wrb, int64_t r0, int64_t r1, const uint8_t* const* a, int na,
-                               float* const* out, int64_t k) noexcept {
+    static void q4_0x8_rows(const uint8_t* grp, const uint8_t* const* a, int64_t b0, int64_t b1, const float* tab,
+                            fv* s) noexcept {
+        const moe::block_q8_0* y[RN];
+        MOE_SIMD_UNROLL
+        for (int j = 0; j < RN; ++j) y[j] = rows<moe::block_q8_0>(a, j);
+        const uint8_t* p = grp + static_cast<size_t>(b0) * moe::cpu::simd::q4_0x8_block_bytes;
+        for (int64_t b = b0; b < b1; ++b, tab += 2 * RN, p += moe::cpu::simd::q4_0x8_block_bytes) {
+            iv v[8];
+            MOE_SIMD_UNROLL
+            for (int m = 0; m < 4; ++m) {
+                const iv q = P::load(p + 32 * m);
+                v[m] = P::lo4(q);
+                v[m + 4] = P::hi4(q);
+            }
+            q4_0_lanes_block<RN>(v, P::h2f8c(reinterpret_cast<const uint16_t*>(p + 128)), y, b, tab, s);
+        }
+    }
+
+    // q4_0 with the eight weight rows in the lanes, RN activation rows at a time: 64-row blocks (the rows' bytes
+    // stay in L2 while every group of RN activations passes), eight rows at a time; short groups are padded as in
+    // tile_q4_0_n. Packed: w holds repack_q4_0x8's layout (r0, r1 multiples of 8), else GGUF rows.
+    template <int RN, bool Packed>
+    static void tile_q4_0_lanes(const uint8_t* w, size_t wrb, int64_t r0, int64_t r1, const uint8_t* const* a,
+                                int na, float* const* out, int64_t k) noexcept {
         constexpr int64_t row_block = 64, chunk = 1024 / RN;  // tables: 8 KiB of stack (a host thread's may be small)
         const int64_t nb = k / moe::qk4_0;
         alignas(32) float tab[chunk * 2 * RN];
@@ -325,10 +353,14 @@ struct dots {
                         }
                     }
                     for (int64_t r = rb, g = 0; r < re; r += 8, ++g) {
-                        const int rm = re - r < 8 ? static_cast<int>(re - r) : 8;
-                        const uint8_t* wp[8];
-                        pad_rows<8>(w, wrb, r, rm, wp);
-                        q4_0_rows8<RN>(wp, wrb, ap, c0, c1, tab, part[g]);
+                        if constexpr (Packed) {
+                            q4_0x8_rows<RN>(w + static_cast<size_t>(r) * wrb, ap, c0, c1, tab, part[g]);
+                        } else {
+                            const int rm = re - r < 8 ? static_cast<int>(re - r) : 8;
+                            const uint8_t* wp[8];
+                            pad_rows<8>(w, wrb, r, rm, wp);
+                            q4_0_rows8<RN>(wp, wrb, ap, c0, c1, tab, part[g]);
+                        }
                     }
                 }
                 for (int64_t r = rb, g = 0; r < re; r += 8, ++g) {
@@ -348,8 +380,17 @@ struct dots {
         if (na == 1) tile_q4_0_n<1>(w, wrb, r0, r1, a, na, out, k);
         else if (na == 2) tile_q4_0_n<2>(w, wrb, r0, r1, a, na, out, k);
         else if (na == 3) tile_q4_0_n<4>(w, wrb, r0, r1, a, na, out, k);
-        else if (na < 8) tile_q4_0_gemm<4>(w, wrb, r0, r1, a, na, out, k);
-        else tile_q4_0_gemm<P::tile_acts_rows8>(w, wrb, r0, r1, a, na, out, k);
+        else if (na < 8) tile_q4_0_lanes<4, false>(w, wrb, r0, r1, a, na, out, k);
+        else tile_q4_0_lanes<P::tile_acts_rows8, false>(w, wrb, r0, r1, a, na, out, k);
+    }
+    // The tile_fn over repack_q4_0x8's layout: every activation count goes through the lanes kernel (group g of
+    // the rows starts 8 * g row-lengths in, as GGUF's row 8g does).
+    static void tile_q4_0x8(const uint8_t* w, size_t wrb, int64_t r0, int64_t r1, const uint8_t* const* a, int na,
+                            float* const* out, int64_t k) noexcept {
+        if (na == 1) tile_q4_0_lanes<1, true>(w, wrb, r0, r1, a, na, out, k);
+        else if (na == 2) tile_q4_0_lanes<2, true>(w, wrb, r0, r1, a, na, out, k);
+        else if (na < 8) tile_q4_0_lanes<4, true>(w, wrb, r0, r1, a, na, out, k);
+        else tile_q4_0_lanes<P::tile_acts_rows8, true>(w, wrb, r0, r1, a, na, out, k);
     }
 
     struct iq4_nl_values {

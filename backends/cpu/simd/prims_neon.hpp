@@ -218,6 +218,12 @@ struct neon_prims {
         return {vcvt_f32_f16(vreinterpret_f16_u16(vget_low_u16(v))),
                 vcvt_f32_f16(vreinterpret_f16_u16(vget_high_u16(v)))};
     }
+    // The eight contiguous halves at p -> eight floats.
+    static fv h2f8c(const uint16_t* p) noexcept {
+        const uint16x8_t v = vld1q_u16(p);
+        return {vcvt_f32_f16(vreinterpret_f16_u16(vget_low_u16(v))),
+                vcvt_f32_f16(vreinterpret_f16_u16(vget_high_u16(v)))};
+    }
     // The N floats at p repeated to fill eight lanes (N = 1, 2, 4).
     template <int N>
     static fv frepeat(const float* p) noexcept {

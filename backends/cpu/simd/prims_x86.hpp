@@ -178,6 +178,10 @@ struct x86_prims {
         v = _mm_insert_epi16(v, *p[7], 7);
         return _mm256_cvtph_ps(v);
     }
+    // The eight contiguous halves at p -> eight floats.
+    static fv h2f8c(const uint16_t* p) noexcept {
+        return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+    }
     // The N floats at p repeated to fill eight lanes (N = 1, 2, 4).
     template <int N>
     static fv frepeat(const float* p) noexcept {

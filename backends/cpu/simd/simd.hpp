@@ -37,6 +37,7 @@ struct kernel_table {
     tile_fn q4_k_gemm = nullptr;  // q4_k in llama.cpp's GEMM order (dot_path::repacked_gemm), for prompt rows
     float (*dot_f32)(const float* x, const float* y, int64_t n) = nullptr;  // Eigen's dot order; nullptr: Eigen
     void (*axpy_f32)(float a, const float* x, float* y, int64_t n) = nullptr;  // y[i] += a * x[i], each rounded
+    tile_fn q4_0x8 = nullptr;  // q4_0 weights repacked by repack_q4_0x8; nullptr: unpack and run the reference
 };
 
 // The table of one level, or nullptr when this build or this CPU lacks it (isa::ref always exists, all nullptr).
@@ -68,6 +69,23 @@ void tile_q4_k_gemm(const uint8_t* w, size_t wrb, int64_t r0, int64_t r1, const 
 float dot_f32(const float* x, const float* y, int64_t n) noexcept;
 // y[i] = y[i] + a * x[i] (product rounded, then the sum: no fused multiply-add), through the active table.
 void axpy_f32(float a, const float* x, float* y, int64_t n) noexcept;
+// q4_0 weights repacked eight rows at a time (the model loader repacks, backends/cpu/weight_packing.cpp), so that
+// one pass of the kernel yields eight rows' results with no transposes or scale gathers. Group g (rows 8g..8g+7)
+// starts at g * 8 * row_bytes(q4_0, k); its block b (q4_0x8_block_bytes) holds the eight rows' quant bytes, then
+// their eight f16 scales: byte 32m + 4r + q is byte 4m + q of row r's qs (m < 4), so the low nibbles of 32 bytes
+// are values 4m..4m+3 of all eight rows and the high nibbles values 16 + 4m..16 + 4m + 3. Same size as the input.
+constexpr size_t q4_0x8_block_bytes = 144;
+// src: rows (a multiple of 8) q4_0 rows of k values; dst: the same number of bytes, repacked.
+void repack_q4_0x8(const uint8_t* src, uint8_t* dst, int64_t rows, int64_t k) noexcept;
+// The eight q4_0 rows of group g of repacked weights, back in GGUF layout (out: 8 * row_bytes(q4_0, k) bytes).
+void unpack_q4_0x8(const uint8_t* packed, int64_t g, uint8_t* out, int64_t k) noexcept;
+// The tile_fn contract over repacked q4_0 weights (wrb: the q4_0 row bytes; r0 and r1 multiples of 8), results
+// bit-identical to tile(dtype::q4_0, ...) on the rows before repacking.
+void tile_q4_0x8(const uint8_t* w, size_t wrb, int64_t r0, int64_t r1, const uint8_t* const* a, int na,
+                 float* const* out, int64_t k) noexcept;
+// The same as a scalar loop in the reference's q4_0 order (the fallback where the active table has no kernel).
+void ref_tile_q4_0x8(const uint8_t* w, size_t wrb, int64_t r0, int64_t r1, const uint8_t* const* a, int na,
+                     float* const* out, int64_t k) noexcept;
 // The reference tile: the tile_fn contract as a loop over the reference vec_dot (ground truth for the tests).
 void ref_tile(dtype weight_type, const uint8_t* w, size_t wrb, int64_t r0, int64_t r1, const uint8_t* const* a,
               int na, float* const* out, int64_t k) noexcept;

@@ -1,0 +1,76 @@
+// repack_q4_0x8.cpp — q4_0 weights interleaved eight rows at a time (simd.hpp's q4_0x8 layout), back, and a scalar
+// tile over that layout. Before: the model loader's weight packing (backends/cpu/weight_packing.cpp). After: the
+// matmul kernels read the packed bytes through tile_q4_0x8 (the ISA's kernel, or ref_tile_q4_0x8 below).
+#include "backends/cpu/simd/simd.hpp"
+
+#include <moe/half.hpp>
+#include <moe/quant.hpp>
+
+#include <cstring>
+
+MOE_BEGIN_NAMESPACE
+namespace cpu {
+namespace simd {
+
+static_assert(sizeof(block_q4_0) == 18 && 8 * sizeof(block_q4_0) == q4_0x8_block_bytes, "8 blocks per packed block");
+
+void repack_q4_0x8(const uint8_t* src, uint8_t* dst, int64_t rows, int64_t k) noexcept {
+    const int64_t nb = k / qk4_0;
+    const size_t wrb = static_cast<size_t>(nb) * sizeof(block_q4_0);
+    for (int64_t g = 0; g < rows / 8; ++g) {
+        const auto* x = reinterpret_cast<const block_q4_0*>(src + static_cast<size_t>(8 * g) * wrb);
+        uint8_t* p = dst + static_cast<size_t>(8 * g) * wrb;
+        for (int64_t b = 0; b < nb; ++b, p += q4_0x8_block_bytes) {
+            for (int r = 0; r < 8; ++r) {
+                const block_q4_0& xb = x[static_cast<size_t>(r * nb + b)];
+                for (int m = 0; m < 4; ++m) std::memcpy(p + 32 * m + 4 * r, xb.qs + 4 * m, 4);
+                std::memcpy(p + 128 + 2 * r, &xb.d, 2);
+            }
+        }
+    }
+}
+
+void unpack_q4_0x8(const uint8_t* packed, int64_t g, uint8_t* out, int64_t k) noexcept {
+    const int64_t nb = k / qk4_0;
+    const size_t wrb = static_cast<size_t>(nb) * sizeof(block_q4_0);
+    const uint8_t* p = packed + static_cast<size_t>(8 * g) * wrb;
+    auto* x = reinterpret_cast<block_q4_0*>(out);
+    for (int64_t b = 0; b < nb; ++b, p += q4_0x8_block_bytes) {
+        for (int r = 0; r < 8; ++r) {
+            block_q4_0& xb = x[static_cast<size_t>(r * nb + b)];
+            for (int m = 0; m < 4; ++m) std::memcpy(xb.qs + 4 * m, p + 32 * m + 4 * r, 4);
+            std::memcpy(&xb.d, p + 128 + 2 * r, 2);
+        }
+    }
+}
+
+void ref_tile_q4_0x8(const uint8_t* w, size_t wrb, int64_t r0, int64_t r1, const uint8_t* const* a, int na,
+                     float* const* out, int64_t k) noexcept {
+    const int64_t nb = k / qk4_0;
+    for (int64_t r = r0; r < r1; ++r) {
+        const uint8_t* grp = w + static_cast<size_t>(r / 8 * 8) * wrb;
+        const int lane = static_cast<int>(r % 8);
+        for (int i = 0; i < na; ++i) {
+            const auto* y = reinterpret_cast<const block_q8_0*>(a[i]);
+            float s = 0.0f;  // vec_dot's q4_0 order: per block, float(sumi) * (dx * dy) added in block order
+            const uint8_t* p = grp;
+            for (int64_t b = 0; b < nb; ++b, p += q4_0x8_block_bytes) {
+                int32_t sumi = 0;
+                for (int m = 0; m < 4; ++m)
+                    for (int q = 0; q < 4; ++q) {
+                        const uint8_t byte = p[32 * m + 4 * lane + q];
+                        sumi += (int32_t(byte & 0x0f) - 8) * int32_t(y[b].qs[4 * m + q]);
+                        sumi += (int32_t(byte >> 4) - 8) * int32_t(y[b].qs[16 + 4 * m + q]);
+                    }
+                uint16_t d;
+                std::memcpy(&d, p + 128 + 2 * lane, 2);
+                s += static_cast<float>(sumi) * (fp16_to_f32(d) * fp16_to_f32(y[b].d));
+            }
+            out[i][r] = s;
+        }
+    }
+}
+
+}  // namespace simd
+}  // namespace cpu
+MOE_END_NAMESPACE
