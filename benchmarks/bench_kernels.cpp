@@ -1,6 +1,6 @@
-// bench_kernels.cpp — Google Benchmark: the matmul kernels (backends/cpu/simd) per ISA x weight type, one thread, a
-// 4096 x 4096 matrix times 1 activation row (decode), 4 (four sequences' decode) and 16 rows (prefill); GB/s counts
-// the weight bytes read.
+// bench_kernels.cpp — Google Benchmark: the matmul kernels (backends/cpu/simd) per ISA x weight type (and q4_0x8,
+// q4_0 as the loader repacks it), one thread, a 4096 x 4096 matrix times 1 activation row (decode), 4 (four
+// sequences' decode) and 16 rows (prefill); GB/s counts the weight bytes read.
 #include "backends/cpu/ref/vec_dot.hpp"
 #include "backends/cpu/simd/simd.hpp"
 
@@ -38,13 +38,24 @@ const std::vector<uint8_t>& weights(dtype t) {
     return w;
 }
 
-void bm_matmul(benchmark::State& st, simd::isa level, dtype t, int na) {
+// q4_0 weights in the layout the model loader repacks them into (simd.hpp's q4_0x8).
+const std::vector<uint8_t>& packed_q4_0() {
+    static std::vector<uint8_t> p;
+    if (p.empty()) {
+        const std::vector<uint8_t>& w = weights(dtype::q4_0);
+        p.resize(w.size());
+        simd::repack_q4_0x8(w.data(), p.data(), k_rows, k_cols);
+    }
+    return p;
+}
+
+void bm_matmul(benchmark::State& st, simd::isa level, dtype t, int na, bool packed) {
     if (simd::table_for(level) == nullptr) return st.SkipWithError("ISA not available on this CPU");
     if (level != simd::isa::ref && simd::table_for(level)->tile[static_cast<int>(t)] == nullptr)
         return st.SkipWithError("no SIMD kernel for this type (reference)");
     const simd::isa saved = simd::active().level;
     simd::set_isa(level);
-    const std::vector<uint8_t>& w = weights(t);
+    const std::vector<uint8_t>& w = packed ? packed_q4_0() : weights(t);
     const size_t rb = moe::row_bytes(t, k_cols), arb = moe::row_bytes(moe::cpu::dot_type(t), k_cols);
     std::vector<float> x(static_cast<size_t>(k_cols) * na), out(static_cast<size_t>(k_rows) * na);
     for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(i % 97) / 97.0f - 0.5f;
@@ -58,7 +69,8 @@ void bm_matmul(benchmark::State& st, simd::isa level, dtype t, int na) {
     for (auto _ : st) {
         for (int i = 0; i < na; ++i)
             simd::convert_activation(t, x.data() + static_cast<size_t>(i) * k_cols, act.data() + i * arb, k_cols);
-        simd::tile(t, w.data(), rb, 0, k_rows, a.data(), na, o.data(), k_cols);
+        if (packed) simd::tile_q4_0x8(w.data(), rb, 0, k_rows, a.data(), na, o.data(), k_cols);
+        else simd::tile(t, w.data(), rb, 0, k_rows, a.data(), na, o.data(), k_cols);
         benchmark::DoNotOptimize(out.data());
         benchmark::ClobberMemory();
     }
@@ -75,8 +87,15 @@ const int registered = [] {
             for (simd::isa level : {simd::isa::ref, simd::isa::avx2, simd::isa::avx512, simd::isa::neon}) {
                 const std::string name = std::string("matmul_4096x4096/") + moe::dtype_name(t) + "/" +
                                          simd::isa_name(level) + "/rows:" + std::to_string(na);
-                benchmark::RegisterBenchmark(name.c_str(), bm_matmul, level, t, na)->Unit(benchmark::kMicrosecond);
+                benchmark::RegisterBenchmark(name.c_str(), bm_matmul, level, t, na, false)
+                    ->Unit(benchmark::kMicrosecond);
             }
+        }
+        for (simd::isa level : {simd::isa::ref, simd::isa::avx2, simd::isa::avx512, simd::isa::neon}) {
+            const std::string name = std::string("matmul_4096x4096/q4_0x8/") + simd::isa_name(level) +
+                                     "/rows:" + std::to_string(na);
+            benchmark::RegisterBenchmark(name.c_str(), bm_matmul, level, dtype::q4_0, na, true)
+                ->Unit(benchmark::kMicrosecond);
         }
     }
     return 0;

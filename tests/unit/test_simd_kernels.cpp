@@ -192,7 +192,7 @@ TEST_CASE("simd: activation conversion is byte-identical to the reference") {
     }
 }
 
-TEST_CASE("simd: the attention helpers (f32 dot, axpy) equal the reference bit for bit") {
+TEST_CASE("simd: the attention helpers (f32 dot, axpy, and over rows) equal the reference bit for bit") {
     isa_guard guard;
     for (simd::isa level : simd_levels()) {
         const std::string level_name = simd::isa_name(level);
@@ -209,6 +209,25 @@ TEST_CASE("simd: the attention helpers (f32 dot, axpy) equal the reference bit f
             int bad = 0;
             for (size_t i = 0; i < got.size(); ++i) bad += same(got[i], want[i]) ? 0 : 1;
             CHECK(bad == 0);
+            // several rows `stride` apart (a KV head's keys and values): 0 .. 9 rows, four at a time plus a rest
+            for (int64_t rows : {0, 1, 4, 9}) {
+                CAPTURE(rows);
+                const int64_t stride = n + 5;
+                const std::vector<float> m = floats(g, rows * stride + 1, fill::spiky), p = floats(g, rows + 1, fill::normal);
+                std::vector<float> dots(static_cast<size_t>(rows) + 1, -1.0f);
+                simd::dot_f32_rows(x.data(), m.data(), stride, rows, n, dots.data());
+                std::vector<float> acc = y, acc_want = y;
+                simd::axpy_f32_rows(p.data(), m.data(), stride, rows, n, acc.data());
+                bad = 0;
+                for (int64_t j = 0; j < rows; ++j) {
+                    bad += same(dots[static_cast<size_t>(j)], cpu::dot(x.data(), m.data() + j * stride, n)) ? 0 : 1;
+                    for (int64_t i = 0; i < n; ++i)
+                        acc_want[static_cast<size_t>(i)] += p[static_cast<size_t>(j)] * m[static_cast<size_t>(j * stride + i)];
+                }
+                for (size_t i = 0; i < acc.size(); ++i) bad += same(acc[i], acc_want[i]) ? 0 : 1;
+                CHECK(dots[static_cast<size_t>(rows)] == -1.0f);  // nothing written past the rows
+                CHECK(bad == 0);
+            }
         }
     }
 }

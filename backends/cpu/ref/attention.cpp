@@ -1,6 +1,7 @@
 // attention.cpp — causal multi-head attention with grouped KV heads over an f32 KV cache.
 // Appends this batch's K/V at rows n_past.. (or, for several sequences, at each token's slot and position; see
 // kv_rows.hpp), then each query row attends to its slot's rows 0 .. its position.
+#include "backends/cpu/ref/attend_row.hpp"
 #include "backends/cpu/ref/kv_rows.hpp"
 #include "backends/cpu/ref/ref_kernels.hpp"
 #include "backends/cpu/simd/simd.hpp"
@@ -34,27 +35,10 @@ status attention(context& c, const node& n, const tensor_view& out, const tensor
         float* s = c.scratch(ith, static_cast<size_t>(C));  // sized for the whole cache: no growth while decoding
         for (int64_t th = ith; th < T * Hq; th += nth) {
             const int64_t t = th / Hq, h = th % Hq, hk = h / group, len = rows.position(t) + 1;
-            const float* qr = qp + (t * Hq + h) * Dk;
-            const float* kslot = kcache + rows.first(t) * Hkv * Dk;
-            const float* vslot = vcache + rows.first(t) * Hkv * Dv;
-            float mx = -INFINITY;
-            for (int64_t j = 0; j < len; ++j) {
-                s[j] = simd::dot_f32(qr, kslot + (j * Hkv + hk) * Dk, Dk) * scale;
-                mx = s[j] > mx ? s[j] : mx;
-            }
-            double sum = 0.0;
-            for (int64_t j = 0; j < len; ++j) {
-                s[j] = std::exp(s[j] - mx);
-                sum += s[j];
-            }
-            const float inv = static_cast<float>(1.0 / sum);
-            float* orow = o + t * Hq * Dv + h * Dv;
-            for (int64_t d = 0; d < Dv; ++d) orow[d] = 0.0f;
-            for (int64_t j = 0; j < len; ++j) {
-                const float p = s[j] * inv;
-                const float* vr = vslot + (j * Hkv + hk) * Dv;
-                simd::axpy_f32(p, vr, orow, Dv);
-            }
+            const float* kslot = kcache + rows.first(t) * Hkv * Dk + hk * Dk;
+            const float* vslot = vcache + rows.first(t) * Hkv * Dv + hk * Dv;
+            attend_row(qp + (t * Hq + h) * Dk, kslot, Hkv * Dk, Dk, vslot, Hkv * Dv, Dv, 0, len, scale, nullptr, s,
+                       o + t * Hq * Dv + h * Dv);
         }
     });
     return {};

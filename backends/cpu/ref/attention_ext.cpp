@@ -1,5 +1,6 @@
 // attention_ext.cpp — causal attention with a sliding window and per-head attention sinks (gpt-oss), f32 KV cache.
 // Same cache layout and write as attention.cpp; the softmax follows ggml's soft_max_ext with sinks (ops.cpp).
+#include "backends/cpu/ref/attend_row.hpp"
 #include "backends/cpu/ref/kv_rows.hpp"
 #include "backends/cpu/ref/ref_kernels.hpp"
 #include "backends/cpu/simd/simd.hpp"
@@ -42,29 +43,10 @@ status attention_ext(context& c, const node& n, const tensor_view& out, const te
         for (int64_t th = ith; th < T * Hq; th += nth) {
             const int64_t t = th / Hq, h = th % Hq, hk = h / group, len = rows.position(t) + 1;
             const int64_t first = window > 0 ? std::max<int64_t>(0, len - window) : 0;
-            const float* qr = qp + (t * Hq + h) * Dk;
-            const float* kslot = kcache + rows.first(t) * Hkv * Dk;
-            const float* vslot = vcache + rows.first(t) * Hkv * Dv;
-            float mx = -INFINITY;
-            for (int64_t j = first; j < len; ++j) {
-                s[j] = simd::dot_f32(qr, kslot + (j * Hkv + hk) * Dk, Dk) * scale;
-                mx = s[j] > mx ? s[j] : mx;
-            }
-            if (sinks) mx = std::max(mx, sinks[h]);
-            double sum = 0.0;
-            for (int64_t j = first; j < len; ++j) {
-                s[j] = std::exp(s[j] - mx);
-                sum += s[j];
-            }
-            if (sinks) sum += static_cast<double>(std::exp(sinks[h] - mx));
-            const float inv = static_cast<float>(1.0 / sum);
-            float* orow = o + t * Hq * Dv + h * Dv;
-            for (int64_t d = 0; d < Dv; ++d) orow[d] = 0.0f;
-            for (int64_t j = first; j < len; ++j) {
-                const float p = s[j] * inv;
-                const float* vr = vslot + (j * Hkv + hk) * Dv;
-                simd::axpy_f32(p, vr, orow, Dv);
-            }
+            const float* kslot = kcache + rows.first(t) * Hkv * Dk + hk * Dk;
+            const float* vslot = vcache + rows.first(t) * Hkv * Dv + hk * Dv;
+            attend_row(qp + (t * Hq + h) * Dk, kslot, Hkv * Dk, Dk, vslot, Hkv * Dv, Dv, first, len, scale,
+                       sinks ? sinks + h : nullptr, s, o + t * Hq * Dv + h * Dv);
         }
     });
     return {};

@@ -96,7 +96,8 @@ struct tables {
 #if !defined(MOE_SIMD_EIGEN_4WIDE)
         // The f32 kernel repeats Eigen's 4-wide SSE / NEON dot (the reference, compiled with this file's flags); any
         // other Eigen packet width sums in another order, so f32 stays on the reference there.
-        for (kernel_table& k : t) k.tile[static_cast<int>(dtype::f32)] = nullptr, k.dot_f32 = nullptr;
+        for (kernel_table& k : t)
+            k.tile[static_cast<int>(dtype::f32)] = nullptr, k.dot_f32 = nullptr, k.dot_f32_rows = nullptr;
 #endif
     }
 };
@@ -162,6 +163,16 @@ float dot_f32(const float* x, const float* y, int64_t n) noexcept {
 void axpy_f32(float a, const float* x, float* y, int64_t n) noexcept {
     if (active().axpy_f32 != nullptr) return active().axpy_f32(a, x, y, n);
     for (int64_t i = 0; i < n; ++i) y[i] += a * x[i];
+}
+
+void dot_f32_rows(const float* x, const float* y, int64_t stride, int64_t rows, int64_t n, float* out) noexcept {
+    if (active().dot_f32_rows != nullptr) return active().dot_f32_rows(x, y, stride, rows, n, out);
+    for (int64_t j = 0; j < rows; ++j) out[j] = dot_f32(x, y + j * stride, n);
+}
+
+void axpy_f32_rows(const float* p, const float* v, int64_t stride, int64_t rows, int64_t n, float* out) noexcept {
+    if (active().axpy_f32_rows != nullptr) return active().axpy_f32_rows(p, v, stride, rows, n, out);
+    for (int64_t j = 0; j < rows; ++j) axpy_f32(p[j], v + j * stride, out, n);
 }
 
 void ref_tile(dtype weight_type, const uint8_t* w, size_t wrb, int64_t r0, int64_t r1, const uint8_t* const* a,

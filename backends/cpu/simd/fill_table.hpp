@@ -29,6 +29,8 @@ void fill_kernels(moe::cpu::simd::kernel_table& t) noexcept {
     set(dtype::f32, &D::template tile<typename D::f32>);  // dispatch.cpp drops it unless Eigen runs 4-wide
     t.dot_f32 = &D::f32::one;                              // likewise
     t.axpy_f32 = &D::axpy;
+    t.dot_f32_rows = &D::dot_rows;  // dispatch.cpp drops it with dot_f32
+    t.axpy_f32_rows = &D::axpy_rows;
 }
 
 }  // namespace

@@ -690,6 +690,52 @@ struct dots {
         }
     };
 
+    // out[j] = f32::one(x, y + j * stride, n) for j < rows: four rows at a time, so that four sums' chains of
+    // dependent additions overlap; each row's operations are one()'s.
+    static void dot_rows(const float* x, const float* y, int64_t stride, int64_t rows, int64_t n, float* out) noexcept {
+        const int64_t n4 = n / 4 * 4, n8 = n / 8 * 8;
+        int64_t j = 0;
+        if (n4 >= 8) {  // one()'s general case
+            for (; j + 4 <= rows; j += 4) {
+                const float* yr[4];
+                fv acc[4];
+                MOE_SIMD_UNROLL
+                for (int i = 0; i < 4; ++i) yr[i] = y + (j + i) * stride, acc[i] = P::fmul8(x, yr[i]);
+                for (int64_t e = 8; e < n8; e += 8)
+                    MOE_SIMD_UNROLL
+                    for (int i = 0; i < 4; ++i) acc[i] = P::fadd(acc[i], P::fmul8(x + e, yr[i] + e));
+                MOE_SIMD_UNROLL
+                for (int i = 0; i < 4; ++i) {
+                    float r = P::eigen_tail(acc[i], n4 > n8 ? x + n8 : nullptr, yr[i] + n8);
+                    for (int64_t e = n4; e < n; ++e) r += x[e] * yr[i][e];
+                    out[j + i] = r;
+                }
+            }
+        }
+        for (; j < rows; ++j) out[j] = f32::one(x, y + j * stride, n);
+    }
+
+    // out[d] = out[d] + p[j] * v[j * stride + d] for j = 0, 1, .. rows - 1 in turn: axpy row after row, with 64
+    // columns of out held in registers across the rows instead of loaded and stored once per row.
+    static void axpy_rows(const float* p, const float* v, int64_t stride, int64_t rows, int64_t n, float* out) noexcept {
+        constexpr int W = 8;  // vectors of out per pass
+        int64_t d = 0;
+        for (; d + 8 * W <= n; d += 8 * W) {
+            fv acc[W];
+            MOE_SIMD_UNROLL
+            for (int c = 0; c < W; ++c) acc[c] = P::floadu(out + d + 8 * c);
+            for (int64_t j = 0; j < rows; ++j) {
+                const fv pv = P::fset1(p[j]);
+                const float* vr = v + j * stride + d;
+                MOE_SIMD_UNROLL
+                for (int c = 0; c < W; ++c) acc[c] = P::fadd(acc[c], P::fmul(pv, P::floadu(vr + 8 * c)));
+            }
+            MOE_SIMD_UNROLL
+            for (int c = 0; c < W; ++c) P::fstoreu(out + d + 8 * c, acc[c]);
+        }
+        for (int64_t j = 0; j < rows && d < n; ++j) axpy(p[j], v + j * stride + d, out + d, n - d);
+    }
+
     // y[i] = y[i] + a * x[i], eight lanes at a time (each lane rounds the product, then the sum, as the scalar loop).
     static void axpy(float a, const float* x, float* y, int64_t n) noexcept {
         const fv av = P::fset1(a);

@@ -37,6 +37,10 @@ struct kernel_table {
     tile_fn q4_k_gemm = nullptr;  // q4_k in llama.cpp's GEMM order (dot_path::repacked_gemm), for prompt rows
     float (*dot_f32)(const float* x, const float* y, int64_t n) = nullptr;  // Eigen's dot order; nullptr: Eigen
     void (*axpy_f32)(float a, const float* x, float* y, int64_t n) = nullptr;  // y[i] += a * x[i], each rounded
+    // out[j] = dot_f32(x, y + j * stride, n) for j < rows; nullptr: the reference dot row by row
+    void (*dot_f32_rows)(const float* x, const float* y, int64_t stride, int64_t rows, int64_t n, float* out) = nullptr;
+    // axpy_f32(p[j], v + j * stride, out, n) for j = 0 .. rows - 1 in turn; nullptr: axpy_f32 row by row
+    void (*axpy_f32_rows)(const float* p, const float* v, int64_t stride, int64_t rows, int64_t n, float* out) = nullptr;
     tile_fn q4_0x8 = nullptr;  // q4_0 weights repacked by repack_q4_0x8; nullptr: unpack and run the reference
 };
 
@@ -86,6 +90,10 @@ void tile_q4_0x8(const uint8_t* w, size_t wrb, int64_t r0, int64_t r1, const uin
 // The same as a scalar loop in the reference's q4_0 order (the fallback where the active table has no kernel).
 void ref_tile_q4_0x8(const uint8_t* w, size_t wrb, int64_t r0, int64_t r1, const uint8_t* const* a, int na,
                      float* const* out, int64_t k) noexcept;
+// Attention's rows (keys, values) of one KV head, rows `stride` floats apart: dot_f32 of x with each, bit for bit,
+// and axpy_f32 of each in turn, bit for bit, through the active table.
+void dot_f32_rows(const float* x, const float* y, int64_t stride, int64_t rows, int64_t n, float* out) noexcept;
+void axpy_f32_rows(const float* p, const float* v, int64_t stride, int64_t rows, int64_t n, float* out) noexcept;
 // The reference tile: the tile_fn contract as a loop over the reference vec_dot (ground truth for the tests).
 void ref_tile(dtype weight_type, const uint8_t* w, size_t wrb, int64_t r0, int64_t r1, const uint8_t* const* a,
               int na, float* const* out, int64_t k) noexcept;
