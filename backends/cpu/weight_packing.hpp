@@ -1,5 +1,5 @@
 // weight_packing.hpp — which model tensors the CPU kernels read in a layout of their own, and the repacking.
-// Before: the model loader (src/model/weight_packing_load.cpp) with the file's tensors. After: the matmul kernels
+// Before: the model loader (src/model/pack_weights.cpp) with the file's tensors. After: the matmul kernels
 // (ref/matmul.cpp) read tensor_view::packed where a weight has it.
 #pragma once
 
@@ -16,8 +16,12 @@ namespace cpu {
 // SIMD kernel for the packed layout.
 packing preferred_packing(dtype type, const int64_t* ne, uint32_t n_dims) noexcept;
 
-// Writes the tensor's bytes (nbytes of them) in layout p to dst, which holds as many bytes.
-void pack_tensor(packing p, dtype type, const int64_t* ne, uint32_t n_dims, const uint8_t* src, uint8_t* dst) noexcept;
+// A tensor repacks in independent units (q4_0x8: groups of eight rows), so that several threads can share it.
+int64_t pack_units(packing p, const int64_t* ne, uint32_t n_dims) noexcept;
+
+// Writes units [u0, u1) of the tensor (src: its first byte) in layout p into dst (the packed tensor's first byte;
+// the packed tensor has as many bytes as the original).
+void pack_tensor_units(packing p, const int64_t* ne, const uint8_t* src, uint8_t* dst, int64_t u0, int64_t u1) noexcept;
 
 }  // namespace cpu
 MOE_END_NAMESPACE

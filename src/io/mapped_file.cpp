@@ -99,6 +99,32 @@ void mapped_file::release(size_t offset, size_t len) const noexcept {
     if (end > start) (void)madvise(const_cast<uint8_t*>(data_) + start, end - start, MADV_DONTNEED);
 }
 
+anonymous_memory& anonymous_memory::operator=(anonymous_memory&& o) noexcept {
+    if (this != &o) {
+        this->~anonymous_memory();
+        data_ = o.data_, size_ = o.size_;
+        o.data_ = nullptr, o.size_ = 0;
+    }
+    return *this;
+}
+
+anonymous_memory::~anonymous_memory() {
+    if (data_ != nullptr) munmap(data_, size_);
+}
+
+anonymous_memory anonymous_memory::allocate(size_t bytes) noexcept {
+    anonymous_memory m;
+    if (bytes == 0) return m;
+    void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return m;
+#ifdef MADV_HUGEPAGE
+    (void)madvise(p, bytes, MADV_HUGEPAGE);  // advice only: without it the memory works the same
+#endif
+    m.data_ = static_cast<uint8_t*>(p);
+    m.size_ = bytes;
+    return m;
+}
+
 uint64_t physical_memory_bytes() noexcept {
     const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
     if (pages <= 0 || page <= 0) return UINT64_MAX;

@@ -42,6 +42,26 @@ private:
     bool owned_mapping_ = false;
 };
 
+// Zero-filled, page-aligned anonymous memory for large model-lifetime buffers (the CPU kernels' packed weights),
+// in transparent huge pages where the OS offers them: a few thousand page faults for gigabytes instead of a
+// million. Null data() after a failed allocate.
+class anonymous_memory {
+public:
+    anonymous_memory() = default;
+    anonymous_memory(anonymous_memory&& o) noexcept : data_(o.data_), size_(o.size_) { o.data_ = nullptr, o.size_ = 0; }
+    anonymous_memory& operator=(anonymous_memory&& o) noexcept;
+    anonymous_memory(const anonymous_memory&) = delete;
+    anonymous_memory& operator=(const anonymous_memory&) = delete;
+    ~anonymous_memory();
+    static anonymous_memory allocate(size_t bytes) noexcept;
+    uint8_t* data() const noexcept { return data_; }
+    size_t size() const noexcept { return size_; }
+
+private:
+    uint8_t* data_ = nullptr;
+    size_t size_ = 0;
+};
+
 // Physical memory of this machine in bytes; UINT64_MAX when the OS does not say.
 uint64_t physical_memory_bytes() noexcept;
 

@@ -27,7 +27,7 @@ struct model_impl {
     // small general.alignment, or a caller's buffer at an odd address); meta's tensor infos point into it.
     std::unique_ptr<uint8_t, owned_bytes> relocated;
     // The CPU kernels' copies of weights in their own layouts (pack_weights); meta's tensor infos point into it.
-    std::unique_ptr<uint8_t, owned_bytes> packed;
+    anonymous_memory packed;
     mapped_file file;
     gguf::file meta;
     std::unique_ptr<architecture> arch;
