@@ -312,6 +312,14 @@ struct dots {
         for (int j = 0; j < RN; ++j) y[j] = rows<moe::block_q8_0>(a, j);
         const uint8_t* p = grp + static_cast<size_t>(b0) * moe::cpu::simd::q4_0x8_block_bytes;
         for (int64_t b = b0; b < b1; ++b, tab += 2 * RN, p += moe::cpu::simd::q4_0x8_block_bytes) {
+            if constexpr (RN <= 2) {
+                // decode reads each weight byte once: asking 32 blocks (4.5 KiB) ahead keeps more of the memory's
+                // parallelism busy than the hardware prefetcher does on its own (olmoe tg +15-30 % at 2 threads)
+                constexpr size_t ahead = 32 * moe::cpu::simd::q4_0x8_block_bytes;
+                __builtin_prefetch(p + ahead);
+                __builtin_prefetch(p + ahead + 64);
+                __builtin_prefetch(p + ahead + 128);
+            }
             iv v[8];
             MOE_SIMD_UNROLL
             for (int m = 0; m < 4; ++m) {
