@@ -75,8 +75,10 @@ struct dots {
             }
             MOE_SIMD_UNROLL
             for (int i = 0; i < RM; ++i) {
-                if (RM > 1)  // as in q4_0_pairs; one row alone is a stream the hardware prefetcher follows
+                if (RM > 1)  // as in q4_0_pairs: the same block of the row RM further on
                     __builtin_prefetch(reinterpret_cast<const uint8_t*>(x[i] + b) + RM * wrb);
+                else  // one row (decode): 4 KiB ahead in its stream, as the q4_0x8 decode kernel
+                    __builtin_prefetch(reinterpret_cast<const uint8_t*>(x[i] + b) + 4096);
                 const iv xq = P::load(x[i][b].qs);
                 const float dx = P::h2f(x[i][b].d);
                 if (P::has_min8(xq)) {  // a -128 weight: the exact widening path
