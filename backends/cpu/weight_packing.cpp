@@ -9,23 +9,28 @@
 MOE_BEGIN_NAMESPACE
 namespace cpu {
 
+// Without a SIMD kernel for the layout (the reference level) the GGUF rows are read as fast: no packing.
 packing preferred_packing(dtype type, const int64_t* ne, uint32_t n_dims) noexcept {
-    if (type != dtype::q4_0 || n_dims < 2 || n_dims > 3 || ne[1] % 8 != 0 || ne[0] % qk4_0 != 0) return packing::none;
-    if (simd::active().q4_0x8 == nullptr) return packing::none;  // the reference reads GGUF rows as fast
-    return packing::q4_0x8;
+    if (n_dims < 2 || n_dims > 3 || ne[1] % 8 != 0) return packing::none;
+    const simd::kernel_table& t = simd::active();
+    if (type == dtype::q4_0 && ne[0] % qk4_0 == 0 && t.q4_0x8 != nullptr) return packing::q4_0x8;
+    if (type == dtype::f16 && t.f16x8 != nullptr) return packing::f16x8;
+    if (type == dtype::bf16 && t.bf16x8 != nullptr) return packing::bf16x8;
+    return packing::none;
 }
 
 int64_t pack_units(packing p, const int64_t* ne, uint32_t n_dims) noexcept {
-    if (p != packing::q4_0x8) return 0;
+    if (p == packing::none) return 0;
     int64_t rows = 1;
     for (uint32_t d = 1; d < n_dims; ++d) rows *= ne[d];
-    return rows / 8;
+    return rows / 8;  // every layout packs groups of eight rows
 }
 
 void pack_tensor_units(packing p, const int64_t* ne, const uint8_t* src, uint8_t* dst, int64_t u0, int64_t u1) noexcept {
-    if (p != packing::q4_0x8) return;
-    const size_t at = static_cast<size_t>(8 * u0) * row_bytes(dtype::q4_0, ne[0]);
-    simd::repack_q4_0x8(src + at, dst + at, 8 * (u1 - u0), ne[0]);
+    const dtype type = p == packing::q4_0x8 ? dtype::q4_0 : p == packing::bf16x8 ? dtype::bf16 : dtype::f16;
+    const size_t at = static_cast<size_t>(8 * u0) * row_bytes(type, ne[0]);
+    if (p == packing::q4_0x8) simd::repack_q4_0x8(src + at, dst + at, 8 * (u1 - u0), ne[0]);
+    else if (p != packing::none) simd::repack_h16x8(src + at, dst + at, 8 * (u1 - u0), ne[0]);
 }
 
 }  // namespace cpu

@@ -12,11 +12,11 @@ MOE_BEGIN_NAMESPACE
 namespace cpu {
 
 // The layout the CPU kernels prefer for a tensor of this type and GGUF shape (ne[0] innermost, n_dims of them), or
-// packing::none: q4_0 matrices and expert stacks whose matrices have a multiple of eight rows, when the CPU has a
-// SIMD kernel for the packed layout.
+// packing::none: q4_0, f16 and bf16 matrices and expert stacks whose matrices have a multiple of eight rows, when
+// the CPU has a SIMD kernel for the packed layout.
 packing preferred_packing(dtype type, const int64_t* ne, uint32_t n_dims) noexcept;
 
-// A tensor repacks in independent units (q4_0x8: groups of eight rows), so that several threads can share it.
+// A tensor repacks in independent units (groups of eight rows), so that several threads can share it.
 int64_t pack_units(packing p, const int64_t* ne, uint32_t n_dims) noexcept;
 
 // Writes units [u0, u1) of the tensor (src: its first byte) in layout p into dst (the packed tensor's first byte;

@@ -39,6 +39,8 @@ constexpr value_id no_value = -1;
 enum class packing : uint8_t {
     none = 0,
     q4_0x8 = 1,  // q4_0 rows interleaved eight at a time (backends/cpu/simd/simd.hpp)
+    f16x8 = 2,   // f16 / bf16 rows interleaved element by element, eight at a time (same header)
+    bf16x8 = 3,
 };
 
 enum class value_kind : uint8_t {

@@ -390,7 +390,9 @@ TEST_CASE("session: weights the CPU repacks at load give the file layout's logit
     ds.deepseek2.q_lora_rank = 32, ds.deepseek2.kv_lora_rank = 32, ds.deepseek2.rope_dim = 16;
     ds.deepseek2.n_ff_dense = 64, ds.deepseek2.n_group = 4, ds.deepseek2.n_group_used = 2;
     const std::pair<const char*, moe::testgen::model_spec> models[] = {{"packed_qwen.gguf", small_spec(moe::dtype::q4_0)},
-                                                                       {"packed_deepseek2.gguf", ds}};
+                                                                       {"packed_deepseek2.gguf", ds},
+                                                                       {"packed_f16.gguf", small_spec(moe::dtype::f16)},
+                                                                       {"packed_bf16.gguf", small_spec(moe::dtype::bf16)}};
     for (const auto& [name, spec] : models) {
         CAPTURE(name);
         const std::string path = write_model(name, spec);
@@ -400,7 +402,8 @@ TEST_CASE("session: weights the CPU repacks at load give the file layout's logit
         REQUIRE(packed.ok());
         REQUIRE(plain.ok());
         CHECK(plain->info().packed_bytes == 0);
-        if (moe::cpu::simd::active().q4_0x8 != nullptr) CHECK(packed->info().packed_bytes > 0);
+        if (moe::cpu::simd::active().q4_0x8 != nullptr && moe::cpu::simd::active().f16x8 != nullptr)
+            CHECK(packed->info().packed_bytes > 0);
         const int64_t V = packed->info().n_vocab;
         for (int threads : {1, 2}) {
             CAPTURE(threads);

@@ -424,3 +424,48 @@ TEST_CASE("simd: q4_0 repacked eight rows at a time gives the GGUF rows' bits on
         }
     }
 }
+
+TEST_CASE("simd: f16 and bf16 repacked eight rows at a time give the GGUF rows' bits on every ISA") {
+    isa_guard guard;
+    std::vector<simd::isa> levels = simd_levels();
+    levels.insert(levels.begin(), simd::isa::ref);  // the scalar fallback over the packed layout
+    moe_test::rng g(5050);
+    for (dtype t : {dtype::f16, dtype::bf16}) {
+        CAPTURE(dtype_name(t));
+        for (int64_t k : {1, 7, 64, 100, 4099}) {
+            CAPTURE(k);
+            const int64_t rows = 80;  // a 64-row block and a short one
+            const int na = 11;
+            const std::vector<uint8_t> w = raw_weights(g, t, rows, k);
+            const size_t wrb = row_bytes(t, k), arb = row_bytes(cpu::dot_type(t), k);
+            std::vector<uint8_t> packed(w.size());
+            simd::repack_h16x8(w.data(), packed.data(), rows, k);
+            std::vector<uint8_t> act(arb * na);
+            std::vector<const uint8_t*> a(na);
+            for (int i = 0; i < na; ++i) {
+                const std::vector<float> x = floats(g, k, i == 0 ? fill::zeros : i == 1 ? fill::large : fill::normal);
+                cpu::convert_activation(t, x.data(), act.data() + static_cast<size_t>(i) * arb, k);
+                a[static_cast<size_t>(i)] = act.data() + static_cast<size_t>(i) * arb;
+            }
+            for (simd::isa level : levels) {
+                const std::string level_name = simd::isa_name(level);
+                CAPTURE(level_name);
+                REQUIRE(simd::set_isa(level));
+                int bad = 0;
+                for (int n : {na, 1, 2, 3, 4, 8}) {
+                    const int64_t r0 = n == na ? 0 : 8;
+                    std::vector<float> got(static_cast<size_t>(rows * n), -1.0f), want(got.size(), -1.0f);
+                    std::vector<float*> og(static_cast<size_t>(n)), ow(static_cast<size_t>(n));
+                    for (int i = 0; i < n; ++i) {
+                        og[static_cast<size_t>(i)] = got.data() + i * rows;
+                        ow[static_cast<size_t>(i)] = want.data() + i * rows;
+                    }
+                    simd::tile_h16x8(t, packed.data(), wrb, r0, rows, a.data(), n, og.data(), k);
+                    simd::ref_tile(t, w.data(), wrb, r0, rows, a.data(), n, ow.data(), k);
+                    for (size_t i = 0; i < got.size(); ++i) bad += same(got[i], want[i]) ? 0 : 1;
+                }
+                CHECK(bad == 0);
+            }
+        }
+    }
+}

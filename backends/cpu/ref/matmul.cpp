@@ -34,16 +34,20 @@ const uint8_t* convert_rows(context& c, dtype wtype, const float* x, int64_t row
     return a;
 }
 
-// Weight rows per unit of work: packed layouts keep groups of rows together (q4_0x8: eight), so threads split
+// Weight rows per unit of work: packed layouts keep groups of eight rows together, so threads split
 // whole groups; the file's layout splits anywhere.
-int64_t row_unit(const tensor_view& w) { return w.packed_as == packing::q4_0x8 ? 8 : 1; }
+int64_t row_unit(const tensor_view& w) { return w.packed_as != packing::none ? 8 : 1; }
 
 // Rows [r0, r1) of the weight matrix at wp (the file's layout, or w's packed one at the same offset) against na
 // activation rows, through the tile that reads that layout.
 void weight_tile(const tensor_view& w, const uint8_t* wp, size_t wrb, int64_t r0, int64_t r1, const uint8_t* const* a,
                  int na, float* const* out, int64_t k) {
-    if (w.packed_as == packing::q4_0x8) simd::tile_q4_0x8(wp, wrb, r0, r1, a, na, out, k);
-    else simd::tile(w.type, wp, wrb, r0, r1, a, na, out, k);
+    switch (w.packed_as) {
+    case packing::q4_0x8: return simd::tile_q4_0x8(wp, wrb, r0, r1, a, na, out, k);
+    case packing::f16x8:
+    case packing::bf16x8: return simd::tile_h16x8(w.type, wp, wrb, r0, r1, a, na, out, k);
+    default: return simd::tile(w.type, wp, wrb, r0, r1, a, na, out, k);
+    }
 }
 
 // The matrix bytes the tiles read: the packed copy where the weight has one.

@@ -8,6 +8,7 @@
 
 #include "backends/cpu/simd/simd.hpp"
 
+#include <moe/half.hpp>
 #include <moe/quant.hpp>
 
 #include <cmath>
@@ -401,6 +402,80 @@ struct dots {
         else if (na == 2) tile_q4_0_lanes<2, true>(w, wrb, r0, r1, a, na, out, k);
         else if (na < 8) tile_q4_0_lanes<4, true>(w, wrb, r0, r1, a, na, out, k);
         else tile_q4_0_lanes<P::tile_acts_rows8, true>(w, wrb, r0, r1, a, na, out, k);
+    }
+
+    // f16 / bf16 weights repacked by repack_h16x8 (element e of eight rows in 16 bytes): each row's reference sum,
+    // s += float(x[e]) * float(y[e]) with e in order, runs in the row's lane. G groups of eight rows meet RN
+    // activation rows at once, so G * RN chains of dependent additions overlap. ya: the activations' elements as
+    // floats, RN per element from e0 on.
+    template <bool BF, int G, int RN>
+    static void h16x8_rows(const uint8_t* grp, size_t group_bytes, const float* ya, int64_t e0, int64_t e1,
+                           fv (*acc)[RN]) noexcept {
+        const uint8_t* p = grp + static_cast<size_t>(e0) * 16;
+        for (int64_t e = e0; e < e1; ++e, ya += RN, p += 16) {
+            fv x[G];
+            MOE_SIMD_UNROLL
+            for (int g = 0; g < G; ++g) {
+                const auto* h = reinterpret_cast<const uint16_t*>(p + g * group_bytes);
+                x[g] = BF ? P::bf2f8c(h) : P::h2f8c(h);
+            }
+            MOE_SIMD_UNROLL
+            for (int j = 0; j < RN; ++j) {
+                const fv y = P::fset1(ya[j]);
+                MOE_SIMD_UNROLL
+                for (int g = 0; g < G; ++g) acc[g][j] = P::fadd(acc[g][j], P::fmul(x[g], y));
+            }
+        }
+    }
+
+    // The tile_fn over repack_h16x8's layout (r0, r1 multiples of 8): 64-row blocks as tile_q4_0_lanes, 8 / RN
+    // groups of eight rows per pass (one at a time for a block's last short run), activations converted to floats
+    // in chunks that fit a table on the stack.
+    template <bool BF, int RN>
+    static void tile_h16x8_n(const uint8_t* w, size_t wrb, int64_t r0, int64_t r1, const uint8_t* const* a, int na,
+                             float* const* out, int64_t k) noexcept {
+        constexpr int G = 8 / RN;
+        constexpr int64_t row_block = 64, chunk = 2048 / RN;  // the table: 8 KiB of stack
+        alignas(32) float tab[chunk * RN];
+        const size_t gb = 8 * wrb;
+        for (int64_t rb = r0; rb < r1; rb += row_block) {
+            const int64_t re = rb + row_block < r1 ? rb + row_block : r1;
+            for (int i = 0; i < na; i += RN) {
+                const int rn = na - i < RN ? na - i : RN;
+                const uint8_t* ap[RN];
+                pad_acts<RN>(a + i, rn, ap);
+                fv acc[row_block / 8][RN];
+                for (auto& g : acc)
+                    for (fv& v : g) v = P::fzero();
+                for (int64_t c0 = 0; c0 < k; c0 += chunk) {
+                    const int64_t c1 = c0 + chunk < k ? c0 + chunk : k;
+                    for (int j = 0; j < RN; ++j) {
+                        const auto* y = reinterpret_cast<const uint16_t*>(ap[j]);
+                        for (int64_t e = c0; e < c1; ++e)
+                            tab[(e - c0) * RN + j] = BF ? moe::bf16_to_f32(y[e]) : P::h2f(y[e]);
+                    }
+                    int64_t r = rb, g = 0;
+                    for (; r + 8 * G <= re; r += 8 * G, g += G)
+                        h16x8_rows<BF, G, RN>(w + static_cast<size_t>(r) * wrb, gb, tab, c0, c1, acc + g);
+                    for (; r < re; r += 8, ++g)
+                        h16x8_rows<BF, 1, RN>(w + static_cast<size_t>(r) * wrb, gb, tab, c0, c1, acc + g);
+                }
+                for (int64_t r = rb, g = 0; r < re; r += 8, ++g)
+                    for (int j = 0; j < rn; ++j) {
+                        alignas(32) float res[8];
+                        P::fstoreu(res, acc[g][j]);
+                        for (int ii = 0; ii < 8; ++ii) out[i + j][r + ii] = res[ii];
+                    }
+            }
+        }
+    }
+    template <bool BF>
+    static void tile_h16x8(const uint8_t* w, size_t wrb, int64_t r0, int64_t r1, const uint8_t* const* a, int na,
+                           float* const* out, int64_t k) noexcept {
+        if (na == 1) tile_h16x8_n<BF, 1>(w, wrb, r0, r1, a, na, out, k);
+        else if (na == 2) tile_h16x8_n<BF, 2>(w, wrb, r0, r1, a, na, out, k);
+        else if (na < 8) tile_h16x8_n<BF, 4>(w, wrb, r0, r1, a, na, out, k);
+        else tile_h16x8_n<BF, 8>(w, wrb, r0, r1, a, na, out, k);
     }
 
     struct iq4_nl_values {

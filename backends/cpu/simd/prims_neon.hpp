@@ -224,6 +224,12 @@ struct neon_prims {
         return {vcvt_f32_f16(vreinterpret_f16_u16(vget_low_u16(v))),
                 vcvt_f32_f16(vreinterpret_f16_u16(vget_high_u16(v)))};
     }
+    // The eight contiguous bfloat16 at p -> eight floats (exact: the bits shifted into the high half).
+    static fv bf2f8c(const uint16_t* p) noexcept {
+        const uint16x8_t v = vld1q_u16(p);
+        return {vreinterpretq_f32_u32(vshll_n_u16(vget_low_u16(v), 16)),
+                vreinterpretq_f32_u32(vshll_n_u16(vget_high_u16(v), 16))};
+    }
     // The N floats at p repeated to fill eight lanes (N = 1, 2, 4).
     template <int N>
     static fv frepeat(const float* p) noexcept {

@@ -182,6 +182,11 @@ struct x86_prims {
     static fv h2f8c(const uint16_t* p) noexcept {
         return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
     }
+    // The eight contiguous bfloat16 at p -> eight floats (exact: the bits shifted into the high half).
+    static fv bf2f8c(const uint16_t* p) noexcept {
+        const __m256i w = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+        return _mm256_castsi256_ps(_mm256_slli_epi32(w, 16));
+    }
     // The N floats at p repeated to fill eight lanes (N = 1, 2, 4).
     template <int N>
     static fv frepeat(const float* p) noexcept {

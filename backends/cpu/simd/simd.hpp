@@ -41,7 +41,8 @@ struct kernel_table {
     void (*dot_f32_rows)(const float* x, const float* y, int64_t stride, int64_t rows, int64_t n, float* out) = nullptr;
     // axpy_f32(p[j], v + j * stride, out, n) for j = 0 .. rows - 1 in turn; nullptr: axpy_f32 row by row
     void (*axpy_f32_rows)(const float* p, const float* v, int64_t stride, int64_t rows, int64_t n, float* out) = nullptr;
-    tile_fn q4_0x8 = nullptr;  // q4_0 weights repacked by repack_q4_0x8; nullptr: unpack and run the reference
+    tile_fn q4_0x8 = nullptr;  // q4_0 weights repacked by repack_q4_0x8; nullptr: the scalar ref_tile_q4_0x8
+    tile_fn f16x8 = nullptr, bf16x8 = nullptr;  // repack_h16x8's layout; nullptr: the scalar ref_tile_h16x8
 };
 
 // The table of one level, or nullptr when this build or this CPU lacks it (isa::ref always exists, all nullptr).
@@ -94,6 +95,16 @@ void ref_tile_q4_0x8(const uint8_t* w, size_t wrb, int64_t r0, int64_t r1, const
 // and axpy_f32 of each in turn, bit for bit, through the active table.
 void dot_f32_rows(const float* x, const float* y, int64_t stride, int64_t rows, int64_t n, float* out) noexcept;
 void axpy_f32_rows(const float* p, const float* v, int64_t stride, int64_t rows, int64_t n, float* out) noexcept;
+// f16 or bf16 weights repacked eight rows at a time: group g (rows 8g..8g+7) starts at g * 8 * row bytes and holds
+// element e of its eight rows in bytes 16e..16e+15 (row r at 16e + 2r), so each element of eight rows is one load.
+void repack_h16x8(const uint8_t* src, uint8_t* dst, int64_t rows, int64_t k) noexcept;
+// The tile_fn contract over that layout (r0, r1 multiples of 8), bit-identical to tile(type, ...) on the rows
+// before repacking; type is f16 or bf16.
+void tile_h16x8(dtype type, const uint8_t* w, size_t wrb, int64_t r0, int64_t r1, const uint8_t* const* a, int na,
+                float* const* out, int64_t k) noexcept;
+// The same as the reference's serial loop (the fallback where the active table has no kernel).
+void ref_tile_h16x8(dtype type, const uint8_t* w, size_t wrb, int64_t r0, int64_t r1, const uint8_t* const* a,
+                    int na, float* const* out, int64_t k) noexcept;
 // The reference tile: the tile_fn contract as a loop over the reference vec_dot (ground truth for the tests).
 void ref_tile(dtype weight_type, const uint8_t* w, size_t wrb, int64_t r0, int64_t r1, const uint8_t* const* a,
               int na, float* const* out, int64_t k) noexcept;

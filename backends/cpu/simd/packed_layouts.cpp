@@ -1,6 +1,7 @@
-// repack_q4_0x8.cpp — q4_0 weights interleaved eight rows at a time (simd.hpp's q4_0x8 layout), back, and a scalar
-// tile over that layout. Before: the model loader's weight packing (backends/cpu/weight_packing.cpp). After: the
-// matmul kernels read the packed bytes through tile_q4_0x8 (the ISA's kernel, or ref_tile_q4_0x8 below).
+// packed_layouts.cpp — weights interleaved eight rows at a time (simd.hpp's q4_0x8 and f16/bf16 x8 layouts), q4_0
+// back, and scalar tiles over those layouts in the reference's order. Before: the model loader's weight packing
+// (backends/cpu/weight_packing.cpp). After: the matmul kernels read the packed bytes through tile_q4_0x8 and
+// tile_h16x8 (the ISA's kernels, or the scalar tiles below).
 #include "backends/cpu/simd/simd.hpp"
 
 #include <moe/half.hpp>
@@ -65,6 +66,36 @@ void ref_tile_q4_0x8(const uint8_t* w, size_t wrb, int64_t r0, int64_t r1, const
                 uint16_t d;
                 std::memcpy(&d, p + 128 + 2 * lane, 2);
                 s += static_cast<float>(sumi) * (fp16_to_f32(d) * fp16_to_f32(y[b].d));
+            }
+            out[i][r] = s;
+        }
+    }
+}
+
+void repack_h16x8(const uint8_t* src, uint8_t* dst, int64_t rows, int64_t k) noexcept {
+    const size_t wrb = static_cast<size_t>(k) * 2;
+    for (int64_t g = 0; g < rows / 8; ++g) {
+        const uint8_t* x = src + static_cast<size_t>(8 * g) * wrb;
+        uint8_t* p = dst + static_cast<size_t>(8 * g) * wrb;
+        for (int64_t e = 0; e < k; ++e, p += 16)
+            for (int r = 0; r < 8; ++r) std::memcpy(p + 2 * r, x + static_cast<size_t>(r) * wrb + 2 * e, 2);
+    }
+}
+
+void ref_tile_h16x8(dtype type, const uint8_t* w, size_t wrb, int64_t r0, int64_t r1, const uint8_t* const* a,
+                    int na, float* const* out, int64_t k) noexcept {
+    const bool bf = type == dtype::bf16;
+    auto to_f32 = [bf](uint16_t h) { return bf ? bf16_to_f32(h) : fp16_to_f32(h); };
+    for (int64_t r = r0; r < r1; ++r) {
+        const uint8_t* grp = w + static_cast<size_t>(r / 8 * 8) * wrb;
+        const int lane = static_cast<int>(r % 8);
+        for (int i = 0; i < na; ++i) {
+            const auto* y = reinterpret_cast<const uint16_t*>(a[i]);
+            float s = 0.0f;  // vec_dot's f16 / bf16 order: element by element
+            for (int64_t e = 0; e < k; ++e) {
+                uint16_t x;
+                std::memcpy(&x, grp + 16 * e + 2 * lane, 2);
+                s += to_f32(x) * to_f32(y[e]);
             }
             out[i][r] = s;
         }
