@@ -263,19 +263,17 @@ struct dots {
     // q4_0 against RN activation rows with the eight weight rows in the lanes: vector m holds values 4m..4m+3 of
     // all eight rows (nibbles, 0..15), so a product with the activation's values 4m..4m+3 broadcast adds into each
     // row's own lane, and eight of them leave each lane holding its row's block sum, with no horizontal reduction.
-    // Less 8 * sum(y) that is the reference's integer sum; the float steps per lane are those of q4_0_pairs. tab:
-    // this block's RN activation scales (float) then RN values 8 * sum(y) (int32); dx: the rows' scales.
+    // Started from -8 * sum(y), that is the reference's integer sum; the float steps per lane are those of
+    // q4_0_pairs. tab: this block's RN activation scales (float) then RN values -8 * sum(y) (int32); dx: the rows'
+    // scales.
     template <int RN>
     static void q4_0_lanes_block(const iv* v, fv dx, const moe::block_q8_0* const* y, int64_t b, const float* tab,
                                  fv* s) noexcept {
-        int32_t sy8[RN];
-        std::memcpy(sy8, tab + RN, sizeof sy8);
         MOE_SIMD_UNROLL
         for (int j = 0; j < RN; ++j) {
-            iv acc = P::zero();
+            iv sumi = P::bcast32(reinterpret_cast<const int8_t*>(tab + RN + j));  // -8 * sum(y) in every lane
             MOE_SIMD_UNROLL
-            for (int m = 0; m < 8; ++m) acc = P::dot_u(acc, v[m], P::bcast32(y[j][b].qs + 4 * m));
-            const iv sumi = P::sub32(acc, P::set32(sy8[j]));
+            for (int m = 0; m < 8; ++m) sumi = P::dot_u(sumi, v[m], P::bcast32(y[j][b].qs + 4 * m));
             s[j] = P::fadd(s[j], P::fmul(P::cvtf(sumi), P::fmul(dx, P::fset1(tab[j]))));
         }
     }
@@ -359,7 +357,7 @@ struct dots {
                         for (int j = 0; j < RN; ++j) {
                             const moe::block_q8_0& yb = rows<moe::block_q8_0>(ap, j)[b];
                             t[j] = P::h2f(yb.d);
-                            const int32_t sy8 = 8 * P::hsum32(P::dot_u(P::zero(), P::set8(1), P::load(yb.qs)));
+                            const int32_t sy8 = -8 * P::hsum32(P::dot_u(P::zero(), P::set8(1), P::load(yb.qs)));
                             std::memcpy(t + RN + j, &sy8, sizeof sy8);
                         }
                     }
