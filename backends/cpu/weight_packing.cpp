@@ -14,6 +14,7 @@ packing preferred_packing(dtype type, const int64_t* ne, uint32_t n_dims) noexce
     if (n_dims < 2 || n_dims > 3 || ne[1] % 8 != 0) return packing::none;
     const simd::kernel_table& t = simd::active();
     if (type == dtype::q4_0 && ne[0] % qk4_0 == 0 && t.q4_0x8 != nullptr) return packing::q4_0x8;
+    if (type == dtype::q8_0 && ne[0] % qk8_0 == 0 && t.q8_0x8 != nullptr) return packing::q8_0x8;
     if (type == dtype::f16 && t.f16x8 != nullptr) return packing::f16x8;
     if (type == dtype::bf16 && t.bf16x8 != nullptr) return packing::bf16x8;
     return packing::none;
@@ -27,10 +28,17 @@ int64_t pack_units(packing p, const int64_t* ne, uint32_t n_dims) noexcept {
 }
 
 void pack_tensor_units(packing p, const int64_t* ne, const uint8_t* src, uint8_t* dst, int64_t u0, int64_t u1) noexcept {
-    const dtype type = p == packing::q4_0x8 ? dtype::q4_0 : p == packing::bf16x8 ? dtype::bf16 : dtype::f16;
+    dtype type = dtype::f16;
+    void (*repack)(const uint8_t*, uint8_t*, int64_t, int64_t) noexcept = simd::repack_h16x8;
+    switch (p) {
+    case packing::none: return;
+    case packing::q4_0x8: type = dtype::q4_0, repack = simd::repack_q4_0x8; break;
+    case packing::q8_0x8: type = dtype::q8_0, repack = simd::repack_q8_0x8; break;
+    case packing::bf16x8: type = dtype::bf16; break;
+    case packing::f16x8: break;
+    }
     const size_t at = static_cast<size_t>(8 * u0) * row_bytes(type, ne[0]);
-    if (p == packing::q4_0x8) simd::repack_q4_0x8(src + at, dst + at, 8 * (u1 - u0), ne[0]);
-    else if (p != packing::none) simd::repack_h16x8(src + at, dst + at, 8 * (u1 - u0), ne[0]);
+    repack(src + at, dst + at, 8 * (u1 - u0), ne[0]);
 }
 
 }  // namespace cpu

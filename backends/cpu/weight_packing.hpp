@@ -12,7 +12,7 @@ MOE_BEGIN_NAMESPACE
 namespace cpu {
 
 // The layout the CPU kernels prefer for a tensor of this type and GGUF shape (ne[0] innermost, n_dims of them), or
-// packing::none: q4_0, f16 and bf16 matrices and expert stacks whose matrices have a multiple of eight rows, when
+// packing::none: q4_0, q8_0, f16 and bf16 matrices and expert stacks whose matrices have a multiple of eight rows, when
 // the CPU has a SIMD kernel for the packed layout.
 packing preferred_packing(dtype type, const int64_t* ne, uint32_t n_dims) noexcept;
 

@@ -27,10 +27,10 @@ struct model_params {
     // Called with progress in [0, 1] while loading; return false to cancel (load then fails with errc::aborted).
     std::function<bool(float progress)> progress;
     load_limits limits;
-    // Lets the CPU kernels keep their own copy of the weights they read faster in another layout (q4_0, f16 and
-    // bf16 matrices, rows interleaved eight at a time): more tokens per second for the same results, bit for bit.
-    // A file that fits in half the memory is repacked once at load and its original pages are handed back to the
-    // OS; for a model in the caller's memory (load_from_memory) or read through callbacks the copy comes on top.
+    // Lets the CPU kernels keep their own copy of the weights they read faster in another layout (q4_0, q8_0, f16
+    // and bf16 matrices, rows interleaved eight at a time): more tokens per second for the same results, bit for
+    // bit. A file that fits in half the memory is repacked once at load and its original pages are handed back to
+    // the OS; for a model in the caller's memory (load_from_memory) or read through callbacks the copy comes on top.
     // Off: the kernels read the file's bytes in place.
     bool pack_weights = true;
 };

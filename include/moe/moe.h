@@ -132,10 +132,10 @@ typedef struct moe_model_params {
      * fails the load with BAD_FORMAT or OUT_OF_MEMORY): key/value pairs, tensor infos, bytes of one string,
      * elements of one array (the vocabulary), and the memory of all parsed metadata. 0 means the default. */
     uint64_t max_kv, max_tensors, max_string_bytes, max_array_elements, max_metadata_bytes;
-    /* 1 (default): the CPU kernels keep their own copy of the weights they read faster in another layout (q4_0, f16
-     * and bf16 matrices; same results bit for bit, more tokens/s). A file that fits in half the memory is repacked
-     * at load and its original pages are handed back to the OS; a model in memory or read through callbacks gets the
-     * copy on top. 0: the kernels read the file's bytes in place. */
+    /* 1 (default): the CPU kernels keep their own copy of the weights they read faster in another layout (q4_0,
+     * q8_0, f16 and bf16 matrices; same results bit for bit, more tokens/s). A file that fits in half the memory is
+     * repacked at load and its original pages are handed back to the OS; a model in memory or read through
+     * callbacks gets the copy on top. 0: the kernels read the file's bytes in place. */
     int32_t pack_weights;
 } moe_model_params;
 

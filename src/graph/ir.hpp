@@ -41,6 +41,7 @@ enum class packing : uint8_t {
     q4_0x8 = 1,  // q4_0 rows interleaved eight at a time (backends/cpu/simd/simd.hpp)
     f16x8 = 2,   // f16 / bf16 rows interleaved element by element, eight at a time (same header)
     bf16x8 = 3,
+    q8_0x8 = 4,  // q8_0 rows in the lanes, eight at a time (same header)
 };
 
 enum class value_kind : uint8_t {

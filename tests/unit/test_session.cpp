@@ -391,6 +391,7 @@ TEST_CASE("session: weights the CPU repacks at load give the file layout's logit
     ds.deepseek2.n_ff_dense = 64, ds.deepseek2.n_group = 4, ds.deepseek2.n_group_used = 2;
     const std::pair<const char*, moe::testgen::model_spec> models[] = {{"packed_qwen.gguf", small_spec(moe::dtype::q4_0)},
                                                                        {"packed_deepseek2.gguf", ds},
+                                                                       {"packed_q8_0.gguf", small_spec(moe::dtype::q8_0)},
                                                                        {"packed_f16.gguf", small_spec(moe::dtype::f16)},
                                                                        {"packed_bf16.gguf", small_spec(moe::dtype::bf16)}};
     for (const auto& [name, spec] : models) {

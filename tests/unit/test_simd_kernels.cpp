@@ -375,32 +375,44 @@ TEST_CASE("simd: q4_k in llama.cpp's GEMM order equals the reference's repacked_
     }
 }
 
-TEST_CASE("simd: q4_0 repacked eight rows at a time gives the GGUF rows' bits on every ISA") {
+TEST_CASE("simd: q4_0 and q8_0 repacked eight rows at a time give the GGUF rows' bits on every ISA") {
     isa_guard guard;
     std::vector<simd::isa> levels = simd_levels();
     levels.insert(levels.begin(), simd::isa::ref);  // the scalar fallback over the packed layout
     moe_test::rng g(4040);
-    for (int64_t k : lengths(dtype::q4_0)) {
+    for (dtype t : {dtype::q4_0, dtype::q8_0})
+    for (int64_t k : lengths(t)) {
+        CAPTURE(dtype_name(t));
         CAPTURE(k);
-        const int64_t rows = 24;
+        const int64_t rows = 80;  // a 64-row block and a short one
         const int na = 11;
         for (int src = 0; src < 2; ++src) {
-            const std::vector<uint8_t> w =
-                src == 1 ? quantized_weights(g, dtype::q4_0, rows, k) : raw_weights(g, dtype::q4_0, rows, k);
-            const size_t wrb = row_bytes(dtype::q4_0, k), arb = row_bytes(dtype::q8_0, k);
+            const std::vector<uint8_t> w = src == 1 ? quantized_weights(g, t, rows, k) : raw_weights(g, t, rows, k);
+            const size_t wrb = row_bytes(t, k), arb = row_bytes(dtype::q8_0, k);
             std::vector<uint8_t> packed(w.size()), back(8 * wrb);
-            simd::repack_q4_0x8(w.data(), packed.data(), rows, k);
-            CHECK(packed != w);
-            for (int64_t grp = 0; grp < rows / 8; ++grp) {  // the layout is a permutation: it unpacks to the rows
-                simd::unpack_q4_0x8(packed.data(), grp, back.data(), k);
-                CHECK(std::memcmp(back.data(), w.data() + static_cast<size_t>(8 * grp) * wrb, back.size()) == 0);
+            if (t == dtype::q4_0) {
+                simd::repack_q4_0x8(w.data(), packed.data(), rows, k);
+                for (int64_t grp = 0; grp < rows / 8; ++grp) {  // a permutation: it unpacks to the rows
+                    simd::unpack_q4_0x8(packed.data(), grp, back.data(), k);
+                    CHECK(std::memcmp(back.data(), w.data() + static_cast<size_t>(8 * grp) * wrb, back.size()) == 0);
+                }
+            } else {
+                simd::repack_q8_0x8(w.data(), packed.data(), rows, k);
             }
+            CHECK(packed != w);
             std::vector<uint8_t> act(arb * na);
             std::vector<const uint8_t*> a(na);
             for (int i = 0; i < na; ++i) {
                 const std::vector<float> x = floats(g, k, i == 0 ? fill::zeros : i == 1 ? fill::spiky : fill::normal);
-                cpu::convert_activation(dtype::q4_0, x.data(), act.data() + static_cast<size_t>(i) * arb, k);
+                cpu::convert_activation(t, x.data(), act.data() + static_cast<size_t>(i) * arb, k);
                 a[static_cast<size_t>(i)] = act.data() + static_cast<size_t>(i) * arb;
+            }
+            if (src == 0) {  // raw activation blocks too: every int8 value, -128 included, with a sane scale
+                for (size_t o = 0; o + 34 <= act.size(); o += 34) {
+                    for (size_t q = 2; q < 34; ++q) act[o + q] = static_cast<uint8_t>(g.next());
+                    const uint16_t h = f32_to_fp16(0.01f);
+                    std::memcpy(act.data() + o, &h, 2);
+                }
             }
             for (simd::isa level : levels) {
                 const std::string level_name = simd::isa_name(level);
@@ -415,8 +427,9 @@ TEST_CASE("simd: q4_0 repacked eight rows at a time gives the GGUF rows' bits on
                         og[static_cast<size_t>(i)] = got.data() + i * rows;
                         ow[static_cast<size_t>(i)] = want.data() + i * rows;
                     }
-                    simd::tile_q4_0x8(packed.data(), wrb, r0, rows, a.data(), n, og.data(), k);
-                    simd::ref_tile(dtype::q4_0, w.data(), wrb, r0, rows, a.data(), n, ow.data(), k);
+                    if (t == dtype::q4_0) simd::tile_q4_0x8(packed.data(), wrb, r0, rows, a.data(), n, og.data(), k);
+                    else simd::tile_q8_0x8(packed.data(), wrb, r0, rows, a.data(), n, og.data(), k);
+                    simd::ref_tile(t, w.data(), wrb, r0, rows, a.data(), n, ow.data(), k);
                     for (size_t i = 0; i < got.size(); ++i) bad += same(got[i], want[i]) ? 0 : 1;
                 }
                 CHECK(bad == 0);

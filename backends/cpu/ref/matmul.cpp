@@ -44,6 +44,7 @@ void weight_tile(const tensor_view& w, const uint8_t* wp, size_t wrb, int64_t r0
                  int na, float* const* out, int64_t k) {
     switch (w.packed_as) {
     case packing::q4_0x8: return simd::tile_q4_0x8(wp, wrb, r0, r1, a, na, out, k);
+    case packing::q8_0x8: return simd::tile_q8_0x8(wp, wrb, r0, r1, a, na, out, k);
     case packing::f16x8:
     case packing::bf16x8: return simd::tile_h16x8(w.type, wp, wrb, r0, r1, a, na, out, k);
     default: return simd::tile(w.type, wp, wrb, r0, r1, a, na, out, k);

@@ -197,6 +197,12 @@ void tile_q4_0x8(const uint8_t* w, size_t wrb, int64_t r0, int64_t r1, const uin
     ref_tile_q4_0x8(w, wrb, r0, r1, a, na, out, k);
 }
 
+void tile_q8_0x8(const uint8_t* w, size_t wrb, int64_t r0, int64_t r1, const uint8_t* const* a, int na,
+                 float* const* out, int64_t k) noexcept {
+    if (active().q8_0x8 != nullptr) return active().q8_0x8(w, wrb, r0, r1, a, na, out, k);
+    ref_tile_q8_0x8(w, wrb, r0, r1, a, na, out, k);
+}
+
 void tile_h16x8(dtype type, const uint8_t* w, size_t wrb, int64_t r0, int64_t r1, const uint8_t* const* a, int na,
                 float* const* out, int64_t k) noexcept {
     tile_fn f = type == dtype::bf16 ? active().bf16x8 : active().f16x8;

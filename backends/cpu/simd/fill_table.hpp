@@ -20,6 +20,7 @@ void fill_kernels(moe::cpu::simd::kernel_table& t) noexcept {
     set(dtype::q8_0, &D::tile_q8_0);
     set(dtype::q4_0, &D::tile_q4_0);
     t.q4_0x8 = &D::tile_q4_0x8;
+    if constexpr (P::exact_dot_u) t.q8_0x8 = &D::tile_q8_0x8;
     t.f16x8 = &D::template tile_h16x8<false>;
     t.bf16x8 = &D::template tile_h16x8<true>;
     set(dtype::iq4_nl, &D::template tile<typename D::iq4_nl>);

@@ -402,6 +402,102 @@ struct dots {
         else tile_q4_0_lanes<P::tile_acts_rows8, true>(w, wrb, r0, r1, a, na, out, k);
     }
 
+    // q8_0 weights repacked by repack_q8_0x8 (rows in the lanes, quants + 128 as unsigned): vector m of a block
+    // holds values 4m..4m+3 of the eight rows, so a product with the activation's four values broadcast, started
+    // from -128 * their sum, is each row's reference lane m (sum of products 4m..4m+3), exactly; acc[j][m] then
+    // takes the reference's fma(dx * dy, float(lane m)) per row lane. tab per block: RN activation scales (float),
+    // then RN x 8 values -128 * sum(y[4m..4m+3]) (int32).
+    template <int RN>
+    static void q8_0x8_rows(const uint8_t* grp, const uint8_t* const* a, int64_t b0, int64_t b1, const float* tab,
+                            fv (*acc_io)[8]) noexcept {
+        const moe::block_q8_0* y[RN];
+        fv acc[RN][8];
+        MOE_SIMD_UNROLL
+        for (int j = 0; j < RN; ++j) {
+            y[j] = rows<moe::block_q8_0>(a, j);
+            MOE_SIMD_UNROLL
+            for (int m = 0; m < 8; ++m) acc[j][m] = acc_io[j][m];
+        }
+        constexpr size_t bb = moe::cpu::simd::q8_0x8_block_bytes;
+        const uint8_t* p = grp + static_cast<size_t>(b0) * bb;
+        for (int64_t b = b0; b < b1; ++b, tab += 9 * RN, p += bb) {
+            if constexpr (RN == 1) {  // decode: ahead in the stream, as the q4_0x8 decode kernel
+                for (int l = 0; l < 5; ++l) __builtin_prefetch(p + 16 * bb + 64 * l);
+            }
+            iv v[8];
+            MOE_SIMD_UNROLL
+            for (int m = 0; m < 8; ++m) v[m] = P::load(p + 32 * m);
+            const fv dx = P::h2f8c(reinterpret_cast<const uint16_t*>(p + 256));
+            MOE_SIMD_UNROLL
+            for (int j = 0; j < RN; ++j) {
+                const fv d = P::fmul(dx, P::fset1(tab[j]));
+                const auto* corr = reinterpret_cast<const int8_t*>(tab + RN + 8 * j);
+                MOE_SIMD_UNROLL
+                for (int m = 0; m < 8; ++m) {
+                    const iv s = P::dot_u(P::bcast32(corr + 4 * m), v[m], P::bcast32(y[j][b].qs + 4 * m));
+                    acc[j][m] = P::fmadd_v(d, s, acc[j][m]);
+                }
+            }
+        }
+        MOE_SIMD_UNROLL
+        for (int j = 0; j < RN; ++j)
+            MOE_SIMD_UNROLL
+            for (int m = 0; m < 8; ++m) acc_io[j][m] = acc[j][m];
+    }
+
+    // The tile_fn over repack_q8_0x8's layout (r0, r1 multiples of 8): 64-row blocks, activations RN (1 or 2) at a
+    // time, blocks in chunks whose table fits 8 KiB of stack; each row's eight lanes summed as the reference's hsum.
+    template <int RN>
+    static void tile_q8_0x8_n(const uint8_t* w, size_t wrb, int64_t r0, int64_t r1, const uint8_t* const* a, int na,
+                              float* const* out, int64_t k) noexcept {
+        constexpr int64_t row_block = 64, chunk = 224 / RN;
+        const int64_t nb = k / moe::qk8_0;
+        alignas(32) float tab[chunk * 9 * RN];
+        for (int64_t rb = r0; rb < r1; rb += row_block) {
+            const int64_t re = rb + row_block < r1 ? rb + row_block : r1;
+            for (int i = 0; i < na; i += RN) {
+                const int rn = na - i < RN ? na - i : RN;
+                const uint8_t* ap[RN];
+                pad_acts<RN>(a + i, rn, ap);
+                fv acc[row_block / 8][RN][8];
+                for (auto& g : acc)
+                    for (auto& j : g)
+                        for (fv& v : j) v = P::fzero();
+                for (int64_t c0 = 0; c0 < nb; c0 += chunk) {
+                    const int64_t c1 = c0 + chunk < nb ? c0 + chunk : nb;
+                    for (int64_t b = c0; b < c1; ++b) {
+                        float* t = tab + (b - c0) * 9 * RN;
+                        for (int j = 0; j < RN; ++j) {
+                            const moe::block_q8_0& yb = rows<moe::block_q8_0>(ap, j)[b];
+                            t[j] = P::h2f(yb.d);
+                            const iv sums = P::dot_u(P::zero(), P::set8(1), P::load(yb.qs));  // per four values
+                            alignas(32) int32_t c[8];
+                            std::memcpy(c, &sums, sizeof c);
+                            for (int m = 0; m < 8; ++m) c[m] = -128 * c[m];
+                            std::memcpy(t + RN + 8 * j, c, sizeof c);
+                        }
+                    }
+                    for (int64_t r = rb, g = 0; r < re; r += 8, ++g)
+                        q8_0x8_rows<RN>(w + static_cast<size_t>(r) * wrb, ap, c0, c1, tab, acc[g]);
+                }
+                for (int64_t r = rb, g = 0; r < re; r += 8, ++g)
+                    for (int j = 0; j < rn; ++j) {
+                        const fv (&l)[8] = acc[g][j];  // the reference's hsum, lane by lane
+                        const fv sum = P::fadd(P::fadd(P::fadd(l[0], l[4]), P::fadd(l[2], l[6])),
+                                               P::fadd(P::fadd(l[1], l[5]), P::fadd(l[3], l[7])));
+                        alignas(32) float res[8];
+                        P::fstoreu(res, sum);
+                        for (int ii = 0; ii < 8; ++ii) out[i + j][r + ii] = res[ii];
+                    }
+            }
+        }
+    }
+    static void tile_q8_0x8(const uint8_t* w, size_t wrb, int64_t r0, int64_t r1, const uint8_t* const* a, int na,
+                            float* const* out, int64_t k) noexcept {
+        if (na == 1) tile_q8_0x8_n<1>(w, wrb, r0, r1, a, na, out, k);
+        else tile_q8_0x8_n<2>(w, wrb, r0, r1, a, na, out, k);
+    }
+
     // f16 / bf16 weights repacked by repack_h16x8 (element e of eight rows in 16 bytes): each row's reference sum,
     // s += float(x[e]) * float(y[e]) with e in order, runs in the row's lane. G groups of eight rows meet RN
     // activation rows at once, so G * RN chains of dependent additions overlap. ya: the activations' elements as

@@ -7,6 +7,7 @@
 #include <moe/half.hpp>
 #include <moe/quant.hpp>
 
+#include <cmath>
 #include <cstring>
 
 MOE_BEGIN_NAMESPACE
@@ -68,6 +69,51 @@ void ref_tile_q4_0x8(const uint8_t* w, size_t wrb, int64_t r0, int64_t r1, const
                 s += static_cast<float>(sumi) * (fp16_to_f32(d) * fp16_to_f32(y[b].d));
             }
             out[i][r] = s;
+        }
+    }
+}
+
+static_assert(8 * sizeof(block_q8_0) == q8_0x8_block_bytes, "8 blocks per packed block");
+
+void repack_q8_0x8(const uint8_t* src, uint8_t* dst, int64_t rows, int64_t k) noexcept {
+    const int64_t nb = k / qk8_0;
+    const size_t wrb = static_cast<size_t>(nb) * sizeof(block_q8_0);
+    for (int64_t g = 0; g < rows / 8; ++g) {
+        const auto* x = reinterpret_cast<const block_q8_0*>(src + static_cast<size_t>(8 * g) * wrb);
+        uint8_t* p = dst + static_cast<size_t>(8 * g) * wrb;
+        for (int64_t b = 0; b < nb; ++b, p += q8_0x8_block_bytes) {
+            for (int r = 0; r < 8; ++r) {
+                const block_q8_0& xb = x[static_cast<size_t>(r * nb + b)];
+                for (int i = 0; i < qk8_0; ++i)
+                    p[32 * (i / 4) + 4 * r + i % 4] = static_cast<uint8_t>(static_cast<uint8_t>(xb.qs[i]) ^ 0x80u);
+                std::memcpy(p + 256 + 2 * r, &xb.d, 2);
+            }
+        }
+    }
+}
+
+void ref_tile_q8_0x8(const uint8_t* w, size_t wrb, int64_t r0, int64_t r1, const uint8_t* const* a, int na,
+                     float* const* out, int64_t k) noexcept {
+    const int64_t nb = k / qk8_0;
+    for (int64_t r = r0; r < r1; ++r) {
+        const uint8_t* grp = w + static_cast<size_t>(r / 8 * 8) * wrb;
+        const int lane = static_cast<int>(r % 8);
+        for (int i = 0; i < na; ++i) {
+            const auto* y = reinterpret_cast<const block_q8_0*>(a[i]);
+            float l[8] = {0, 0, 0, 0, 0, 0, 0, 0};  // vec_dot's q8_0 order: eight lanes of fma, then its hsum
+            const uint8_t* p = grp;
+            for (int64_t b = 0; b < nb; ++b, p += q8_0x8_block_bytes) {
+                uint16_t dx;
+                std::memcpy(&dx, p + 256 + 2 * lane, 2);
+                const float d = fp16_to_f32(dx) * fp16_to_f32(y[b].d);
+                for (int m = 0; m < 8; ++m) {
+                    int32_t sumi = 0;
+                    for (int q = 0; q < 4; ++q)
+                        sumi += (int32_t(p[32 * m + 4 * lane + q]) - 128) * int32_t(y[b].qs[4 * m + q]);
+                    l[m] = std::fma(d, static_cast<float>(sumi), l[m]);
+                }
+            }
+            out[i][r] = ((l[0] + l[4]) + (l[2] + l[6])) + ((l[1] + l[5]) + (l[3] + l[7]));
         }
     }
 }

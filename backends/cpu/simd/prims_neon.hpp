@@ -39,6 +39,7 @@ struct neon_prims {
     static constexpr int tile_acts_rows8 = 4;
     // q4_k's eight-rows GEMM: not measured on ARM hardware, so the GEMV tile stays.
     static constexpr bool q4_k_rows8 = false;
+    static constexpr bool exact_dot_u = false;  // dot_u multiplies as signed: u8 values past 127 wrap
 
     static iv load(const void* p) noexcept {
         const int8_t* q = static_cast<const int8_t*>(p);

@@ -26,6 +26,8 @@ struct x86_prims {
     static constexpr int tile_acts_rows8 = VNNI ? 8 : 4;
     // q4_k's eight-rows GEMM pays off with vpdpbusd (measured); AVX2's three-instruction dot is slower than its GEMV.
     static constexpr bool q4_k_rows8 = VNNI;
+    // dot_u exact for every u8 (vpdpbusd; AVX2's maddubs saturates its 16-bit pair sums): the q8_0x8 kernel
+    static constexpr bool exact_dot_u = VNNI;
 
     static iv load(const void* p) noexcept { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
     static iv zero() noexcept { return _mm256_setzero_si256(); }

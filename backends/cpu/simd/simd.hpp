@@ -42,6 +42,7 @@ struct kernel_table {
     // axpy_f32(p[j], v + j * stride, out, n) for j = 0 .. rows - 1 in turn; nullptr: axpy_f32 row by row
     void (*axpy_f32_rows)(const float* p, const float* v, int64_t stride, int64_t rows, int64_t n, float* out) = nullptr;
     tile_fn q4_0x8 = nullptr;  // q4_0 weights repacked by repack_q4_0x8; nullptr: the scalar ref_tile_q4_0x8
+    tile_fn q8_0x8 = nullptr;  // repack_q8_0x8's layout (AVX-512 VNNI only); nullptr: the scalar ref_tile_q8_0x8
     tile_fn f16x8 = nullptr, bf16x8 = nullptr;  // repack_h16x8's layout; nullptr: the scalar ref_tile_h16x8
 };
 
@@ -95,6 +96,17 @@ void ref_tile_q4_0x8(const uint8_t* w, size_t wrb, int64_t r0, int64_t r1, const
 // and axpy_f32 of each in turn, bit for bit, through the active table.
 void dot_f32_rows(const float* x, const float* y, int64_t stride, int64_t rows, int64_t n, float* out) noexcept;
 void axpy_f32_rows(const float* p, const float* v, int64_t stride, int64_t rows, int64_t n, float* out) noexcept;
+// q8_0 weights repacked eight rows at a time: group g starts at g * 8 * row_bytes(q8_0, k); its block b
+// (q8_0x8_block_bytes) holds byte 4m + q of row r's qs at 32m + 4r + q, plus 128 (as unsigned: the kernels' products
+// are u8 x s8), then the eight rows' f16 scales. Same size as the input.
+constexpr size_t q8_0x8_block_bytes = 272;
+void repack_q8_0x8(const uint8_t* src, uint8_t* dst, int64_t rows, int64_t k) noexcept;
+// The tile_fn contract over that layout (wrb: the q8_0 row bytes; r0, r1 multiples of 8), bit-identical to
+// tile(dtype::q8_0, ...) on the rows before repacking; and the same as a scalar loop in the reference's order.
+void tile_q8_0x8(const uint8_t* w, size_t wrb, int64_t r0, int64_t r1, const uint8_t* const* a, int na,
+                 float* const* out, int64_t k) noexcept;
+void ref_tile_q8_0x8(const uint8_t* w, size_t wrb, int64_t r0, int64_t r1, const uint8_t* const* a, int na,
+                     float* const* out, int64_t k) noexcept;
 // f16 or bf16 weights repacked eight rows at a time: group g (rows 8g..8g+7) starts at g * 8 * row bytes and holds
 // element e of its eight rows in bytes 16e..16e+15 (row r at 16e + 2r), so each element of eight rows is one load.
 void repack_h16x8(const uint8_t* src, uint8_t* dst, int64_t rows, int64_t k) noexcept;
