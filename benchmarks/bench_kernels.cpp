@@ -1,6 +1,6 @@
 // bench_kernels.cpp — Google Benchmark: the matmul kernels (backends/cpu/simd) per ISA x weight type (and q4_0x8,
-// q4_0 as the loader repacks it), one thread, a 4096 x 4096 matrix times 1 activation row (decode), 4 (four
-// sequences' decode) and 16 rows (prefill); GB/s counts the weight bytes read.
+// q8_0x8, f16x8: those types as the loader repacks them), one thread, a 4096 x 4096 matrix times 1 activation row
+// (decode), 4 (four sequences' decode) and 16 rows (prefill); GB/s counts the weight bytes read.
 #include "backends/cpu/ref/vec_dot.hpp"
 #include "backends/cpu/simd/simd.hpp"
 
@@ -38,24 +38,38 @@ const std::vector<uint8_t>& weights(dtype t) {
     return w;
 }
 
-// q4_0 weights in the layout the model loader repacks them into (simd.hpp's q4_0x8).
-const std::vector<uint8_t>& packed_q4_0() {
-    static std::vector<uint8_t> p;
+// Weights of type t in the layout the model loader repacks them into (simd.hpp: q4_0x8, q8_0x8, f16x8).
+const std::vector<uint8_t>& packed(dtype t) {
+    static std::vector<uint8_t> cache[simd::n_dtype_slots];
+    std::vector<uint8_t>& p = cache[static_cast<int>(t)];
     if (p.empty()) {
-        const std::vector<uint8_t>& w = weights(dtype::q4_0);
+        const std::vector<uint8_t>& w = weights(t);
         p.resize(w.size());
-        simd::repack_q4_0x8(w.data(), p.data(), k_rows, k_cols);
+        if (t == dtype::q4_0) simd::repack_q4_0x8(w.data(), p.data(), k_rows, k_cols);
+        else if (t == dtype::q8_0) simd::repack_q8_0x8(w.data(), p.data(), k_rows, k_cols);
+        else simd::repack_h16x8(w.data(), p.data(), k_rows, k_cols);
     }
     return p;
 }
 
-void bm_matmul(benchmark::State& st, simd::isa level, dtype t, int na, bool packed) {
+void packed_tile(dtype t, const uint8_t* w, size_t rb, const uint8_t* const* a, int na, float* const* o) {
+    if (t == dtype::q4_0) simd::tile_q4_0x8(w, rb, 0, k_rows, a, na, o, k_cols);
+    else if (t == dtype::q8_0) simd::tile_q8_0x8(w, rb, 0, k_rows, a, na, o, k_cols);
+    else simd::tile_h16x8(t, w, rb, 0, k_rows, a, na, o, k_cols);
+}
+
+void bm_matmul(benchmark::State& st, simd::isa level, dtype t, int na, bool is_packed) {
     if (simd::table_for(level) == nullptr) return st.SkipWithError("ISA not available on this CPU");
-    if (level != simd::isa::ref && simd::table_for(level)->tile[static_cast<int>(t)] == nullptr)
+    const simd::kernel_table& kt = *simd::table_for(level);
+    const simd::tile_fn kernel = !is_packed              ? kt.tile[static_cast<int>(t)]
+                                 : t == dtype::q4_0      ? kt.q4_0x8
+                                 : t == dtype::q8_0      ? kt.q8_0x8
+                                                         : kt.f16x8;
+    if (level != simd::isa::ref && kernel == nullptr)
         return st.SkipWithError("no SIMD kernel for this type (reference)");
     const simd::isa saved = simd::active().level;
     simd::set_isa(level);
-    const std::vector<uint8_t>& w = packed ? packed_q4_0() : weights(t);
+    const std::vector<uint8_t>& w = is_packed ? packed(t) : weights(t);
     const size_t rb = moe::row_bytes(t, k_cols), arb = moe::row_bytes(moe::cpu::dot_type(t), k_cols);
     std::vector<float> x(static_cast<size_t>(k_cols) * na), out(static_cast<size_t>(k_rows) * na);
     for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(i % 97) / 97.0f - 0.5f;
@@ -69,7 +83,7 @@ void bm_matmul(benchmark::State& st, simd::isa level, dtype t, int na, bool pack
     for (auto _ : st) {
         for (int i = 0; i < na; ++i)
             simd::convert_activation(t, x.data() + static_cast<size_t>(i) * k_cols, act.data() + i * arb, k_cols);
-        if (packed) simd::tile_q4_0x8(w.data(), rb, 0, k_rows, a.data(), na, o.data(), k_cols);
+        if (is_packed) packed_tile(t, w.data(), rb, a.data(), na, o.data());
         else simd::tile(t, w.data(), rb, 0, k_rows, a.data(), na, o.data(), k_cols);
         benchmark::DoNotOptimize(out.data());
         benchmark::ClobberMemory();
@@ -91,11 +105,13 @@ const int registered = [] {
                     ->Unit(benchmark::kMicrosecond);
             }
         }
-        for (simd::isa level : {simd::isa::ref, simd::isa::avx2, simd::isa::avx512, simd::isa::neon}) {
-            const std::string name = std::string("matmul_4096x4096/q4_0x8/") + simd::isa_name(level) +
-                                     "/rows:" + std::to_string(na);
-            benchmark::RegisterBenchmark(name.c_str(), bm_matmul, level, dtype::q4_0, na, true)
-                ->Unit(benchmark::kMicrosecond);
+        for (dtype t : {dtype::q4_0, dtype::q8_0, dtype::f16}) {
+            for (simd::isa level : {simd::isa::ref, simd::isa::avx2, simd::isa::avx512, simd::isa::neon}) {
+                const std::string name = std::string("matmul_4096x4096/") + moe::dtype_name(t) + "x8/" +
+                                         simd::isa_name(level) + "/rows:" + std::to_string(na);
+                benchmark::RegisterBenchmark(name.c_str(), bm_matmul, level, t, na, true)
+                    ->Unit(benchmark::kMicrosecond);
+            }
         }
     }
     return 0;

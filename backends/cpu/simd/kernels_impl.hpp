@@ -307,10 +307,11 @@ struct dots {
     // lanes' order, so each block is four loads, their low and high nibbles, and one load of the eight scales.
     template <int RN>
     static void q4_0x8_rows(const uint8_t* grp, const uint8_t* const* a, int64_t b0, int64_t b1, const float* tab,
-                            fv* s) noexcept {
+                            fv* s_io) noexcept {
         const moe::block_q8_0* y[RN];
+        fv s[RN];  // the sums in registers for the whole pass
         MOE_SIMD_UNROLL
-        for (int j = 0; j < RN; ++j) y[j] = rows<moe::block_q8_0>(a, j);
+        for (int j = 0; j < RN; ++j) y[j] = rows<moe::block_q8_0>(a, j), s[j] = s_io[j];
         const uint8_t* p = grp + static_cast<size_t>(b0) * moe::cpu::simd::q4_0x8_block_bytes;
         for (int64_t b = b0; b < b1; ++b, tab += 2 * RN, p += moe::cpu::simd::q4_0x8_block_bytes) {
             if constexpr (RN <= 2) {
@@ -330,58 +331,81 @@ struct dots {
             }
             q4_0_lanes_block<RN>(v, P::h2f8c(reinterpret_cast<const uint16_t*>(p + 128)), y, b, tab, s);
         }
+        MOE_SIMD_UNROLL
+        for (int j = 0; j < RN; ++j) s_io[j] = s[j];
     }
 
-    // q4_0 with the eight weight rows in the lanes, RN activation rows at a time: 64-row blocks (the rows' bytes
-    // stay in L2 while every group of RN activations passes), eight rows at a time; short groups are padded as in
-    // tile_q4_0_n. Packed: w holds repack_q4_0x8's layout (r0, r1 multiples of 8), else GGUF rows.
-    template <int RN, bool Packed>
-    static void tile_q4_0_lanes(const uint8_t* w, size_t wrb, int64_t r0, int64_t r1, const uint8_t* const* a,
-                                int na, float* const* out, int64_t k) noexcept {
-        constexpr int64_t row_block = 64, chunk = 1024 / RN;  // tables: 8 KiB of stack (a host thread's may be small)
-        const int64_t nb = k / moe::qk4_0;
-        alignas(32) float tab[chunk * 2 * RN];
-        fv part[row_block / 8][RN];
+    // The loops of the rows-in-lanes tiles: 64-row blocks (the rows' bytes stay in L2 while every group of RN
+    // activations passes), RN activation rows at a time (a short group repeats its last row), and the blocks of k in
+    // chunks of Chunk whose per-activation table (Tab floats per block, filled by fill(ap, c0, c1, tab)) fits 8 KiB
+    // of stack. run(rb, re, ap, c0, c1, tab) accumulates rows [rb, re) over blocks [c0, c1); done(rb, re, i, rn)
+    // stores activations i .. i + rn - 1 of those rows and clears the accumulators.
+    template <int RN, int64_t Chunk, int64_t Tab, class Fill, class Run, class Done>
+    static void lanes_tile(int64_t r0, int64_t r1, const uint8_t* const* a, int na, int64_t nb, Fill fill, Run run,
+                           Done done) noexcept {
+        constexpr int64_t row_block = 64;
+        static_assert(Chunk * Tab * RN * sizeof(float) <= 8192, "8 KiB of stack: a host thread's may be small");
+        alignas(32) float tab[Chunk * Tab * RN];
         for (int64_t rb = r0; rb < r1; rb += row_block) {
             const int64_t re = rb + row_block < r1 ? rb + row_block : r1;
             for (int i = 0; i < na; i += RN) {
                 const int rn = na - i < RN ? na - i : RN;
                 const uint8_t* ap[RN];
                 pad_acts<RN>(a + i, rn, ap);
-                for (auto& g : part)
-                    for (fv& v : g) v = P::fzero();
-                for (int64_t c0 = 0; c0 < nb; c0 += chunk) {
-                    const int64_t c1 = c0 + chunk < nb ? c0 + chunk : nb;
-                    for (int64_t b = c0; b < c1; ++b) {
-                        float* t = tab + (b - c0) * 2 * RN;
-                        for (int j = 0; j < RN; ++j) {
-                            const moe::block_q8_0& yb = rows<moe::block_q8_0>(ap, j)[b];
-                            t[j] = P::h2f(yb.d);
-                            const int32_t sy8 = -8 * P::hsum32(P::dot_u(P::zero(), P::set8(1), P::load(yb.qs)));
-                            std::memcpy(t + RN + j, &sy8, sizeof sy8);
-                        }
-                    }
-                    for (int64_t r = rb, g = 0; r < re; r += 8, ++g) {
-                        if constexpr (Packed) {
-                            q4_0x8_rows<RN>(w + static_cast<size_t>(r) * wrb, ap, c0, c1, tab, part[g]);
-                        } else {
-                            const int rm = re - r < 8 ? static_cast<int>(re - r) : 8;
-                            const uint8_t* wp[8];
-                            pad_rows<8>(w, wrb, r, rm, wp);
-                            q4_0_rows8<RN>(wp, wrb, ap, c0, c1, tab, part[g]);
-                        }
-                    }
+                for (int64_t c0 = 0; c0 < nb; c0 += Chunk) {
+                    const int64_t c1 = c0 + Chunk < nb ? c0 + Chunk : nb;
+                    fill(ap, c0, c1, tab);
+                    run(rb, re, ap, c0, c1, static_cast<const float*>(tab));
                 }
-                for (int64_t r = rb, g = 0; r < re; r += 8, ++g) {
-                    const int rm = re - r < 8 ? static_cast<int>(re - r) : 8;
-                    for (int j = 0; j < rn; ++j) {
-                        alignas(32) float res[8];
-                        P::fstoreu(res, part[g][j]);
-                        for (int ii = 0; ii < rm; ++ii) out[i + j][r + ii] = res[ii];
-                    }
-                }
+                done(rb, re, i, rn);
             }
         }
+    }
+
+    // Stores lanes 0 .. rm - 1 of v as rows r .. r + rm - 1 of out row `o`, and clears v.
+    static void store_lanes(fv& v, float* o, int64_t r, int rm) noexcept {
+        alignas(32) float res[8];
+        P::fstoreu(res, v);
+        for (int ii = 0; ii < rm; ++ii) o[r + ii] = res[ii];
+        v = P::fzero();
+    }
+
+    // q4_0 with the eight weight rows in the lanes (lanes_tile's loops; short row groups padded as in tile_q4_0_n).
+    // tab per block: RN activation scales, then RN values -8 * sum(y). Packed: w holds repack_q4_0x8's layout (r0,
+    // r1 multiples of 8), else GGUF rows.
+    template <int RN, bool Packed>
+    static void tile_q4_0_lanes(const uint8_t* w, size_t wrb, int64_t r0, int64_t r1, const uint8_t* const* a,
+                                int na, float* const* out, int64_t k) noexcept {
+        fv part[8][RN];
+        for (auto& g : part)
+            for (fv& v : g) v = P::fzero();
+        auto fill = [](const uint8_t* const* ap, int64_t c0, int64_t c1, float* tab) {
+            for (int64_t b = c0; b < c1; ++b, tab += 2 * RN)
+                for (int j = 0; j < RN; ++j) {
+                    const moe::block_q8_0& yb = rows<moe::block_q8_0>(ap, j)[b];
+                    tab[j] = P::h2f(yb.d);
+                    const int32_t sy8 = -8 * P::hsum32(P::dot_u(P::zero(), P::set8(1), P::load(yb.qs)));
+                    std::memcpy(tab + RN + j, &sy8, sizeof sy8);
+                }
+        };
+        auto run = [&](int64_t rb, int64_t re, const uint8_t* const* ap, int64_t c0, int64_t c1, const float* tab) {
+            for (int64_t r = rb, g = 0; r < re; r += 8, ++g) {
+                if constexpr (Packed) {
+                    q4_0x8_rows<RN>(w + static_cast<size_t>(r) * wrb, ap, c0, c1, tab, part[g]);
+                } else {
+                    const uint8_t* wp[8];
+                    pad_rows<8>(w, wrb, r, re - r < 8 ? static_cast<int>(re - r) : 8, wp);
+                    q4_0_rows8<RN>(wp, wrb, ap, c0, c1, tab, part[g]);
+                }
+            }
+        };
+        auto done = [&](int64_t rb, int64_t re, int i, int rn) {
+            for (int64_t r = rb, g = 0; r < re; r += 8, ++g)
+                for (int j = 0; j < RN; ++j)
+                    if (j < rn) store_lanes(part[g][j], out[i + j], r, re - r < 8 ? static_cast<int>(re - r) : 8);
+                    else part[g][j] = P::fzero();
+        };
+        lanes_tile<RN, 1024 / RN, 2>(r0, r1, a, na, k / moe::qk4_0, fill, run, done);
     }
 
     static void tile_q4_0(const uint8_t* w, size_t wrb, int64_t r0, int64_t r1, const uint8_t* const* a, int na,
@@ -445,52 +469,42 @@ struct dots {
             for (int m = 0; m < 8; ++m) acc_io[j][m] = acc[j][m];
     }
 
-    // The tile_fn over repack_q8_0x8's layout (r0, r1 multiples of 8): 64-row blocks, activations RN (1 or 2) at a
-    // time, blocks in chunks whose table fits 8 KiB of stack; each row's eight lanes summed as the reference's hsum.
+    // The tile_fn over repack_q8_0x8's layout (r0, r1 multiples of 8) in lanes_tile's loops, activations RN (1 or
+    // 2) at a time; each row's eight lanes are summed at the end as the reference's hsum.
     template <int RN>
     static void tile_q8_0x8_n(const uint8_t* w, size_t wrb, int64_t r0, int64_t r1, const uint8_t* const* a, int na,
                               float* const* out, int64_t k) noexcept {
-        constexpr int64_t row_block = 64, chunk = 224 / RN;
-        const int64_t nb = k / moe::qk8_0;
-        alignas(32) float tab[chunk * 9 * RN];
-        for (int64_t rb = r0; rb < r1; rb += row_block) {
-            const int64_t re = rb + row_block < r1 ? rb + row_block : r1;
-            for (int i = 0; i < na; i += RN) {
-                const int rn = na - i < RN ? na - i : RN;
-                const uint8_t* ap[RN];
-                pad_acts<RN>(a + i, rn, ap);
-                fv acc[row_block / 8][RN][8];
-                for (auto& g : acc)
-                    for (auto& j : g)
-                        for (fv& v : j) v = P::fzero();
-                for (int64_t c0 = 0; c0 < nb; c0 += chunk) {
-                    const int64_t c1 = c0 + chunk < nb ? c0 + chunk : nb;
-                    for (int64_t b = c0; b < c1; ++b) {
-                        float* t = tab + (b - c0) * 9 * RN;
-                        for (int j = 0; j < RN; ++j) {
-                            const moe::block_q8_0& yb = rows<moe::block_q8_0>(ap, j)[b];
-                            t[j] = P::h2f(yb.d);
-                            const iv sums = P::dot_u(P::zero(), P::set8(1), P::load(yb.qs));  // per four values
-                            alignas(32) int32_t c[8];
-                            std::memcpy(c, &sums, sizeof c);
-                            for (int m = 0; m < 8; ++m) c[m] = -128 * c[m];
-                            std::memcpy(t + RN + 8 * j, c, sizeof c);
-                        }
-                    }
-                    for (int64_t r = rb, g = 0; r < re; r += 8, ++g)
-                        q8_0x8_rows<RN>(w + static_cast<size_t>(r) * wrb, ap, c0, c1, tab, acc[g]);
+        fv acc[8][RN][8];
+        for (auto& g : acc)
+            for (auto& j : g)
+                for (fv& v : j) v = P::fzero();
+        auto fill = [](const uint8_t* const* ap, int64_t c0, int64_t c1, float* tab) {
+            for (int64_t b = c0; b < c1; ++b, tab += 9 * RN)
+                for (int j = 0; j < RN; ++j) {
+                    const moe::block_q8_0& yb = rows<moe::block_q8_0>(ap, j)[b];
+                    tab[j] = P::h2f(yb.d);
+                    const iv sums = P::dot_u(P::zero(), P::set8(1), P::load(yb.qs));  // per four values
+                    alignas(32) int32_t c[8];
+                    std::memcpy(c, &sums, sizeof c);
+                    for (int m = 0; m < 8; ++m) c[m] = -128 * c[m];
+                    std::memcpy(tab + RN + 8 * j, c, sizeof c);
                 }
-                for (int64_t r = rb, g = 0; r < re; r += 8, ++g)
-                    for (int j = 0; j < rn; ++j) {
-                        const fv (&l)[8] = acc[g][j];  // the reference's hsum, lane by lane
-                        const fv sum = P::fadd(P::fadd(P::fadd(l[0], l[4]), P::fadd(l[2], l[6])),
-                                               P::fadd(P::fadd(l[1], l[5]), P::fadd(l[3], l[7])));
-                        alignas(32) float res[8];
-                        P::fstoreu(res, sum);
-                        for (int ii = 0; ii < 8; ++ii) out[i + j][r + ii] = res[ii];
-                    }
-            }
-        }
+        };
+        auto run = [&](int64_t rb, int64_t re, const uint8_t* const* ap, int64_t c0, int64_t c1, const float* tab) {
+            for (int64_t r = rb, g = 0; r < re; r += 8, ++g)
+                q8_0x8_rows<RN>(w + static_cast<size_t>(r) * wrb, ap, c0, c1, tab, acc[g]);
+        };
+        auto done = [&](int64_t rb, int64_t re, int i, int rn) {
+            for (int64_t r = rb, g = 0; r < re; r += 8, ++g)
+                for (int j = 0; j < RN; ++j) {
+                    fv(&l)[8] = acc[g][j];  // the reference's hsum, lane by lane
+                    fv sum = P::fadd(P::fadd(P::fadd(l[0], l[4]), P::fadd(l[2], l[6])),
+                                     P::fadd(P::fadd(l[1], l[5]), P::fadd(l[3], l[7])));
+                    if (j < rn) store_lanes(sum, out[i + j], r, 8);
+                    for (fv& v : l) v = P::fzero();
+                }
+        };
+        lanes_tile<RN, 224 / RN, 9>(r0, r1, a, na, k / moe::qk8_0, fill, run, done);
     }
     static void tile_q8_0x8(const uint8_t* w, size_t wrb, int64_t r0, int64_t r1, const uint8_t* const* a, int na,
                             float* const* out, int64_t k) noexcept {
@@ -522,46 +536,36 @@ struct dots {
         }
     }
 
-    // The tile_fn over repack_h16x8's layout (r0, r1 multiples of 8): 64-row blocks as tile_q4_0_lanes, 8 / RN
-    // groups of eight rows per pass (one at a time for a block's last short run), activations converted to floats
-    // in chunks that fit a table on the stack.
+    // The tile_fn over repack_h16x8's layout (r0, r1 multiples of 8) in lanes_tile's loops (k's "blocks" are its
+    // elements), 8 / RN groups of eight rows per pass (one at a time for a block's last short run); tab: the
+    // activations' elements as floats.
     template <bool BF, int RN>
     static void tile_h16x8_n(const uint8_t* w, size_t wrb, int64_t r0, int64_t r1, const uint8_t* const* a, int na,
                              float* const* out, int64_t k) noexcept {
         constexpr int G = 8 / RN;
-        constexpr int64_t row_block = 64, chunk = 2048 / RN;  // the table: 8 KiB of stack
-        alignas(32) float tab[chunk * RN];
         const size_t gb = 8 * wrb;
-        for (int64_t rb = r0; rb < r1; rb += row_block) {
-            const int64_t re = rb + row_block < r1 ? rb + row_block : r1;
-            for (int i = 0; i < na; i += RN) {
-                const int rn = na - i < RN ? na - i : RN;
-                const uint8_t* ap[RN];
-                pad_acts<RN>(a + i, rn, ap);
-                fv acc[row_block / 8][RN];
-                for (auto& g : acc)
-                    for (fv& v : g) v = P::fzero();
-                for (int64_t c0 = 0; c0 < k; c0 += chunk) {
-                    const int64_t c1 = c0 + chunk < k ? c0 + chunk : k;
-                    for (int j = 0; j < RN; ++j) {
-                        const auto* y = reinterpret_cast<const uint16_t*>(ap[j]);
-                        for (int64_t e = c0; e < c1; ++e)
-                            tab[(e - c0) * RN + j] = BF ? moe::bf16_to_f32(y[e]) : P::h2f(y[e]);
-                    }
-                    int64_t r = rb, g = 0;
-                    for (; r + 8 * G <= re; r += 8 * G, g += G)
-                        h16x8_rows<BF, G, RN>(w + static_cast<size_t>(r) * wrb, gb, tab, c0, c1, acc + g);
-                    for (; r < re; r += 8, ++g)
-                        h16x8_rows<BF, 1, RN>(w + static_cast<size_t>(r) * wrb, gb, tab, c0, c1, acc + g);
-                }
-                for (int64_t r = rb, g = 0; r < re; r += 8, ++g)
-                    for (int j = 0; j < rn; ++j) {
-                        alignas(32) float res[8];
-                        P::fstoreu(res, acc[g][j]);
-                        for (int ii = 0; ii < 8; ++ii) out[i + j][r + ii] = res[ii];
-                    }
+        fv acc[8][RN];
+        for (auto& g : acc)
+            for (fv& v : g) v = P::fzero();
+        auto fill = [](const uint8_t* const* ap, int64_t c0, int64_t c1, float* tab) {
+            for (int j = 0; j < RN; ++j) {
+                const auto* y = reinterpret_cast<const uint16_t*>(ap[j]);
+                for (int64_t e = c0; e < c1; ++e) tab[(e - c0) * RN + j] = BF ? moe::bf16_to_f32(y[e]) : P::h2f(y[e]);
             }
-        }
+        };
+        auto run = [&](int64_t rb, int64_t re, const uint8_t* const*, int64_t c0, int64_t c1, const float* tab) {
+            int64_t r = rb, g = 0;
+            for (; r + 8 * G <= re; r += 8 * G, g += G)
+                h16x8_rows<BF, G, RN>(w + static_cast<size_t>(r) * wrb, gb, tab, c0, c1, acc + g);
+            for (; r < re; r += 8, ++g) h16x8_rows<BF, 1, RN>(w + static_cast<size_t>(r) * wrb, gb, tab, c0, c1, acc + g);
+        };
+        auto done = [&](int64_t rb, int64_t re, int i, int rn) {
+            for (int64_t r = rb, g = 0; r < re; r += 8, ++g)
+                for (int j = 0; j < RN; ++j)
+                    if (j < rn) store_lanes(acc[g][j], out[i + j], r, 8);
+                    else acc[g][j] = P::fzero();
+        };
+        lanes_tile<RN, 2048 / RN, 1>(r0, r1, a, na, k, fill, run, done);
     }
     template <bool BF>
     static void tile_h16x8(const uint8_t* w, size_t wrb, int64_t r0, int64_t r1, const uint8_t* const* a, int na,
