@@ -394,7 +394,9 @@ TEST_CASE("session: weights the CPU repacks at load give the file layout's logit
                                                                        {"packed_q8_0.gguf", small_spec(moe::dtype::q8_0)},
                                                                        {"packed_f16.gguf", small_spec(moe::dtype::f16)},
                                                                        {"packed_bf16.gguf", small_spec(moe::dtype::bf16)}};
-    for (const auto& [name, spec] : models) {
+    for (const auto& entry : models) {
+        const char* name = entry.first;  // not a structured binding: clang's C++17 cannot capture those (CAPTURE)
+        const moe::testgen::model_spec& spec = entry.second;
         CAPTURE(name);
         const std::string path = write_model(name, spec);
         moe::model_params plain_params;
