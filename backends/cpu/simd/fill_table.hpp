@@ -1,9 +1,9 @@
 // fill_table.hpp — puts an ISA's kernels into the dispatch table: one tile per weight type that has a kernel.
-// Before: prims_<isa>.hpp (included first by the caller), kernels_impl.hpp, quant_act.hpp. After: kernels_avx2.cpp,
-// kernels_avx512.cpp and kernels_neon.cpp call fill_kernels, each compiled with its own ISA flags; all internal.
+// Before: prims_<isa>.hpp (included first by the caller), kernels_impl.hpp, kernels_packed.hpp, quant_act.hpp.
+// After: kernels_avx2.cpp, kernels_avx512.cpp and kernels_neon.cpp call fill_kernels, each with its own ISA flags.
 #pragma once
 
-#include "backends/cpu/simd/kernels_impl.hpp"
+#include "backends/cpu/simd/kernels_packed.hpp"
 #include "backends/cpu/simd/quant_act.hpp"
 
 namespace {
@@ -11,6 +11,7 @@ namespace {
 template <class P, class A>
 void fill_kernels(moe::cpu::simd::kernel_table& t) noexcept {
     using D = dots<P>;
+    using K = packed_dots<P>;
     using Q = quant_act<A, P>;
     using moe::dtype;
     t.q8_0 = &Q::q8_0;
@@ -19,10 +20,10 @@ void fill_kernels(moe::cpu::simd::kernel_table& t) noexcept {
     auto set = [&](dtype type, moe::cpu::simd::tile_fn f) { t.tile[static_cast<int>(type)] = f; };
     set(dtype::q8_0, &D::tile_q8_0);
     set(dtype::q4_0, &D::tile_q4_0);
-    t.q4_0x8 = &D::tile_q4_0x8;
-    if constexpr (P::exact_dot_u) t.q8_0x8 = &D::tile_q8_0x8;
-    t.f16x8 = &D::template tile_h16x8<false>;
-    t.bf16x8 = &D::template tile_h16x8<true>;
+    t.q4_0x8 = &K::tile_q4_0x8;
+    if constexpr (P::exact_dot_u) t.q8_0x8 = &K::tile_q8_0x8;
+    t.f16x8 = &K::template tile_h16x8<false>;
+    t.bf16x8 = &K::template tile_h16x8<true>;
     set(dtype::iq4_nl, &D::template tile<typename D::iq4_nl>);
     set(dtype::mxfp4, &D::template tile<typename D::mxfp4>);
     set(dtype::q4_k, &D::tile_q4_k);

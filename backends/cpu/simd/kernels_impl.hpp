@@ -25,6 +25,9 @@
 
 namespace {
 
+template <class P>
+struct packed_dots;  // kernels_packed.hpp: the tiles over repacked weights
+
 // Each dot<NA> computes NA activation rows against one weight row, so the weight bytes are unpacked once for NA
 // tokens; every row's own arithmetic is exactly that of a single-row dot.
 template <class P>
@@ -303,38 +306,6 @@ struct dots {
         }
     }
 
-    // The same over eight rows repacked by repack_q4_0x8 (grp: the group's first block): the layout already is the
-    // lanes' order, so each block is four loads, their low and high nibbles, and one load of the eight scales.
-    template <int RN>
-    static void q4_0x8_rows(const uint8_t* grp, const uint8_t* const* a, int64_t b0, int64_t b1, const float* tab,
-                            fv* s_io) noexcept {
-        const moe::block_q8_0* y[RN];
-        fv s[RN];  // the sums in registers for the whole pass
-        MOE_SIMD_UNROLL
-        for (int j = 0; j < RN; ++j) y[j] = rows<moe::block_q8_0>(a, j), s[j] = s_io[j];
-        const uint8_t* p = grp + static_cast<size_t>(b0) * moe::cpu::simd::q4_0x8_block_bytes;
-        for (int64_t b = b0; b < b1; ++b, tab += 2 * RN, p += moe::cpu::simd::q4_0x8_block_bytes) {
-            if constexpr (RN <= 2) {
-                // decode reads each weight byte once: asking 32 blocks (4.5 KiB) ahead keeps more of the memory's
-                // parallelism busy than the hardware prefetcher does on its own (olmoe tg +15-30 % at 2 threads)
-                constexpr size_t ahead = 32 * moe::cpu::simd::q4_0x8_block_bytes;
-                __builtin_prefetch(p + ahead);
-                __builtin_prefetch(p + ahead + 64);
-                __builtin_prefetch(p + ahead + 128);
-            }
-            iv v[8];
-            MOE_SIMD_UNROLL
-            for (int m = 0; m < 4; ++m) {
-                const iv q = P::load(p + 32 * m);
-                v[m] = P::lo4(q);
-                v[m + 4] = P::hi4(q);
-            }
-            q4_0_lanes_block<RN>(v, P::h2f8c(reinterpret_cast<const uint16_t*>(p + 128)), y, b, tab, s);
-        }
-        MOE_SIMD_UNROLL
-        for (int j = 0; j < RN; ++j) s_io[j] = s[j];
-    }
-
     // The loops of the rows-in-lanes tiles: 64-row blocks (the rows' bytes stay in L2 while every group of RN
     // activations passes), RN activation rows at a time (a short group repeats its last row), and the blocks of k in
     // chunks of Chunk whose per-activation table (Tab floats per block, filled by fill(ap, c0, c1, tab)) fits 8 KiB
@@ -391,7 +362,7 @@ struct dots {
         auto run = [&](int64_t rb, int64_t re, const uint8_t* const* ap, int64_t c0, int64_t c1, const float* tab) {
             for (int64_t r = rb, g = 0; r < re; r += 8, ++g) {
                 if constexpr (Packed) {
-                    q4_0x8_rows<RN>(w + static_cast<size_t>(r) * wrb, ap, c0, c1, tab, part[g]);
+                    packed_dots<P>::template q4_0x8_rows<RN>(w + static_cast<size_t>(r) * wrb, ap, c0, c1, tab, part[g]);
                 } else {
                     const uint8_t* wp[8];
                     pad_rows<8>(w, wrb, r, re - r < 8 ? static_cast<int>(re - r) : 8, wp);
@@ -416,166 +387,6 @@ struct dots {
         else if (na < 8) tile_q4_0_lanes<4, false>(w, wrb, r0, r1, a, na, out, k);
         else tile_q4_0_lanes<P::tile_acts_rows8, false>(w, wrb, r0, r1, a, na, out, k);
     }
-    // The tile_fn over repack_q4_0x8's layout: every activation count goes through the lanes kernel (group g of
-    // the rows starts 8 * g row-lengths in, as GGUF's row 8g does).
-    static void tile_q4_0x8(const uint8_t* w, size_t wrb, int64_t r0, int64_t r1, const uint8_t* const* a, int na,
-                            float* const* out, int64_t k) noexcept {
-        if (na == 1) tile_q4_0_lanes<1, true>(w, wrb, r0, r1, a, na, out, k);
-        else if (na == 2) tile_q4_0_lanes<2, true>(w, wrb, r0, r1, a, na, out, k);
-        else if (na < 8) tile_q4_0_lanes<4, true>(w, wrb, r0, r1, a, na, out, k);
-        else tile_q4_0_lanes<P::tile_acts_rows8, true>(w, wrb, r0, r1, a, na, out, k);
-    }
-
-    // q8_0 weights repacked by repack_q8_0x8 (rows in the lanes, quants + 128 as unsigned): vector m of a block
-    // holds values 4m..4m+3 of the eight rows, so a product with the activation's four values broadcast, started
-    // from -128 * their sum, is each row's reference lane m (sum of products 4m..4m+3), exactly; acc[j][m] then
-    // takes the reference's fma(dx * dy, float(lane m)) per row lane. tab per block: RN activation scales (float),
-    // then RN x 8 values -128 * sum(y[4m..4m+3]) (int32).
-    template <int RN>
-    static void q8_0x8_rows(const uint8_t* grp, const uint8_t* const* a, int64_t b0, int64_t b1, const float* tab,
-                            fv (*acc_io)[8]) noexcept {
-        const moe::block_q8_0* y[RN];
-        fv acc[RN][8];
-        MOE_SIMD_UNROLL
-        for (int j = 0; j < RN; ++j) {
-            y[j] = rows<moe::block_q8_0>(a, j);
-            MOE_SIMD_UNROLL
-            for (int m = 0; m < 8; ++m) acc[j][m] = acc_io[j][m];
-        }
-        constexpr size_t bb = moe::cpu::simd::q8_0x8_block_bytes;
-        const uint8_t* p = grp + static_cast<size_t>(b0) * bb;
-        for (int64_t b = b0; b < b1; ++b, tab += 9 * RN, p += bb) {
-            if constexpr (RN == 1) {  // decode: ahead in the stream, as the q4_0x8 decode kernel
-                for (int l = 0; l < 5; ++l) __builtin_prefetch(p + 16 * bb + 64 * l);
-            }
-            iv v[8];
-            MOE_SIMD_UNROLL
-            for (int m = 0; m < 8; ++m) v[m] = P::load(p + 32 * m);
-            const fv dx = P::h2f8c(reinterpret_cast<const uint16_t*>(p + 256));
-            MOE_SIMD_UNROLL
-            for (int j = 0; j < RN; ++j) {
-                const fv d = P::fmul(dx, P::fset1(tab[j]));
-                const auto* corr = reinterpret_cast<const int8_t*>(tab + RN + 8 * j);
-                MOE_SIMD_UNROLL
-                for (int m = 0; m < 8; ++m) {
-                    const iv s = P::dot_u(P::bcast32(corr + 4 * m), v[m], P::bcast32(y[j][b].qs + 4 * m));
-                    acc[j][m] = P::fmadd_v(d, s, acc[j][m]);
-                }
-            }
-        }
-        MOE_SIMD_UNROLL
-        for (int j = 0; j < RN; ++j)
-            MOE_SIMD_UNROLL
-            for (int m = 0; m < 8; ++m) acc_io[j][m] = acc[j][m];
-    }
-
-    // The tile_fn over repack_q8_0x8's layout (r0, r1 multiples of 8) in lanes_tile's loops, activations RN (1 or
-    // 2) at a time; each row's eight lanes are summed at the end as the reference's hsum.
-    template <int RN>
-    static void tile_q8_0x8_n(const uint8_t* w, size_t wrb, int64_t r0, int64_t r1, const uint8_t* const* a, int na,
-                              float* const* out, int64_t k) noexcept {
-        fv acc[8][RN][8];
-        for (auto& g : acc)
-            for (auto& j : g)
-                for (fv& v : j) v = P::fzero();
-        auto fill = [](const uint8_t* const* ap, int64_t c0, int64_t c1, float* tab) {
-            for (int64_t b = c0; b < c1; ++b, tab += 9 * RN)
-                for (int j = 0; j < RN; ++j) {
-                    const moe::block_q8_0& yb = rows<moe::block_q8_0>(ap, j)[b];
-                    tab[j] = P::h2f(yb.d);
-                    const iv sums = P::dot_u(P::zero(), P::set8(1), P::load(yb.qs));  // per four values
-                    alignas(32) int32_t c[8];
-                    std::memcpy(c, &sums, sizeof c);
-                    for (int m = 0; m < 8; ++m) c[m] = -128 * c[m];
-                    std::memcpy(tab + RN + 8 * j, c, sizeof c);
-                }
-        };
-        auto run = [&](int64_t rb, int64_t re, const uint8_t* const* ap, int64_t c0, int64_t c1, const float* tab) {
-            for (int64_t r = rb, g = 0; r < re; r += 8, ++g)
-                q8_0x8_rows<RN>(w + static_cast<size_t>(r) * wrb, ap, c0, c1, tab, acc[g]);
-        };
-        auto done = [&](int64_t rb, int64_t re, int i, int rn) {
-            for (int64_t r = rb, g = 0; r < re; r += 8, ++g)
-                for (int j = 0; j < RN; ++j) {
-                    fv(&l)[8] = acc[g][j];  // the reference's hsum, lane by lane
-                    fv sum = P::fadd(P::fadd(P::fadd(l[0], l[4]), P::fadd(l[2], l[6])),
-                                     P::fadd(P::fadd(l[1], l[5]), P::fadd(l[3], l[7])));
-                    if (j < rn) store_lanes(sum, out[i + j], r, 8);
-                    for (fv& v : l) v = P::fzero();
-                }
-        };
-        lanes_tile<RN, 224 / RN, 9>(r0, r1, a, na, k / moe::qk8_0, fill, run, done);
-    }
-    static void tile_q8_0x8(const uint8_t* w, size_t wrb, int64_t r0, int64_t r1, const uint8_t* const* a, int na,
-                            float* const* out, int64_t k) noexcept {
-        if (na == 1) tile_q8_0x8_n<1>(w, wrb, r0, r1, a, na, out, k);
-        else tile_q8_0x8_n<2>(w, wrb, r0, r1, a, na, out, k);
-    }
-
-    // f16 / bf16 weights repacked by repack_h16x8 (element e of eight rows in 16 bytes): each row's reference sum,
-    // s += float(x[e]) * float(y[e]) with e in order, runs in the row's lane. G groups of eight rows meet RN
-    // activation rows at once, so G * RN chains of dependent additions overlap. ya: the activations' elements as
-    // floats, RN per element from e0 on.
-    template <bool BF, int G, int RN>
-    static void h16x8_rows(const uint8_t* grp, size_t group_bytes, const float* ya, int64_t e0, int64_t e1,
-                           fv (*acc)[RN]) noexcept {
-        const uint8_t* p = grp + static_cast<size_t>(e0) * 16;
-        for (int64_t e = e0; e < e1; ++e, ya += RN, p += 16) {
-            fv x[G];
-            MOE_SIMD_UNROLL
-            for (int g = 0; g < G; ++g) {
-                const auto* h = reinterpret_cast<const uint16_t*>(p + g * group_bytes);
-                x[g] = BF ? P::bf2f8c(h) : P::h2f8c(h);
-            }
-            MOE_SIMD_UNROLL
-            for (int j = 0; j < RN; ++j) {
-                const fv y = P::fset1(ya[j]);
-                MOE_SIMD_UNROLL
-                for (int g = 0; g < G; ++g) acc[g][j] = P::fadd(acc[g][j], P::fmul(x[g], y));
-            }
-        }
-    }
-
-    // The tile_fn over repack_h16x8's layout (r0, r1 multiples of 8) in lanes_tile's loops (k's "blocks" are its
-    // elements), 8 / RN groups of eight rows per pass (one at a time for a block's last short run); tab: the
-    // activations' elements as floats.
-    template <bool BF, int RN>
-    static void tile_h16x8_n(const uint8_t* w, size_t wrb, int64_t r0, int64_t r1, const uint8_t* const* a, int na,
-                             float* const* out, int64_t k) noexcept {
-        constexpr int G = 8 / RN;
-        const size_t gb = 8 * wrb;
-        fv acc[8][RN];
-        for (auto& g : acc)
-            for (fv& v : g) v = P::fzero();
-        auto fill = [](const uint8_t* const* ap, int64_t c0, int64_t c1, float* tab) {
-            for (int j = 0; j < RN; ++j) {
-                const auto* y = reinterpret_cast<const uint16_t*>(ap[j]);
-                for (int64_t e = c0; e < c1; ++e) tab[(e - c0) * RN + j] = BF ? moe::bf16_to_f32(y[e]) : P::h2f(y[e]);
-            }
-        };
-        auto run = [&](int64_t rb, int64_t re, const uint8_t* const*, int64_t c0, int64_t c1, const float* tab) {
-            int64_t r = rb, g = 0;
-            for (; r + 8 * G <= re; r += 8 * G, g += G)
-                h16x8_rows<BF, G, RN>(w + static_cast<size_t>(r) * wrb, gb, tab, c0, c1, acc + g);
-            for (; r < re; r += 8, ++g) h16x8_rows<BF, 1, RN>(w + static_cast<size_t>(r) * wrb, gb, tab, c0, c1, acc + g);
-        };
-        auto done = [&](int64_t rb, int64_t re, int i, int rn) {
-            for (int64_t r = rb, g = 0; r < re; r += 8, ++g)
-                for (int j = 0; j < RN; ++j)
-                    if (j < rn) store_lanes(acc[g][j], out[i + j], r, 8);
-                    else acc[g][j] = P::fzero();
-        };
-        lanes_tile<RN, 2048 / RN, 1>(r0, r1, a, na, k, fill, run, done);
-    }
-    template <bool BF>
-    static void tile_h16x8(const uint8_t* w, size_t wrb, int64_t r0, int64_t r1, const uint8_t* const* a, int na,
-                           float* const* out, int64_t k) noexcept {
-        if (na == 1) tile_h16x8_n<BF, 1>(w, wrb, r0, r1, a, na, out, k);
-        else if (na == 2) tile_h16x8_n<BF, 2>(w, wrb, r0, r1, a, na, out, k);
-        else if (na < 8) tile_h16x8_n<BF, 4>(w, wrb, r0, r1, a, na, out, k);
-        else tile_h16x8_n<BF, 8>(w, wrb, r0, r1, a, na, out, k);
-    }
-
     struct iq4_nl_values {
         static iv get(const moe::block_iq4_nl& b) noexcept { return P::lut(moe::iq4nl_values, P::nibbles16(b.qs)); }
     };
