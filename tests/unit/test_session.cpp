@@ -395,7 +395,7 @@ TEST_CASE("session: weights the CPU repacks at load give the file layout's logit
                                                                        {"packed_f16.gguf", small_spec(moe::dtype::f16)},
                                                                        {"packed_bf16.gguf", small_spec(moe::dtype::bf16)}};
     for (const auto& entry : models) {
-        const char* name = entry.first;  // not a structured binding: clang's C++17 cannot capture those (CAPTURE)
+        const std::string name = entry.first;  // not a structured binding: clang's C++17 cannot capture those
         const moe::testgen::model_spec& spec = entry.second;
         CAPTURE(name);
         const std::string path = write_model(name, spec);
@@ -405,8 +405,13 @@ TEST_CASE("session: weights the CPU repacks at load give the file layout's logit
         REQUIRE(packed.ok());
         REQUIRE(plain.ok());
         CHECK(plain->info().packed_bytes == 0);
-        if (moe::cpu::simd::active().q4_0x8 != nullptr && moe::cpu::simd::active().f16x8 != nullptr)
-            CHECK(packed->info().packed_bytes > 0);
+        const moe::cpu::simd::kernel_table& kt = moe::cpu::simd::active();  // a kernel for the layout: packed
+        const moe::dtype t = spec.weight_type;
+        const bool has_kernel = t == moe::dtype::q4_0 ? kt.q4_0x8 != nullptr
+                                : t == moe::dtype::q8_0 ? kt.q8_0x8 != nullptr  // AVX-512 VNNI only
+                                : t == moe::dtype::f16  ? kt.f16x8 != nullptr
+                                                        : kt.bf16x8 != nullptr;
+        CHECK((packed->info().packed_bytes > 0) == has_kernel);
         const int64_t V = packed->info().n_vocab;
         for (int threads : {1, 2}) {
             CAPTURE(threads);
