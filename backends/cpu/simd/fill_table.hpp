@@ -1,5 +1,5 @@
 // fill_table.hpp — puts an ISA's kernels into the dispatch table: one tile per weight type that has a kernel.
-// Before: prims_<isa>.hpp (included first by the caller), kernels_impl.hpp, kernels_packed.hpp, quant_act.hpp.
+// Before: prims_<isa>.hpp (included first by the caller; prims_x86_512.hpp too on AVX-512), kernels_impl.hpp, kernels_packed.hpp, quant_act.hpp.
 // After: kernels_avx2.cpp, kernels_avx512.cpp and kernels_neon.cpp call fill_kernels, each with its own ISA flags.
 #pragma once
 
@@ -8,10 +8,12 @@
 
 namespace {
 
-template <class P, class A>
+// P: the eight-lane primitives; PK: those of the tiles over packed weights (prims_x86_512.hpp's sixteen lanes on
+// AVX-512, where two eight-row groups fit one register; otherwise P).
+template <class P, class A, class PK = P>
 void fill_kernels(moe::cpu::simd::kernel_table& t) noexcept {
     using D = dots<P>;
-    using K = packed_dots<P>;
+    using K = packed_dots<PK>;
     using Q = quant_act<A, P>;
     using moe::dtype;
     t.q8_0 = &Q::q8_0;
@@ -21,7 +23,7 @@ void fill_kernels(moe::cpu::simd::kernel_table& t) noexcept {
     set(dtype::q8_0, &D::tile_q8_0);
     set(dtype::q4_0, &D::tile_q4_0);
     t.q4_0x8 = &K::tile_q4_0x8;
-    if constexpr (P::exact_dot_u) t.q8_0x8 = &K::tile_q8_0x8;
+    if constexpr (PK::exact_dot_u) t.q8_0x8 = &K::tile_q8_0x8;
     t.f16x8 = &K::template tile_h16x8<false>;
     t.bf16x8 = &K::template tile_h16x8<true>;
     set(dtype::iq4_nl, &D::template tile<typename D::iq4_nl>);

@@ -1,5 +1,6 @@
 // kernels_avx512.cpp — the AVX-512 (F/BW/VL/VNNI) kernel table: the same eight-lane float order as AVX2, integer
-// products through vpdpbusd / vpdpwssd, activation quantizers on 512-bit batches. Only this file has those flags.
+// products through vpdpbusd / vpdpwssd, activation quantizers on 512-bit batches, and the packed-weight tiles
+// sixteen rows per register (two eight-row groups). Only this file has those flags.
 // Before: prims_x86.hpp, kernels_impl.hpp, quant_act.hpp. After: dispatch.cpp installs it on AVX-512 VNNI CPUs.
 #include "backends/cpu/simd/simd.hpp"
 
@@ -10,10 +11,11 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #endif
 #include "backends/cpu/simd/prims_x86.hpp"
+#include "backends/cpu/simd/prims_x86_512.hpp"
 #include "backends/cpu/simd/fill_table.hpp"
 
 bool moe::cpu::simd::fill_avx512(kernel_table& t) noexcept {
-    fill_kernels<x86_prims<true>, xsimd::avx512bw>(t);
+    fill_kernels<x86_prims<true>, xsimd::avx512bw, x86_prims16>(t);
     return true;
 }
 #else

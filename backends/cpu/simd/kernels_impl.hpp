@@ -13,6 +13,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <type_traits>
 
 // Fully unrolls a loop of compile-time trip count, so the register tiles' arrays stay in registers.
 #if defined(__clang__)
@@ -28,12 +29,49 @@ namespace {
 template <class P>
 struct packed_dots;  // kernels_packed.hpp: the tiles over repacked weights
 
+// The eight-lane primitives of P: P itself, or P::narrow for the sixteen-lane ones (prims_x86_512.hpp), which only
+// the packed tiles use; per-activation tables and single 32-byte blocks are always done eight lanes wide.
+template <class P, class = void>
+struct narrow_of {
+    using type = P;
+};
+template <class P>
+struct narrow_of<P, std::void_t<typename P::narrow>> {
+    using type = typename P::narrow;
+};
+
 // Each dot<NA> computes NA activation rows against one weight row, so the weight bytes are unpacked once for NA
 // tokens; every row's own arithmetic is exactly that of a single-row dot.
 template <class P>
 struct dots {
     using iv = typename P::iv;
     using fv = typename P::fv;
+    using N = typename narrow_of<P>::type;
+    // Lanes per vector: 8, or 16 where P holds two of the loader's eight-row groups side by side (rows-in-lanes
+    // tiles over packed weights only).
+    static constexpr int lanes = static_cast<int>(sizeof(fv) / sizeof(float));
+
+    // 32 bytes of a packed eight-row group at p, and with sixteen lanes the same bytes of the group `next` bytes on.
+    static iv load_groups(const uint8_t* p, size_t next) noexcept {
+        if constexpr (lanes == 16) return P::load2(p, p + next);
+        else return (void)next, P::load(p);
+    }
+    // The eight f16 (BF: bfloat16) scales or values at p as floats, and with sixteen lanes the eight `next` bytes on.
+    template <bool BF = false>
+    static fv halves_groups(const uint8_t* p, size_t next) noexcept {
+        const auto* h = reinterpret_cast<const uint16_t*>(p);
+        if constexpr (lanes == 16) {
+            const auto* h2 = reinterpret_cast<const uint16_t*>(p + next);
+            return BF ? P::bf2f8c2(h, h2) : P::h2f8c2(h, h2);
+        } else {
+            return (void)next, BF ? P::bf2f8c(h) : P::h2f8c(h);
+        }
+    }
+    // With sixteen lanes, where the second group of rows r .. starts (none left: the first again, its lanes dropped).
+    static size_t next_group(int64_t r, int64_t re, size_t group_bytes) noexcept {
+        return lanes == 16 && re - r >= 16 ? group_bytes : 0;
+    }
+    static int lanes_left(int64_t r, int64_t re) noexcept { return re - r < lanes ? static_cast<int>(re - r) : lanes; }
 
     template <class B>
     static const B* rows(const uint8_t* const* a, int j) noexcept {
@@ -335,7 +373,7 @@ struct dots {
 
     // Stores lanes 0 .. rm - 1 of v as rows r .. r + rm - 1 of out row `o`, and clears v.
     static void store_lanes(fv& v, float* o, int64_t r, int rm) noexcept {
-        alignas(32) float res[8];
+        alignas(64) float res[lanes];
         P::fstoreu(res, v);
         for (int ii = 0; ii < rm; ++ii) o[r + ii] = res[ii];
         v = P::fzero();
@@ -354,15 +392,16 @@ struct dots {
             for (int64_t b = c0; b < c1; ++b, tab += 2 * RN)
                 for (int j = 0; j < RN; ++j) {
                     const moe::block_q8_0& yb = rows<moe::block_q8_0>(ap, j)[b];
-                    tab[j] = P::h2f(yb.d);
-                    const int32_t sy8 = -8 * P::hsum32(P::dot_u(P::zero(), P::set8(1), P::load(yb.qs)));
+                    tab[j] = N::h2f(yb.d);
+                    const int32_t sy8 = -8 * N::hsum32(N::dot_u(N::zero(), N::set8(1), N::load(yb.qs)));
                     std::memcpy(tab + RN + j, &sy8, sizeof sy8);
                 }
         };
         auto run = [&](int64_t rb, int64_t re, const uint8_t* const* ap, int64_t c0, int64_t c1, const float* tab) {
-            for (int64_t r = rb, g = 0; r < re; r += 8, ++g) {
+            for (int64_t r = rb, g = 0; r < re; r += lanes, ++g) {
                 if constexpr (Packed) {
-                    packed_dots<P>::template q4_0x8_rows<RN>(w + static_cast<size_t>(r) * wrb, ap, c0, c1, tab, part[g]);
+                    packed_dots<P>::template q4_0x8_rows<RN>(w + static_cast<size_t>(r) * wrb,
+                                                             next_group(r, re, 8 * wrb), ap, c0, c1, tab, part[g]);
                 } else {
                     const uint8_t* wp[8];
                     pad_rows<8>(w, wrb, r, re - r < 8 ? static_cast<int>(re - r) : 8, wp);
@@ -371,9 +410,9 @@ struct dots {
             }
         };
         auto done = [&](int64_t rb, int64_t re, int i, int rn) {
-            for (int64_t r = rb, g = 0; r < re; r += 8, ++g)
+            for (int64_t r = rb, g = 0; r < re; r += lanes, ++g)
                 for (int j = 0; j < RN; ++j)
-                    if (j < rn) store_lanes(part[g][j], out[i + j], r, re - r < 8 ? static_cast<int>(re - r) : 8);
+                    if (j < rn) store_lanes(part[g][j], out[i + j], r, lanes_left(r, re));
                     else part[g][j] = P::fzero();
         };
         lanes_tile<RN, 1024 / RN, 2>(r0, r1, a, na, k / moe::qk4_0, fill, run, done);

@@ -15,12 +15,15 @@ struct packed_dots : dots<P> {
     using base = dots<P>;
     using iv = typename P::iv;
     using fv = typename P::fv;
+    using N = typename base::N;
+    static constexpr int lanes = base::lanes;
 
-    // The same over eight rows repacked by repack_q4_0x8 (grp: the group's first block): the layout already is the
-    // lanes' order, so each block is four loads, their low and high nibbles, and one load of the eight scales.
+    // The same over eight rows repacked by repack_q4_0x8 (grp: the group's first block; with sixteen lanes also the
+    // group `next` bytes on): the layout already is the lanes' order, so each block is four loads, their low and
+    // high nibbles, and one load of the eight scales.
     template <int RN>
-    static void q4_0x8_rows(const uint8_t* grp, const uint8_t* const* a, int64_t b0, int64_t b1, const float* tab,
-                            fv* s_io) noexcept {
+    static void q4_0x8_rows(const uint8_t* grp, size_t next, const uint8_t* const* a, int64_t b0, int64_t b1,
+                            const float* tab, fv* s_io) noexcept {
         const moe::block_q8_0* y[RN];
         fv s[RN];  // the sums in registers for the whole pass
         MOE_SIMD_UNROLL
@@ -34,15 +37,20 @@ struct packed_dots : dots<P> {
                 __builtin_prefetch(p + ahead);
                 __builtin_prefetch(p + ahead + 64);
                 __builtin_prefetch(p + ahead + 128);
+                if (lanes == 16) {
+                    __builtin_prefetch(p + next + ahead);
+                    __builtin_prefetch(p + next + ahead + 64);
+                    __builtin_prefetch(p + next + ahead + 128);
+                }
             }
             iv v[8];
             MOE_SIMD_UNROLL
             for (int m = 0; m < 4; ++m) {
-                const iv q = P::load(p + 32 * m);
+                const iv q = base::load_groups(p + 32 * m, next);
                 v[m] = P::lo4(q);
                 v[m + 4] = P::hi4(q);
             }
-            base::template q4_0_lanes_block<RN>(v, P::h2f8c(reinterpret_cast<const uint16_t*>(p + 128)), y, b, tab, s);
+            base::template q4_0_lanes_block<RN>(v, base::halves_groups(p + 128, next), y, b, tab, s);
         }
         MOE_SIMD_UNROLL
         for (int j = 0; j < RN; ++j) s_io[j] = s[j];
@@ -64,8 +72,8 @@ struct packed_dots : dots<P> {
     // takes the reference's fma(dx * dy, float(lane m)) per row lane. tab per block: RN activation scales (float),
     // then RN x 8 values -128 * sum(y[4m..4m+3]) (int32).
     template <int RN>
-    static void q8_0x8_rows(const uint8_t* grp, const uint8_t* const* a, int64_t b0, int64_t b1, const float* tab,
-                            fv (*acc_io)[8]) noexcept {
+    static void q8_0x8_rows(const uint8_t* grp, size_t next, const uint8_t* const* a, int64_t b0, int64_t b1,
+                            const float* tab, fv (*acc_io)[8]) noexcept {
         const moe::block_q8_0* y[RN];
         fv acc[RN][8];
         MOE_SIMD_UNROLL
@@ -79,11 +87,13 @@ struct packed_dots : dots<P> {
         for (int64_t b = b0; b < b1; ++b, tab += 9 * RN, p += bb) {
             if constexpr (RN == 1) {  // decode: ahead in the stream, as the q4_0x8 decode kernel
                 for (int l = 0; l < 5; ++l) __builtin_prefetch(p + 16 * bb + 64 * l);
+                if (lanes == 16)
+                    for (int l = 0; l < 5; ++l) __builtin_prefetch(p + next + 16 * bb + 64 * l);
             }
             iv v[8];
             MOE_SIMD_UNROLL
-            for (int m = 0; m < 8; ++m) v[m] = P::load(p + 32 * m);
-            const fv dx = P::h2f8c(reinterpret_cast<const uint16_t*>(p + 256));
+            for (int m = 0; m < 8; ++m) v[m] = base::load_groups(p + 32 * m, next);
+            const fv dx = base::halves_groups(p + 256, next);
             MOE_SIMD_UNROLL
             for (int j = 0; j < RN; ++j) {
                 const fv d = P::fmul(dx, P::fset1(tab[j]));
@@ -106,7 +116,7 @@ struct packed_dots : dots<P> {
     template <int RN>
     static void tile_q8_0x8_n(const uint8_t* w, size_t wrb, int64_t r0, int64_t r1, const uint8_t* const* a, int na,
                               float* const* out, int64_t k) noexcept {
-        fv acc[8][RN][8];
+        fv acc[64 / lanes][RN][8];
         for (auto& g : acc)
             for (auto& j : g)
                 for (fv& v : j) v = P::fzero();
@@ -114,8 +124,8 @@ struct packed_dots : dots<P> {
             for (int64_t b = c0; b < c1; ++b, tab += 9 * RN)
                 for (int j = 0; j < RN; ++j) {
                     const moe::block_q8_0& yb = base::template rows<moe::block_q8_0>(ap, j)[b];
-                    tab[j] = P::h2f(yb.d);
-                    const iv sums = P::dot_u(P::zero(), P::set8(1), P::load(yb.qs));  // per four values
+                    tab[j] = N::h2f(yb.d);
+                    const auto sums = N::dot_u(N::zero(), N::set8(1), N::load(yb.qs));  // per four values
                     alignas(32) int32_t c[8];
                     std::memcpy(c, &sums, sizeof c);
                     for (int m = 0; m < 8; ++m) c[m] = -128 * c[m];
@@ -123,16 +133,17 @@ struct packed_dots : dots<P> {
                 }
         };
         auto run = [&](int64_t rb, int64_t re, const uint8_t* const* ap, int64_t c0, int64_t c1, const float* tab) {
-            for (int64_t r = rb, g = 0; r < re; r += 8, ++g)
-                q8_0x8_rows<RN>(w + static_cast<size_t>(r) * wrb, ap, c0, c1, tab, acc[g]);
+            for (int64_t r = rb, g = 0; r < re; r += lanes, ++g)
+                q8_0x8_rows<RN>(w + static_cast<size_t>(r) * wrb, base::next_group(r, re, 8 * wrb), ap, c0, c1, tab,
+                                acc[g]);
         };
         auto done = [&](int64_t rb, int64_t re, int i, int rn) {
-            for (int64_t r = rb, g = 0; r < re; r += 8, ++g)
+            for (int64_t r = rb, g = 0; r < re; r += lanes, ++g)
                 for (int j = 0; j < RN; ++j) {
                     fv(&l)[8] = acc[g][j];  // the reference's hsum, lane by lane
                     fv sum = P::fadd(P::fadd(P::fadd(l[0], l[4]), P::fadd(l[2], l[6])),
                                      P::fadd(P::fadd(l[1], l[5]), P::fadd(l[3], l[7])));
-                    if (j < rn) base::store_lanes(sum, out[i + j], r, 8);
+                    if (j < rn) base::store_lanes(sum, out[i + j], r, base::lanes_left(r, re));
                     for (fv& v : l) v = P::fzero();
                 }
         };
@@ -145,20 +156,17 @@ struct packed_dots : dots<P> {
     }
 
     // f16 / bf16 weights repacked by repack_h16x8 (element e of eight rows in 16 bytes): each row's reference sum,
-    // s += float(x[e]) * float(y[e]) with e in order, runs in the row's lane. G groups of eight rows meet RN
-    // activation rows at once, so G * RN chains of dependent additions overlap. ya: the activations' elements as
-    // floats, RN per element from e0 on.
+    // s += float(x[e]) * float(y[e]) with e in order, runs in the row's lane. G units of `lanes` rows (unit_bytes
+    // apart; with sixteen lanes a unit's second group is `next` bytes on) meet RN activation rows at once, so G * RN
+    // chains of dependent additions overlap. ya: the activations' elements as floats, RN per element from e0 on.
     template <bool BF, int G, int RN>
-    static void h16x8_rows(const uint8_t* grp, size_t group_bytes, const float* ya, int64_t e0, int64_t e1,
-                           fv (*acc)[RN]) noexcept {
+    static void h16x8_rows(const uint8_t* grp, size_t unit_bytes, size_t next, const float* ya, int64_t e0,
+                           int64_t e1, fv (*acc)[RN]) noexcept {
         const uint8_t* p = grp + static_cast<size_t>(e0) * 16;
         for (int64_t e = e0; e < e1; ++e, ya += RN, p += 16) {
             fv x[G];
             MOE_SIMD_UNROLL
-            for (int g = 0; g < G; ++g) {
-                const auto* h = reinterpret_cast<const uint16_t*>(p + g * group_bytes);
-                x[g] = BF ? P::bf2f8c(h) : P::h2f8c(h);
-            }
+            for (int g = 0; g < G; ++g) x[g] = base::template halves_groups<BF>(p + g * unit_bytes, next);
             MOE_SIMD_UNROLL
             for (int j = 0; j < RN; ++j) {
                 const fv y = P::fset1(ya[j]);
@@ -169,32 +177,34 @@ struct packed_dots : dots<P> {
     }
 
     // The tile_fn over repack_h16x8's layout (r0, r1 multiples of 8) in lanes_tile's loops (k's "blocks" are its
-    // elements), 8 / RN groups of eight rows per pass (one at a time for a block's last short run); tab: the
-    // activations' elements as floats.
+    // elements), 8 / RN units of `lanes` rows per pass (at most a 64-row block's; one at a time for a block's last
+    // short run); tab: the activations' elements as floats.
     template <bool BF, int RN>
     static void tile_h16x8_n(const uint8_t* w, size_t wrb, int64_t r0, int64_t r1, const uint8_t* const* a, int na,
                              float* const* out, int64_t k) noexcept {
-        constexpr int G = 8 / RN;
-        const size_t gb = 8 * wrb;
+        constexpr int G = 8 / RN < 64 / lanes ? 8 / RN : 64 / lanes;
+        const size_t gb = 8 * wrb, ub = lanes / 8 * gb;
         fv acc[8][RN];
         for (auto& g : acc)
             for (fv& v : g) v = P::fzero();
         auto fill = [](const uint8_t* const* ap, int64_t c0, int64_t c1, float* tab) {
             for (int j = 0; j < RN; ++j) {
                 const auto* y = reinterpret_cast<const uint16_t*>(ap[j]);
-                for (int64_t e = c0; e < c1; ++e) tab[(e - c0) * RN + j] = BF ? moe::bf16_to_f32(y[e]) : P::h2f(y[e]);
+                for (int64_t e = c0; e < c1; ++e) tab[(e - c0) * RN + j] = BF ? moe::bf16_to_f32(y[e]) : N::h2f(y[e]);
             }
         };
         auto run = [&](int64_t rb, int64_t re, const uint8_t* const*, int64_t c0, int64_t c1, const float* tab) {
             int64_t r = rb, g = 0;
-            for (; r + 8 * G <= re; r += 8 * G, g += G)
-                h16x8_rows<BF, G, RN>(w + static_cast<size_t>(r) * wrb, gb, tab, c0, c1, acc + g);
-            for (; r < re; r += 8, ++g) h16x8_rows<BF, 1, RN>(w + static_cast<size_t>(r) * wrb, gb, tab, c0, c1, acc + g);
+            for (; r + lanes * G <= re; r += lanes * G, g += G)
+                h16x8_rows<BF, G, RN>(w + static_cast<size_t>(r) * wrb, ub, gb, tab, c0, c1, acc + g);
+            for (; r < re; r += lanes, ++g)
+                h16x8_rows<BF, 1, RN>(w + static_cast<size_t>(r) * wrb, ub, base::next_group(r, re, gb), tab, c0, c1,
+                                      acc + g);
         };
         auto done = [&](int64_t rb, int64_t re, int i, int rn) {
-            for (int64_t r = rb, g = 0; r < re; r += 8, ++g)
+            for (int64_t r = rb, g = 0; r < re; r += lanes, ++g)
                 for (int j = 0; j < RN; ++j)
-                    if (j < rn) base::store_lanes(acc[g][j], out[i + j], r, 8);
+                    if (j < rn) base::store_lanes(acc[g][j], out[i + j], r, base::lanes_left(r, re));
                     else acc[g][j] = P::fzero();
         };
         base::template lanes_tile<RN, 2048 / RN, 1>(r0, r1, a, na, k, fill, run, done);

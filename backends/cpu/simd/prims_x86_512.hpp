@@ -1,0 +1,59 @@
+// prims_x86_512.hpp — the 512-bit building blocks of the AVX-512 table's packed tiles: sixteen int32 / float lanes,
+// i.e. two of the loader's eight-row groups side by side (rows 0-7 from one group, 8-15 from the next).
+// Before: prims_x86.hpp (the eight-lane primitives, used for everything else). After: kernels_packed.hpp's tiles.
+//
+// Only the operations of the rows-in-lanes tiles are here; each lane does exactly what an eight-lane kernel's lane
+// does, so results stay bit-identical. Included only by kernels_avx512.cpp (internal linkage, as prims_x86.hpp).
+#pragma once
+
+#include "backends/cpu/simd/prims_x86.hpp"
+
+namespace {
+
+struct x86_prims16 {
+    using iv = __m512i;  // sixteen int32 lanes (64 int8 values)
+    using fv = __m512;   // sixteen float lanes
+    using narrow = x86_prims<true>;  // per-activation tables and anything over one 32-byte block
+    static constexpr int tile_acts_rows8 = narrow::tile_acts_rows8;
+    static constexpr bool exact_dot_u = true;
+
+    // 32 bytes at p in lanes 0-7 and 32 bytes at q in lanes 8-15.
+    static iv load2(const void* p, const void* q) noexcept {
+        return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256(static_cast<const __m256i*>(p))),
+                                  _mm256_loadu_si256(static_cast<const __m256i*>(q)), 1);
+    }
+    static iv lo4(iv q) noexcept { return _mm512_and_si512(q, _mm512_set1_epi8(0x0f)); }
+    static iv hi4(iv q) noexcept { return _mm512_and_si512(_mm512_srli_epi16(q, 4), _mm512_set1_epi8(0x0f)); }
+    // The four bytes at p in every int32 lane.
+    static iv bcast32(const int8_t* p) noexcept {
+        int32_t v;
+        std::memcpy(&v, p, 4);
+        return _mm512_set1_epi32(v);
+    }
+    // acc + u . y per int32 lane (u unsigned, y signed: vpdpbusd, exact).
+    static iv dot_u(iv acc, iv u, iv y) noexcept { return _mm512_dpbusd_epi32(acc, u, y); }
+
+    static fv fzero() noexcept { return _mm512_setzero_ps(); }
+    static fv fset1(float d) noexcept { return _mm512_set1_ps(d); }
+    static fv cvtf(iv s) noexcept { return _mm512_cvtepi32_ps(s); }
+    static fv fadd(fv a, fv b) noexcept { return _mm512_add_ps(a, b); }
+    static fv fmul(fv a, fv b) noexcept { return _mm512_mul_ps(a, b); }
+    // acc = fma(d, float(s), acc) per lane.
+    static fv fmadd_v(fv d, iv s, fv acc) noexcept { return _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(s), acc); }
+    static void fstoreu(float* p, fv v) noexcept { _mm512_storeu_ps(p, v); }
+    // Eight halves at p (lanes 0-7) and eight at q (lanes 8-15) -> sixteen floats.
+    static fv h2f8c2(const uint16_t* p, const uint16_t* q) noexcept {
+        return _mm512_cvtph_ps(_mm256_inserti128_si256(
+            _mm256_castsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))),
+            _mm_loadu_si128(reinterpret_cast<const __m128i*>(q)), 1));
+    }
+    // The same for bfloat16 (exact: the bits shifted into the high half).
+    static fv bf2f8c2(const uint16_t* p, const uint16_t* q) noexcept {
+        const __m256i h = _mm256_inserti128_si256(
+            _mm256_castsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))),
+            _mm_loadu_si128(reinterpret_cast<const __m128i*>(q)), 1);
+        return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+    }
+};
+
+}  // namespace
