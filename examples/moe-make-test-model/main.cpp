@@ -31,8 +31,19 @@ void print_help(std::FILE* f) {
         "  --experts N           experts per layer; 0 = dense FFN (default 8)\n"
         "  --experts-used N      experts used per token (default 2)\n"
         "  --arch NAME           llama (default), qwen3moe, qwen2moe, olmoe, deepseek2 (MLA: --head-dim is the\n"
-        "                        q/k head, RoPE part 16, latent 64, one leading dense layer, V2-Lite-style routing),\n"
+        "                        q/k head; V2-Lite-style routing; its shape options below),\n"
         "                        gpt-oss (sinks, biases, 128-token window on even layers, YaRN x32), granitemoe\n"
+        "  deepseek2 only:\n"
+        "  --kv-lora N           KV latent width, kv_lora_rank (default 64)\n"
+        "  --q-lora N            query latent width; 0 = one attn_q matrix, as V2-Lite (default 0)\n"
+        "  --rope-dim N          RoPE part of each q/k head (default 16)\n"
+        "  --v-head-dim N        value head; 0 = head-dim - rope-dim (default 0)\n"
+        "  --dense-lead N        leading dense layers (default 1)\n"
+        "  --ff-dense N          their FFN width; 0 = 2 x --ff (default 0)\n"
+        "  --shared-experts N    shared experts, --ff wide each (default 1)\n"
+        "  DeepSeek-V2-Lite's shape: --arch deepseek2 --vocab 102400 --embd 2048 --heads 16 --kv-heads 16\n"
+        "    --head-dim 192 --rope-dim 64 --v-head-dim 128 --kv-lora 512 --ff 1408 --ff-dense 10944\n"
+        "    --experts 64 --experts-used 6 --shared-experts 2 (--layers 27)\n"
         "  --ff-shexp N          qwen2moe shared-expert FFN width (default: --ff); granitemoe: shared experts\n"
         "                        of this width (default: none)\n"
         "  --seed S              random seed (default 1)\n"
@@ -99,6 +110,10 @@ int main(int argc, char** argv) {
             {"--heads", &spec.n_head},    {"--kv-heads", &spec.n_head_kv}, {"--head-dim", &spec.head_dim},
             {"--ff", &spec.n_ff},         {"--experts", &spec.n_expert},  {"--experts-used", &spec.n_expert_used},
             {"--ff-shexp", &spec.n_ff_shexp},
+            {"--kv-lora", &spec.deepseek2.kv_lora_rank},     {"--q-lora", &spec.deepseek2.q_lora_rank},
+            {"--rope-dim", &spec.deepseek2.rope_dim},        {"--v-head-dim", &spec.deepseek2.v_head_dim},
+            {"--dense-lead", &spec.deepseek2.n_dense_lead},  {"--ff-dense", &spec.deepseek2.n_ff_dense},
+            {"--shared-experts", &spec.deepseek2.n_expert_shared},
         };
         bool handled = false;
         for (const int_opt& o : int_opts) {
