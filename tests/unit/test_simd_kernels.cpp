@@ -2,6 +2,7 @@
 // for every ISA this CPU runs x every type with a kernel x several lengths, activation bytes and dot products.
 #include "backends/cpu/cpu_backend.hpp"
 #include "backends/cpu/ref/vec_dot.hpp"
+#include "backends/cpu/ref/ggml_f32_order.hpp"
 #include "backends/cpu/simd/simd.hpp"
 
 #include "test_support.hpp"
@@ -227,6 +228,45 @@ TEST_CASE("simd: the attention helpers (f32 dot, axpy, and over rows) equal the 
                 for (size_t i = 0; i < acc.size(); ++i) bad += same(acc[i], acc_want[i]) ? 0 : 1;
                 CHECK(dots[static_cast<size_t>(rows)] == -1.0f);  // nothing written past the rows
                 CHECK(bad == 0);
+            }
+        }
+    }
+}
+
+TEST_CASE("simd: llama.cpp's f32 orders (MLA attention's dots and value sums) equal the scalar re-enactments") {
+    isa_guard guard;
+    for (simd::isa level : simd_levels()) {
+        const std::string level_name = simd::isa_name(level);
+        CAPTURE(level_name);
+        REQUIRE(simd::set_isa(level));
+        moe_test::rng g(91);
+        for (int W : {8, 16}) {
+            CAPTURE(W);
+            for (int64_t n : {1, 7, 16, 31, 64, 100, 576, 1001}) {  // tails past the 4W steps and the W chunks
+                CAPTURE(n);
+                const std::vector<float> x = floats(g, n, fill::normal), y = floats(g, n, fill::spiky);
+                CHECK(same(simd::ggml_dot(W, x.data(), y.data(), n), cpu::ggml_f32::dot(W, x.data(), y.data(), n)));
+                CHECK(same(simd::ggml_dot_tile(W, x.data(), y.data(), n),
+                           cpu::ggml_f32::dot_tile(W, x.data(), y.data(), n)));
+            }
+            // value sums over n rows of a cache (row stride past dv), dv with and without an eight-output tail
+            for (int64_t n : {1, 5, 17, 64, 130}) {
+                for (int64_t dv : {4, 12, 64, 512}) {
+                    CAPTURE(n);
+                    CAPTURE(dv);
+                    const int64_t stride = dv + 64;
+                    const std::vector<float> v = floats(g, n * stride, fill::spiky), p = floats(g, n, fill::normal);
+                    for (bool tile : {false, true}) {
+                        CAPTURE(tile);
+                        std::vector<float> acc(static_cast<size_t>(4 * W * dv)), got(static_cast<size_t>(dv)),
+                            want(static_cast<size_t>(dv));
+                        simd::ggml_weighted_rows(W, tile, p.data(), v.data(), stride, n, dv, got.data(), acc.data());
+                        cpu::ggml_f32::weighted_rows(W, tile, p.data(), v.data(), stride, n, dv, want.data(), acc.data());
+                        int bad = 0;
+                        for (size_t d = 0; d < got.size(); ++d) bad += same(got[d], want[d]) ? 0 : 1;
+                        CHECK(bad == 0);
+                    }
+                }
             }
         }
     }

@@ -4,6 +4,7 @@
 #include "backends/cpu/ref/ggml_f32_order.hpp"
 #include "backends/cpu/ref/kv_rows.hpp"
 #include "backends/cpu/ref/ref_kernels.hpp"
+#include "backends/cpu/simd/simd.hpp"
 
 #include <cmath>
 #include <cstring>
@@ -51,13 +52,13 @@ status attention_mla(context& c, const node& n, const tensor_view& out, const te
             float mx = -INFINITY;
             for (int64_t j = 0; j < len; ++j) {
                 const float* kr = slot + j * D;
-                s[j] = (tile_scores ? ggml_f32::dot_tile(W, kr, qr, D) : ggml_f32::dot(W, kr, qr, D)) * scale;
+                s[j] = (tile_scores ? simd::ggml_dot_tile(W, kr, qr, D) : simd::ggml_dot(W, kr, qr, D)) * scale;
                 mx = s[j] > mx ? s[j] : mx;
             }
             for (int64_t j = len; j < padded; ++j) s[j] = -INFINITY;
             const float inv = static_cast<float>(1.0 / ggml_f32::exp_sum(W, s, mx, s, padded));
             for (int64_t j = 0; j < len; ++j) s[j] *= inv;
-            ggml_f32::weighted_rows(W, tile_values, s, slot, D, len, Dv, o + th * Dv, acc);
+            simd::ggml_weighted_rows(W, tile_values, s, slot, D, len, Dv, o + th * Dv, acc);
         }
     });
     return {};

@@ -30,30 +30,9 @@ int lanes() noexcept {
 
 namespace {
 
-// _mm512_reduce_add_ps: the upper half onto the lower, then quarters, then lanes 0+2 and 1+3, then those two.
-float tree16(const float* a) {
-    float h[8], q[4];
-    for (int i = 0; i < 8; ++i) h[i] = a[i + 8] + a[i];
-    for (int i = 0; i < 4; ++i) q[i] = h[i + 4] + h[i];
-    return (q[0] + q[2]) + (q[1] + q[3]);
-}
-
-// A __m256 summed as tinyBLAS's hsum and the AVX2 soft_max do: hi + lo, then movehl, then movehdup.
-float tree8_hsum(const float* a) {
-    float q[4];
-    for (int i = 0; i < 4; ++i) q[i] = a[i + 4] + a[i];
-    return (q[0] + q[2]) + (q[1] + q[3]);
-}
-
-// GGML_F32x8_REDUCE's end: lo + hi, then two horizontal adds.
-float tree8_hadd(const float* a) {
-    float q[4];
-    for (int i = 0; i < 4; ++i) q[i] = a[i] + a[i + 4];
-    return (q[0] + q[1]) + (q[2] + q[3]);
-}
-
-float lanes_vec(int W, const float* a) { return W == 16 ? tree16(a) : tree8_hadd(a); }
-float lanes_tile(int W, const float* a) { return W == 16 ? tree16(a) : tree8_hsum(a); }
+float plus(float a, float b) { return a + b; }
+float lanes_vec(int W, const float* a) { return ggml_f32::lanes_vec(W, a, plus); }
+float lanes_tile(int W, const float* a) { return ggml_f32::lanes_tile(W, a, plus); }
 
 uint32_t bits(float f) {
     uint32_t u;
@@ -104,14 +83,12 @@ MOE_FMA_TARGET float expf_avx2(float x) {
 
 MOE_FMA_TARGET float dot(int W, const float* x, const float* y, int64_t n) noexcept {
     if (W != 8 && W != 16) return cpu::dot(x, y, n);
-    float s[4][16] = {};
+    float s[4 * 16] = {};  // accumulator a's lane l at a * W + l
     const int64_t step = 4 * W, np = n / step * step;
     for (int64_t i = 0; i < np; i += step)
-        for (int a = 0; a < 4; ++a)
-            for (int l = 0; l < W; ++l) s[a][l] = std::fma(x[i + a * W + l], y[i + a * W + l], s[a][l]);
-    for (int l = 0; l < W; ++l) s[0][l] = s[0][l] + s[2][l], s[1][l] = s[1][l] + s[3][l];
-    for (int l = 0; l < W; ++l) s[0][l] = s[0][l] + s[1][l];
-    float r = lanes_vec(W, s[0]);
+        for (int a = 0; a < 4 * W; ++a) s[a] = std::fma(x[i + a], y[i + a], s[a]);
+    pair_accumulators(W, s, plus);
+    float r = lanes_vec(W, s);
     // ggml's float tail, multiply then add: fma(x, y, -0) is the rounded product, which no compiler fuses into r
     for (int64_t i = np; i < n; ++i) r = r + std::fma(x[i], y[i], -0.0f);
     return r;
@@ -161,8 +138,7 @@ MOE_FMA_TARGET void weighted_rows(int W, bool tile, const float* p, const float*
             out[d] = lanes_tile(W, a);
             continue;
         }
-        for (int l = 0; l < W; ++l) a[l] = a[l] + a[2 * W + l], a[W + l] = a[W + l] + a[3 * W + l];
-        for (int l = 0; l < W; ++l) a[l] = a[l] + a[W + l];
+        pair_accumulators(W, a, plus);
         out[d] = lanes_vec(W, a);
     }
 }

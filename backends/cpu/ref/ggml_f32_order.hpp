@@ -11,6 +11,48 @@ MOE_BEGIN_NAMESPACE
 namespace cpu {
 namespace ggml_f32 {
 
+// The lane trees that end ggml's reductions, over any lane type T (float here, a vector of eight outputs in the
+// SIMD kernels) with add(a, b) = a + b. Internal linkage: the per-ISA kernel files instantiate their own.
+namespace {
+// _mm512_reduce_add_ps: the upper half onto the lower, then quarters, then lanes 0+2 and 1+3, then those two.
+template <class T, class Add>
+T tree16(const T* a, Add add) {
+    T h[8], q[4];
+    for (int i = 0; i < 8; ++i) h[i] = add(a[i + 8], a[i]);
+    for (int i = 0; i < 4; ++i) q[i] = add(h[i + 4], h[i]);
+    return add(add(q[0], q[2]), add(q[1], q[3]));
+}
+// A __m256 summed as tinyBLAS's hsum and the AVX2 soft_max do: hi + lo, then movehl, then movehdup.
+template <class T, class Add>
+T tree8_hsum(const T* a, Add add) {
+    T q[4];
+    for (int i = 0; i < 4; ++i) q[i] = add(a[i + 4], a[i]);
+    return add(add(q[0], q[2]), add(q[1], q[3]));
+}
+// GGML_F32x8_REDUCE's end: lo + hi, then two horizontal adds.
+template <class T, class Add>
+T tree8_hadd(const T* a, Add add) {
+    T q[4];
+    for (int i = 0; i < 4; ++i) q[i] = add(a[i], a[i + 4]);
+    return add(add(q[0], q[1]), add(q[2], q[3]));
+}
+// ggml_vec_dot_f32's end (W = 16 or 8) and tinyBLAS's / the soft_max's.
+template <class T, class Add>
+T lanes_vec(int W, const T* a, Add add) {
+    return W == 16 ? tree16(a, add) : tree8_hadd(a, add);
+}
+template <class T, class Add>
+T lanes_tile(int W, const T* a, Add add) {
+    return W == 16 ? tree16(a, add) : tree8_hsum(a, add);
+}
+// ggml_vec_dot_f32's four W-lane accumulators (a: 4 * W lanes) paired as it pairs them: a[l] = (a0 + a2) + (a1 + a3).
+template <class T, class Add>
+void pair_accumulators(int W, T* a, Add add) {
+    for (int l = 0; l < W; ++l) a[l] = add(a[l], a[2 * W + l]), a[W + l] = add(a[W + l], a[3 * W + l]);
+    for (int l = 0; l < W; ++l) a[l] = add(a[l], a[W + l]);
+}
+}  // namespace
+
 // The f32 SIMD width of the ggml CPU variant llama.cpp loads on this host: 16 (an AVX-512 build), 8 (AVX2 + FMA),
 // or 0 (anything else; the functions below then sum plainly).
 int lanes() noexcept;

@@ -3,6 +3,7 @@
 // Compiled with the library's baseline flags: nothing here may use an instruction the per-ISA files own.
 #include "backends/cpu/simd/simd.hpp"
 
+#include "backends/cpu/ref/ggml_f32_order.hpp"
 #include "backends/cpu/ref/ref_kernels.hpp"
 #include "backends/cpu/ref/vec_dot.hpp"
 
@@ -163,6 +164,23 @@ float dot_f32(const float* x, const float* y, int64_t n) noexcept {
 void axpy_f32(float a, const float* x, float* y, int64_t n) noexcept {
     if (active().axpy_f32 != nullptr) return active().axpy_f32(a, x, y, n);
     for (int64_t i = 0; i < n; ++i) y[i] += a * x[i];
+}
+
+float ggml_dot(int W, const float* x, const float* y, int64_t n) noexcept {
+    if (active().ggml_dot != nullptr && (W == 8 || W == 16)) return active().ggml_dot(W, x, y, n);
+    return ggml_f32::dot(W, x, y, n);
+}
+
+float ggml_dot_tile(int W, const float* x, const float* y, int64_t n) noexcept {
+    if (active().ggml_dot_tile != nullptr && (W == 8 || W == 16) && n % W == 0) return active().ggml_dot_tile(W, x, y, n);
+    return ggml_f32::dot_tile(W, x, y, n);
+}
+
+void ggml_weighted_rows(int W, bool tile, const float* p, const float* v, int64_t stride, int64_t n, int64_t dv,
+                        float* out, float* acc) noexcept {
+    if (active().ggml_weighted_rows != nullptr && (W == 8 || W == 16))
+        return active().ggml_weighted_rows(W, tile, p, v, stride, n, dv, out, acc);
+    ggml_f32::weighted_rows(W, tile, p, v, stride, n, dv, out, acc);
 }
 
 void dot_f32_rows(const float* x, const float* y, int64_t stride, int64_t rows, int64_t n, float* out) noexcept {

@@ -1,8 +1,10 @@
 // fill_table.hpp — puts an ISA's kernels into the dispatch table: one tile per weight type that has a kernel.
-// Before: prims_<isa>.hpp (included first by the caller; prims_x86_512.hpp too on AVX-512), kernels_impl.hpp, kernels_packed.hpp, quant_act.hpp.
+// Before: prims_<isa>.hpp (included first by the caller; prims_x86_512.hpp too on AVX-512), kernels_impl.hpp,
+// kernels_f32.hpp, kernels_packed.hpp, quant_act.hpp.
 // After: kernels_avx2.cpp, kernels_avx512.cpp and kernels_neon.cpp call fill_kernels, each with its own ISA flags.
 #pragma once
 
+#include "backends/cpu/simd/kernels_f32.hpp"
 #include "backends/cpu/simd/kernels_packed.hpp"
 #include "backends/cpu/simd/quant_act.hpp"
 
@@ -14,6 +16,7 @@ template <class P, class A, class PK = P>
 void fill_kernels(moe::cpu::simd::kernel_table& t) noexcept {
     using D = dots<P>;
     using K = packed_dots<PK>;
+    using F = f32_kernels<P>;
     using Q = quant_act<A, P>;
     using moe::dtype;
     t.q8_0 = &Q::q8_0;
@@ -32,11 +35,14 @@ void fill_kernels(moe::cpu::simd::kernel_table& t) noexcept {
     t.q4_k_gemm = &D::template tile<typename D::q4_k_gemm>;
     set(dtype::q5_k, &D::template tile<typename D::q5_k>);
     set(dtype::q6_k, &D::template tile<typename D::q6_k>);
-    set(dtype::f32, &D::template tile<typename D::f32>);  // dispatch.cpp drops it unless Eigen runs 4-wide
-    t.dot_f32 = &D::f32::one;                              // likewise
-    t.axpy_f32 = &D::axpy;
-    t.dot_f32_rows = &D::dot_rows;  // dispatch.cpp drops it with dot_f32
-    t.axpy_f32_rows = &D::axpy_rows;
+    set(dtype::f32, &D::template tile<typename F::f32>);  // dispatch.cpp drops it unless Eigen runs 4-wide
+    t.dot_f32 = &F::f32::one;                              // likewise
+    t.axpy_f32 = &F::axpy;
+    t.dot_f32_rows = &F::dot_rows;  // dispatch.cpp drops it with dot_f32
+    t.axpy_f32_rows = &F::axpy_rows;
+    t.ggml_dot = &F::ggml_dot;
+    t.ggml_dot_tile = &F::ggml_dot_tile;
+    t.ggml_weighted_rows = &F::ggml_weighted_rows;
 }
 
 }  // namespace

@@ -198,6 +198,9 @@ struct neon_prims {
         const float32x4_t dv = vdupq_n_f32(d);
         return {vfmaq_f32(acc.lo, vcvtq_f32_s32(s32(s.lo)), dv), vfmaq_f32(acc.hi, vcvtq_f32_s32(s32(s.hi)), dv)};
     }
+    static fv ffma(fv a, fv b, fv c) noexcept {  // a * b + c, rounded once
+        return {vfmaq_f32(c.lo, a.lo, b.lo), vfmaq_f32(c.hi, a.hi, b.hi)};
+    }
     static fv fset1(float d) noexcept { return {vdupq_n_f32(d), vdupq_n_f32(d)}; }
     static fv floadu(const float* p) noexcept { return {vld1q_f32(p), vld1q_f32(p + 4)}; }
     static void fstoreu(float* p, fv v) noexcept {

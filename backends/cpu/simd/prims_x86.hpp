@@ -197,6 +197,7 @@ struct x86_prims {
         else return _mm256_broadcast_ps(reinterpret_cast<const __m128*>(p));
     }
     static fv fmul(fv a, fv b) noexcept { return _mm256_mul_ps(a, b); }
+    static fv ffma(fv a, fv b, fv c) noexcept { return _mm256_fmadd_ps(a, b, c); }  // a * b + c, rounded once
     static fv fsub(fv a, fv b) noexcept { return _mm256_sub_ps(a, b); }
     // acc = fma(d, float(s), acc) per lane, d already in every lane.
     static fv fmadd_v(fv d, iv s, fv acc) noexcept { return _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(s), acc); }

@@ -41,6 +41,11 @@ struct kernel_table {
     void (*dot_f32_rows)(const float* x, const float* y, int64_t stride, int64_t rows, int64_t n, float* out) = nullptr;
     // axpy_f32(p[j], v + j * stride, out, n) for j = 0 .. rows - 1 in turn; nullptr: axpy_f32 row by row
     void (*axpy_f32_rows)(const float* p, const float* v, int64_t stride, int64_t rows, int64_t n, float* out) = nullptr;
+    // llama.cpp's f32 orders (ref/ggml_f32_order.hpp) for W = 8 or 16; nullptr: the scalar re-enactments there
+    float (*ggml_dot)(int W, const float* x, const float* y, int64_t n) = nullptr;
+    float (*ggml_dot_tile)(int W, const float* x, const float* y, int64_t n) = nullptr;
+    void (*ggml_weighted_rows)(int W, bool tile, const float* p, const float* v, int64_t stride, int64_t n, int64_t dv,
+                               float* out, float* acc) = nullptr;
     tile_fn q4_0x8 = nullptr;  // q4_0 weights repacked by repack_q4_0x8; nullptr: the scalar ref_tile_q4_0x8
     tile_fn q8_0x8 = nullptr;  // repack_q8_0x8's layout (AVX-512 VNNI only); nullptr: the scalar ref_tile_q8_0x8
     tile_fn f16x8 = nullptr, bf16x8 = nullptr;  // repack_h16x8's layout; nullptr: the scalar ref_tile_h16x8
@@ -75,6 +80,12 @@ void tile_q4_k_gemm(const uint8_t* w, size_t wrb, int64_t r0, int64_t r1, const 
 float dot_f32(const float* x, const float* y, int64_t n) noexcept;
 // y[i] = y[i] + a * x[i] (product rounded, then the sum: no fused multiply-add), through the active table.
 void axpy_f32(float a, const float* x, float* y, int64_t n) noexcept;
+// ggml_f32::dot, dot_tile and weighted_rows (ref/ggml_f32_order.hpp: llama.cpp's f32 kernel orders, W its SIMD
+// width), bit for bit, through the active table.
+float ggml_dot(int W, const float* x, const float* y, int64_t n) noexcept;
+float ggml_dot_tile(int W, const float* x, const float* y, int64_t n) noexcept;
+void ggml_weighted_rows(int W, bool tile, const float* p, const float* v, int64_t stride, int64_t n, int64_t dv,
+                        float* out, float* acc) noexcept;
 // q4_0 weights repacked eight rows at a time (the model loader repacks, backends/cpu/weight_packing.cpp), so that
 // one pass of the kernel yields eight rows' results with no transposes or scale gathers. Group g (rows 8g..8g+7)
 // starts at g * 8 * row_bytes(q4_0, k); its block b (q4_0x8_block_bytes) holds the eight rows' quant bytes, then

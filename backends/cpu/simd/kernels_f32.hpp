@@ -1,0 +1,189 @@
+// kernels_f32.hpp — the float kernels, written once over an ISA's eight-lane primitives P: Eigen's dot order (the
+// reference's f32 matmul and attention dots), attention's rows (dots over keys, axpy over values), and llama.cpp's
+// ggml f32 orders (ref/ggml_f32_order.hpp: the MLA attention's scores and value sums), each bit-exact.
+// Before: prims_*.hpp. After: fill_table.hpp puts them in the dispatch table; attention*.cpp call them.
+//
+// Included only by fill_table.hpp; all in an anonymous namespace, so every instantiation has internal linkage.
+#pragma once
+
+#include "backends/cpu/ref/ggml_f32_order.hpp"
+#include "backends/cpu/simd/kernels_impl.hpp"
+
+namespace {
+
+template <class P>
+struct f32_kernels {
+    using fv = typename P::fv;
+
+    // f32: Eigen's vectorised dot as the reference's baseline (SSE) build runs it: packets of 4 in two accumulators
+    // (steps of 8, lanes 0-3 and 4-7 of one eight-lane register here), the two added, an odd packet added, the
+    // pairwise packet sum, then the remaining scalars one by one. Products are rounded before they are added.
+    struct f32 {
+        template <int NA>
+        static void dot(const uint8_t* wp, const uint8_t* const* a, int64_t k, float* res) noexcept {
+            const float* x = reinterpret_cast<const float*>(wp);
+            for (int j = 0; j < NA; ++j) res[j] = one(x, reinterpret_cast<const float*>(a[j]), k);
+        }
+        static float one(const float* x, const float* y, int64_t n) noexcept {
+            const int64_t n4 = n / 4 * 4, n8 = n / 8 * 8;
+            float r;
+            int64_t i = n4;
+            if (n4 == 0) {
+                if (n == 0) return 0.0f;
+                r = x[0] * y[0];
+                i = 1;
+            } else if (n4 == 4) {
+                r = P::eigen4(x, y);
+            } else {
+                fv acc = P::fmul8(x, y);
+                for (int64_t e = 8; e < n8; e += 8) acc = P::fadd(acc, P::fmul8(x + e, y + e));
+                r = P::eigen_tail(acc, n4 > n8 ? x + n8 : nullptr, y + n8);
+            }
+            for (; i < n; ++i) r += x[i] * y[i];
+            return r;
+        }
+    };
+
+    // out[j] = f32::one(x, y + j * stride, n) for j < rows: four rows at a time, so that four sums' chains of
+    // dependent additions overlap; each row's operations are one()'s.
+    static void dot_rows(const float* x, const float* y, int64_t stride, int64_t rows, int64_t n, float* out) noexcept {
+        const int64_t n4 = n / 4 * 4, n8 = n / 8 * 8;
+        int64_t j = 0;
+        if (n4 >= 8) {  // one()'s general case
+            for (; j + 4 <= rows; j += 4) {
+                const float* yr[4];
+                fv acc[4];
+                MOE_SIMD_UNROLL
+                for (int i = 0; i < 4; ++i) yr[i] = y + (j + i) * stride, acc[i] = P::fmul8(x, yr[i]);
+                for (int64_t e = 8; e < n8; e += 8)
+                    MOE_SIMD_UNROLL
+                    for (int i = 0; i < 4; ++i) acc[i] = P::fadd(acc[i], P::fmul8(x + e, yr[i] + e));
+                MOE_SIMD_UNROLL
+                for (int i = 0; i < 4; ++i) {
+                    float r = P::eigen_tail(acc[i], n4 > n8 ? x + n8 : nullptr, yr[i] + n8);
+                    for (int64_t e = n4; e < n; ++e) r += x[e] * yr[i][e];
+                    out[j + i] = r;
+                }
+            }
+        }
+        for (; j < rows; ++j) out[j] = f32::one(x, y + j * stride, n);
+    }
+
+    // out[d] = out[d] + p[j] * v[j * stride + d] for j = 0, 1, .. rows - 1 in turn: axpy row after row, with 64
+    // columns of out held in registers across the rows instead of loaded and stored once per row.
+    static void axpy_rows(const float* p, const float* v, int64_t stride, int64_t rows, int64_t n, float* out) noexcept {
+        constexpr int W = 8;  // vectors of out per pass
+        int64_t d = 0;
+        for (; d + 8 * W <= n; d += 8 * W) {
+            fv acc[W];
+            MOE_SIMD_UNROLL
+            for (int c = 0; c < W; ++c) acc[c] = P::floadu(out + d + 8 * c);
+            for (int64_t j = 0; j < rows; ++j) {
+                const fv pv = P::fset1(p[j]);
+                const float* vr = v + j * stride + d;
+                MOE_SIMD_UNROLL
+                for (int c = 0; c < W; ++c) acc[c] = P::fadd(acc[c], P::fmul(pv, P::floadu(vr + 8 * c)));
+            }
+            MOE_SIMD_UNROLL
+            for (int c = 0; c < W; ++c) P::fstoreu(out + d + 8 * c, acc[c]);
+        }
+        for (int64_t j = 0; j < rows && d < n; ++j) axpy(p[j], v + j * stride + d, out + d, n - d);
+    }
+
+    // y[i] = y[i] + a * x[i], eight lanes at a time (each lane rounds the product, then the sum, as the scalar loop).
+    static void axpy(float a, const float* x, float* y, int64_t n) noexcept {
+        const fv av = P::fset1(a);
+        int64_t i = 0;
+        for (; i + 8 <= n; i += 8) P::fstoreu(y + i, P::fadd(P::floadu(y + i), P::fmul(av, P::floadu(x + i))));
+        for (; i < n; ++i) y[i] += a * x[i];
+    }
+
+
+    // ---- llama.cpp's ggml f32 orders (ref/ggml_f32_order.hpp), W = 8 or 16 lanes as the ggml variant's width ------
+
+    static fv add(fv a, fv b) noexcept { return P::fadd(a, b); }
+    static float addf(float a, float b) noexcept { return a + b; }
+
+    // ggml_vec_dot_f32: four W-lane accumulators (W / 8 vectors each) fused over steps of 4W, paired, the lane
+    // tree, then the float tail (product rounded, then added).
+    template <int W>
+    static float ggml_dot_w(const float* x, const float* y, int64_t n) noexcept {
+        constexpr int G = W / 8;
+        fv s[4 * G];
+        MOE_SIMD_UNROLL
+        for (int a = 0; a < 4 * G; ++a) s[a] = P::fzero();
+        const int64_t step = 4 * W, np = n / step * step;
+        for (int64_t i = 0; i < np; i += step)
+            MOE_SIMD_UNROLL
+            for (int a = 0; a < 4 * G; ++a) s[a] = P::ffma(P::floadu(x + i + 8 * a), P::floadu(y + i + 8 * a), s[a]);
+        alignas(32) float l[4 * W];
+        MOE_SIMD_UNROLL
+        for (int a = 0; a < 4 * G; ++a) P::fstoreu(l + 8 * a, s[a]);
+        moe::cpu::ggml_f32::pair_accumulators(W, l, addf);
+        float r = moe::cpu::ggml_f32::lanes_vec(W, l, addf);
+        for (int64_t i = np; i < n; ++i) r = r + std::fma(x[i], y[i], -0.0f);
+        return r;
+    }
+    static float ggml_dot(int W, const float* x, const float* y, int64_t n) noexcept {
+        return W == 16 ? ggml_dot_w<16>(x, y, n) : ggml_dot_w<8>(x, y, n);
+    }
+
+    // tinyBLAS's inner product: one W-lane accumulator over chunks of W (n a multiple of W), the lane tree.
+    template <int W>
+    static float ggml_dot_tile_w(const float* x, const float* y, int64_t n) noexcept {
+        constexpr int G = W / 8;
+        fv s[G];
+        MOE_SIMD_UNROLL
+        for (int g = 0; g < G; ++g) s[g] = P::fzero();
+        for (int64_t i = 0; i < n; i += W)
+            MOE_SIMD_UNROLL
+            for (int g = 0; g < G; ++g) s[g] = P::ffma(P::floadu(x + i + 8 * g), P::floadu(y + i + 8 * g), s[g]);
+        alignas(32) float l[W];
+        MOE_SIMD_UNROLL
+        for (int g = 0; g < G; ++g) P::fstoreu(l + 8 * g, s[g]);
+        return moe::cpu::ggml_f32::lanes_tile(W, l, addf);
+    }
+    static float ggml_dot_tile(int W, const float* x, const float* y, int64_t n) noexcept {
+        return W == 16 ? ggml_dot_tile_w<16>(x, y, n) : ggml_dot_tile_w<8>(x, y, n);
+    }
+
+    // ggml_f32::weighted_rows: out[d] = sum over j < n of p[j] * v[j * stride + d], each output's accumulator
+    // lanes fused in j order (lane j % W for tinyBLAS, j % 4W for ggml_vec_dot_f32), then its lane tree. The
+    // accumulators sit lane-major here (acc[lane * dv + d]), so eight outputs are one vector in every step; the
+    // sums are the reference's. acc: 4 * W * dv floats.
+    template <int W>
+    static void ggml_weighted_rows_w(bool tile, const float* p, const float* v, int64_t stride, int64_t n,
+                                     int64_t dv, float* out, float* acc) noexcept {
+        const int64_t per = tile ? W : 4 * W, d8 = dv / 8 * 8;
+        std::memset(acc, 0, static_cast<size_t>(per * dv) * sizeof(float));
+        for (int64_t j = 0; j < n; ++j) {
+            float* a = acc + (j % per) * dv;
+            const float* row = v + j * stride;
+            const fv pj = P::fset1(p[j]);
+            int64_t d = 0;
+            for (; d < d8; d += 8) P::fstoreu(a + d, P::ffma(P::floadu(row + d), pj, P::floadu(a + d)));
+            for (; d < dv; ++d) a[d] = std::fma(row[d], p[j], a[d]);
+        }
+        fv lv[4 * W];
+        int64_t d = 0;
+        for (; d < d8; d += 8) {  // the lane trees, eight outputs at a time
+            for (int64_t l = 0; l < per; ++l) lv[l] = P::floadu(acc + l * dv + d);
+            if (!tile) moe::cpu::ggml_f32::pair_accumulators(W, lv, add);
+            P::fstoreu(out + d, tile ? moe::cpu::ggml_f32::lanes_tile(W, lv, add)
+                                     : moe::cpu::ggml_f32::lanes_vec(W, lv, add));
+        }
+        float lf[4 * W];
+        for (; d < dv; ++d) {
+            for (int64_t l = 0; l < per; ++l) lf[l] = acc[l * dv + d];
+            if (!tile) moe::cpu::ggml_f32::pair_accumulators(W, lf, addf);
+            out[d] = tile ? moe::cpu::ggml_f32::lanes_tile(W, lf, addf) : moe::cpu::ggml_f32::lanes_vec(W, lf, addf);
+        }
+    }
+    static void ggml_weighted_rows(int W, bool tile, const float* p, const float* v, int64_t stride, int64_t n,
+                                   int64_t dv, float* out, float* acc) noexcept {
+        if (W == 16) ggml_weighted_rows_w<16>(tile, p, v, stride, n, dv, out, acc);
+        else ggml_weighted_rows_w<8>(tile, p, v, stride, n, dv, out, acc);
+    }
+};
+
+}  // namespace
