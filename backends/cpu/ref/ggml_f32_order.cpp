@@ -30,7 +30,10 @@ int lanes() noexcept {
 
 namespace {
 
-float plus(float a, float b) { return a + b; }
+struct plus_f {
+    float operator()(float a, float b) const { return a + b; }
+};
+constexpr plus_f plus{};
 float lanes_vec(int W, const float* a) { return ggml_f32::lanes_vec(W, a, plus); }
 float lanes_tile(int W, const float* a) { return ggml_f32::lanes_tile(W, a, plus); }
 

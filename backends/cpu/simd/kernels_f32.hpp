@@ -101,8 +101,12 @@ struct f32_kernels {
 
     // ---- llama.cpp's ggml f32 orders (ref/ggml_f32_order.hpp), W = 8 or 16 lanes as the ggml variant's width ------
 
-    static fv add(fv a, fv b) noexcept { return P::fadd(a, b); }
-    static float addf(float a, float b) noexcept { return a + b; }
+    struct add_v {  // the lane trees' additions (function objects, so they inline)
+        fv operator()(fv a, fv b) const noexcept { return P::fadd(a, b); }
+    };
+    struct add_f {
+        float operator()(float a, float b) const noexcept { return a + b; }
+    };
 
     // ggml_vec_dot_f32: four W-lane accumulators (W / 8 vectors each) fused over steps of 4W, paired, the lane
     // tree, then the float tail (product rounded, then added).
@@ -116,11 +120,15 @@ struct f32_kernels {
         for (int64_t i = 0; i < np; i += step)
             MOE_SIMD_UNROLL
             for (int a = 0; a < 4 * G; ++a) s[a] = P::ffma(P::floadu(x + i + 8 * a), P::floadu(y + i + 8 * a), s[a]);
-        alignas(32) float l[4 * W];
         MOE_SIMD_UNROLL
-        for (int a = 0; a < 4 * G; ++a) P::fstoreu(l + 8 * a, s[a]);
-        moe::cpu::ggml_f32::pair_accumulators(W, l, addf);
-        float r = moe::cpu::ggml_f32::lanes_vec(W, l, addf);
+        for (int g = 0; g < G; ++g) {  // pair_accumulators, eight lanes at a time
+            s[g] = P::fadd(s[g], s[2 * G + g]), s[G + g] = P::fadd(s[G + g], s[3 * G + g]);
+            s[g] = P::fadd(s[g], s[G + g]);
+        }
+        alignas(32) float l[W];
+        MOE_SIMD_UNROLL
+        for (int g = 0; g < G; ++g) P::fstoreu(l + 8 * g, s[g]);
+        float r = moe::cpu::ggml_f32::lanes_vec(W, l, add_f{});
         for (int64_t i = np; i < n; ++i) r = r + std::fma(x[i], y[i], -0.0f);
         return r;
     }
@@ -141,7 +149,7 @@ struct f32_kernels {
         alignas(32) float l[W];
         MOE_SIMD_UNROLL
         for (int g = 0; g < G; ++g) P::fstoreu(l + 8 * g, s[g]);
-        return moe::cpu::ggml_f32::lanes_tile(W, l, addf);
+        return moe::cpu::ggml_f32::lanes_tile(W, l, add_f{});
     }
     static float ggml_dot_tile(int W, const float* x, const float* y, int64_t n) noexcept {
         return W == 16 ? ggml_dot_tile_w<16>(x, y, n) : ggml_dot_tile_w<8>(x, y, n);
@@ -168,15 +176,16 @@ struct f32_kernels {
         int64_t d = 0;
         for (; d < d8; d += 8) {  // the lane trees, eight outputs at a time
             for (int64_t l = 0; l < per; ++l) lv[l] = P::floadu(acc + l * dv + d);
-            if (!tile) moe::cpu::ggml_f32::pair_accumulators(W, lv, add);
-            P::fstoreu(out + d, tile ? moe::cpu::ggml_f32::lanes_tile(W, lv, add)
-                                     : moe::cpu::ggml_f32::lanes_vec(W, lv, add));
+            if (!tile) moe::cpu::ggml_f32::pair_accumulators(W, lv, add_v{});
+            P::fstoreu(out + d, tile ? moe::cpu::ggml_f32::lanes_tile(W, lv, add_v{})
+                                     : moe::cpu::ggml_f32::lanes_vec(W, lv, add_v{}));
         }
         float lf[4 * W];
         for (; d < dv; ++d) {
             for (int64_t l = 0; l < per; ++l) lf[l] = acc[l * dv + d];
-            if (!tile) moe::cpu::ggml_f32::pair_accumulators(W, lf, addf);
-            out[d] = tile ? moe::cpu::ggml_f32::lanes_tile(W, lf, addf) : moe::cpu::ggml_f32::lanes_vec(W, lf, addf);
+            if (!tile) moe::cpu::ggml_f32::pair_accumulators(W, lf, add_f{});
+            out[d] = tile ? moe::cpu::ggml_f32::lanes_tile(W, lf, add_f{})
+                          : moe::cpu::ggml_f32::lanes_vec(W, lf, add_f{});
         }
     }
     static void ggml_weighted_rows(int W, bool tile, const float* p, const float* v, int64_t stride, int64_t n,
