@@ -159,10 +159,31 @@ struct f32_kernels {
     // lanes fused in j order (lane j % W for tinyBLAS, j % 4W for ggml_vec_dot_f32), then its lane tree. The
     // accumulators sit lane-major here (acc[lane * dv + d]), so eight outputs are one vector in every step; the
     // sums are the reference's. acc: 4 * W * dv floats.
+    // weighted_rows' tinyBLAS order for eight outputs (v: their first column): lane l of each takes rows l, l + W,
+    // .. in turn, held in W registers, then the lane tree.
+    template <int W>
+    static void out_tile8(const float* p, const float* v, int64_t stride, int64_t n, float* out) noexcept {
+        fv a[W];
+        MOE_SIMD_UNROLL
+        for (int l = 0; l < W; ++l) a[l] = P::fzero();
+        int64_t j = 0;
+        for (; j + W <= n; j += W)
+            MOE_SIMD_UNROLL
+            for (int l = 0; l < W; ++l) a[l] = P::ffma(P::floadu(v + (j + l) * stride), P::fset1(p[j + l]), a[l]);
+        MOE_SIMD_UNROLL
+        for (int l = 0; l < W; ++l)
+            if (j + l < n) a[l] = P::ffma(P::floadu(v + (j + l) * stride), P::fset1(p[j + l]), a[l]);
+        P::fstoreu(out, moe::cpu::ggml_f32::lanes_tile(W, a, add_v{}));
+    }
+
     template <int W>
     static void ggml_weighted_rows_w(bool tile, const float* p, const float* v, int64_t stride, int64_t n,
                                      int64_t dv, float* out, float* acc) noexcept {
         const int64_t per = tile ? W : 4 * W, d8 = dv / 8 * 8;
+        if (tile) {  // eight outputs' W lanes stay in registers over all the rows; the tail below as for !tile
+            for (int64_t d = 0; d < d8; d += 8) out_tile8<W>(p, v + d, stride, n, out + d);
+            if (d8 == dv) return;
+        }
         std::memset(acc, 0, static_cast<size_t>(per * dv) * sizeof(float));
         for (int64_t j = 0; j < n; ++j) {
             float* a = acc + (j % per) * dv;
@@ -173,7 +194,7 @@ struct f32_kernels {
             for (; d < dv; ++d) a[d] = std::fma(row[d], p[j], a[d]);
         }
         fv lv[4 * W];
-        int64_t d = 0;
+        int64_t d = tile ? d8 : 0;
         for (; d < d8; d += 8) {  // the lane trees, eight outputs at a time
             for (int64_t l = 0; l < per; ++l) lv[l] = P::floadu(acc + l * dv + d);
             if (!tile) moe::cpu::ggml_f32::pair_accumulators(W, lv, add_v{});
