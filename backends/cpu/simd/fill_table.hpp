@@ -10,8 +10,8 @@
 
 namespace {
 
-// P: the eight-lane primitives; PK: those of the tiles over packed weights (prims_x86_512.hpp's sixteen lanes on
-// AVX-512, where two eight-row groups fit one register; otherwise P).
+// P: the eight-lane primitives; PK: those of the tiles over packed weights and of llama.cpp's 16-wide f32 orders
+// (prims_x86_512.hpp's sixteen lanes on AVX-512, where two eight-row groups fit one register; otherwise P).
 template <class P, class A, class PK = P>
 void fill_kernels(moe::cpu::simd::kernel_table& t) noexcept {
     using D = dots<P>;
@@ -40,9 +40,10 @@ void fill_kernels(moe::cpu::simd::kernel_table& t) noexcept {
     t.axpy_f32 = &F::axpy;
     t.dot_f32_rows = &F::dot_rows;  // dispatch.cpp drops it with dot_f32
     t.axpy_f32_rows = &F::axpy_rows;
-    t.ggml_dot = &F::ggml_dot;
-    t.ggml_dot_tile = &F::ggml_dot_tile;
-    t.ggml_weighted_rows = &F::ggml_weighted_rows;
+    using G = ggml_f32_entries<P, PK>;
+    t.ggml_dot = &G::dot;
+    t.ggml_dot_tile = &G::dot_tile;
+    t.ggml_weighted_rows = &G::weighted_rows;
 }
 
 }  // namespace

@@ -97,109 +97,107 @@ struct f32_kernels {
         for (; i + 8 <= n; i += 8) P::fstoreu(y + i, P::fadd(P::floadu(y + i), P::fmul(av, P::floadu(x + i))));
         for (; i < n; ++i) y[i] += a * x[i];
     }
+};
 
-
-    // ---- llama.cpp's ggml f32 orders (ref/ggml_f32_order.hpp), W = 8 or 16 lanes as the ggml variant's width ------
+// llama.cpp's ggml f32 orders (ref/ggml_f32_order.hpp) over float primitives PF of L = 8 or 16 lanes, for W (the
+// ggml variant's width) a multiple of L: every ggml lane is one of this ISA's lanes, fused in the same order.
+template <class PF>
+struct ggml_f32_kernels {
+    using fv = typename PF::fv;
+    static constexpr int L = static_cast<int>(sizeof(fv) / sizeof(float));
 
     struct add_v {  // the lane trees' additions (function objects, so they inline)
-        fv operator()(fv a, fv b) const noexcept { return P::fadd(a, b); }
+        fv operator()(fv a, fv b) const noexcept { return PF::fadd(a, b); }
     };
     struct add_f {
         float operator()(float a, float b) const noexcept { return a + b; }
     };
 
-    // ggml_vec_dot_f32: four W-lane accumulators (W / 8 vectors each) fused over steps of 4W, paired, the lane
+    // ggml_vec_dot_f32: four W-lane accumulators (W / L vectors each) fused over steps of 4W, paired, the lane
     // tree, then the float tail (product rounded, then added).
     template <int W>
-    static float ggml_dot_w(const float* x, const float* y, int64_t n) noexcept {
-        constexpr int G = W / 8;
+    static float dot(const float* x, const float* y, int64_t n) noexcept {
+        constexpr int G = W / L;
         fv s[4 * G];
         MOE_SIMD_UNROLL
-        for (int a = 0; a < 4 * G; ++a) s[a] = P::fzero();
+        for (int a = 0; a < 4 * G; ++a) s[a] = PF::fzero();
         const int64_t step = 4 * W, np = n / step * step;
         for (int64_t i = 0; i < np; i += step)
             MOE_SIMD_UNROLL
-            for (int a = 0; a < 4 * G; ++a) s[a] = P::ffma(P::floadu(x + i + 8 * a), P::floadu(y + i + 8 * a), s[a]);
+            for (int a = 0; a < 4 * G; ++a) s[a] = PF::ffma(PF::floadu(x + i + L * a), PF::floadu(y + i + L * a), s[a]);
         MOE_SIMD_UNROLL
-        for (int g = 0; g < G; ++g) {  // pair_accumulators, eight lanes at a time
-            s[g] = P::fadd(s[g], s[2 * G + g]), s[G + g] = P::fadd(s[G + g], s[3 * G + g]);
-            s[g] = P::fadd(s[g], s[G + g]);
+        for (int g = 0; g < G; ++g) {  // pair_accumulators, L lanes at a time
+            s[g] = PF::fadd(s[g], s[2 * G + g]), s[G + g] = PF::fadd(s[G + g], s[3 * G + g]);
+            s[g] = PF::fadd(s[g], s[G + g]);
         }
-        alignas(32) float l[W];
+        alignas(64) float l[W];
         MOE_SIMD_UNROLL
-        for (int g = 0; g < G; ++g) P::fstoreu(l + 8 * g, s[g]);
+        for (int g = 0; g < G; ++g) PF::fstoreu(l + L * g, s[g]);
         float r = moe::cpu::ggml_f32::lanes_vec(W, l, add_f{});
         for (int64_t i = np; i < n; ++i) r = r + std::fma(x[i], y[i], -0.0f);
         return r;
     }
-    static float ggml_dot(int W, const float* x, const float* y, int64_t n) noexcept {
-        return W == 16 ? ggml_dot_w<16>(x, y, n) : ggml_dot_w<8>(x, y, n);
-    }
 
     // tinyBLAS's inner product: one W-lane accumulator over chunks of W (n a multiple of W), the lane tree.
     template <int W>
-    static float ggml_dot_tile_w(const float* x, const float* y, int64_t n) noexcept {
-        constexpr int G = W / 8;
+    static float dot_tile(const float* x, const float* y, int64_t n) noexcept {
+        constexpr int G = W / L;
         fv s[G];
         MOE_SIMD_UNROLL
-        for (int g = 0; g < G; ++g) s[g] = P::fzero();
+        for (int g = 0; g < G; ++g) s[g] = PF::fzero();
         for (int64_t i = 0; i < n; i += W)
             MOE_SIMD_UNROLL
-            for (int g = 0; g < G; ++g) s[g] = P::ffma(P::floadu(x + i + 8 * g), P::floadu(y + i + 8 * g), s[g]);
-        alignas(32) float l[W];
+            for (int g = 0; g < G; ++g) s[g] = PF::ffma(PF::floadu(x + i + L * g), PF::floadu(y + i + L * g), s[g]);
+        alignas(64) float l[W];
         MOE_SIMD_UNROLL
-        for (int g = 0; g < G; ++g) P::fstoreu(l + 8 * g, s[g]);
+        for (int g = 0; g < G; ++g) PF::fstoreu(l + L * g, s[g]);
         return moe::cpu::ggml_f32::lanes_tile(W, l, add_f{});
     }
-    static float ggml_dot_tile(int W, const float* x, const float* y, int64_t n) noexcept {
-        return W == 16 ? ggml_dot_tile_w<16>(x, y, n) : ggml_dot_tile_w<8>(x, y, n);
-    }
 
-    // ggml_f32::weighted_rows: out[d] = sum over j < n of p[j] * v[j * stride + d], each output's accumulator
-    // lanes fused in j order (lane j % W for tinyBLAS, j % 4W for ggml_vec_dot_f32), then its lane tree. The
-    // accumulators sit lane-major here (acc[lane * dv + d]), so eight outputs are one vector in every step; the
-    // sums are the reference's. acc: 4 * W * dv floats.
-    // weighted_rows' tinyBLAS order for eight outputs (v: their first column): lane l of each takes rows l, l + W,
-    // .. in turn, held in W registers, then the lane tree.
+    // weighted_rows' tinyBLAS order for L outputs (v: their first column): lane l of each takes rows l, l + W, ..
+    // in turn, held in W registers, then the lane tree across those registers.
     template <int W>
-    static void out_tile8(const float* p, const float* v, int64_t stride, int64_t n, float* out) noexcept {
+    static void out_tile(const float* p, const float* v, int64_t stride, int64_t n, float* out) noexcept {
         fv a[W];
         MOE_SIMD_UNROLL
-        for (int l = 0; l < W; ++l) a[l] = P::fzero();
+        for (int l = 0; l < W; ++l) a[l] = PF::fzero();
         int64_t j = 0;
         for (; j + W <= n; j += W)
             MOE_SIMD_UNROLL
-            for (int l = 0; l < W; ++l) a[l] = P::ffma(P::floadu(v + (j + l) * stride), P::fset1(p[j + l]), a[l]);
+            for (int l = 0; l < W; ++l) a[l] = PF::ffma(PF::floadu(v + (j + l) * stride), PF::fset1(p[j + l]), a[l]);
         MOE_SIMD_UNROLL
         for (int l = 0; l < W; ++l)
-            if (j + l < n) a[l] = P::ffma(P::floadu(v + (j + l) * stride), P::fset1(p[j + l]), a[l]);
-        P::fstoreu(out, moe::cpu::ggml_f32::lanes_tile(W, a, add_v{}));
+            if (j + l < n) a[l] = PF::ffma(PF::floadu(v + (j + l) * stride), PF::fset1(p[j + l]), a[l]);
+        PF::fstoreu(out, moe::cpu::ggml_f32::lanes_tile(W, a, add_v{}));
     }
 
+    // ggml_f32::weighted_rows: out[d] = sum over j < n of p[j] * v[j * stride + d], each output's accumulator
+    // lanes fused in j order (lane j % W for tinyBLAS, j % 4W for ggml_vec_dot_f32), then its lane tree.
+    // tinyBLAS's order runs L outputs at a time in registers (out_tile); the rest goes through accumulators in
+    // memory, lane-major (acc[lane * dv + d]: L outputs per vector op). acc: 4 * W * dv floats.
     template <int W>
-    static void ggml_weighted_rows_w(bool tile, const float* p, const float* v, int64_t stride, int64_t n,
-                                     int64_t dv, float* out, float* acc) noexcept {
-        const int64_t per = tile ? W : 4 * W, d8 = dv / 8 * 8;
-        if (tile) {  // eight outputs' W lanes stay in registers over all the rows; the tail below as for !tile
-            for (int64_t d = 0; d < d8; d += 8) out_tile8<W>(p, v + d, stride, n, out + d);
-            if (d8 == dv) return;
+    static void weighted_rows(bool tile, const float* p, const float* v, int64_t stride, int64_t n, int64_t dv,
+                              float* out, float* acc) noexcept {
+        const int64_t per = tile ? W : 4 * W, dl = dv / L * L;
+        if (tile) {
+            for (int64_t d = 0; d < dl; d += L) out_tile<W>(p, v + d, stride, n, out + d);
+            if (dl == dv) return;
         }
         std::memset(acc, 0, static_cast<size_t>(per * dv) * sizeof(float));
         for (int64_t j = 0; j < n; ++j) {
             float* a = acc + (j % per) * dv;
             const float* row = v + j * stride;
-            const fv pj = P::fset1(p[j]);
+            const fv pj = PF::fset1(p[j]);
             int64_t d = 0;
-            for (; d < d8; d += 8) P::fstoreu(a + d, P::ffma(P::floadu(row + d), pj, P::floadu(a + d)));
+            for (; d < dl; d += L) PF::fstoreu(a + d, PF::ffma(PF::floadu(row + d), pj, PF::floadu(a + d)));
             for (; d < dv; ++d) a[d] = std::fma(row[d], p[j], a[d]);
         }
         fv lv[4 * W];
-        int64_t d = tile ? d8 : 0;
-        for (; d < d8; d += 8) {  // the lane trees, eight outputs at a time
-            for (int64_t l = 0; l < per; ++l) lv[l] = P::floadu(acc + l * dv + d);
-            if (!tile) moe::cpu::ggml_f32::pair_accumulators(W, lv, add_v{});
-            P::fstoreu(out + d, tile ? moe::cpu::ggml_f32::lanes_tile(W, lv, add_v{})
-                                     : moe::cpu::ggml_f32::lanes_vec(W, lv, add_v{}));
+        int64_t d = tile ? dl : 0;
+        for (; d < dl; d += L) {  // the lane trees, L outputs at a time
+            for (int64_t l = 0; l < per; ++l) lv[l] = PF::floadu(acc + l * dv + d);
+            moe::cpu::ggml_f32::pair_accumulators(W, lv, add_v{});  // !tile here
+            PF::fstoreu(out + d, moe::cpu::ggml_f32::lanes_vec(W, lv, add_v{}));
         }
         float lf[4 * W];
         for (; d < dv; ++d) {
@@ -209,10 +207,23 @@ struct f32_kernels {
                           : moe::cpu::ggml_f32::lanes_vec(W, lf, add_f{});
         }
     }
-    static void ggml_weighted_rows(int W, bool tile, const float* p, const float* v, int64_t stride, int64_t n,
-                                   int64_t dv, float* out, float* acc) noexcept {
-        if (W == 16) ggml_weighted_rows_w<16>(tile, p, v, stride, n, dv, out, acc);
-        else ggml_weighted_rows_w<8>(tile, p, v, stride, n, dv, out, acc);
+};
+
+// The table's entries: W = 16 through P16's kernels (sixteen lanes where the ISA has them), W = 8 through P8's.
+template <class P8, class P16>
+struct ggml_f32_entries {
+    using K8 = ggml_f32_kernels<P8>;
+    using K16 = ggml_f32_kernels<P16>;
+    static float dot(int W, const float* x, const float* y, int64_t n) noexcept {
+        return W == 16 ? K16::template dot<16>(x, y, n) : K8::template dot<8>(x, y, n);
+    }
+    static float dot_tile(int W, const float* x, const float* y, int64_t n) noexcept {
+        return W == 16 ? K16::template dot_tile<16>(x, y, n) : K8::template dot_tile<8>(x, y, n);
+    }
+    static void weighted_rows(int W, bool tile, const float* p, const float* v, int64_t stride, int64_t n, int64_t dv,
+                              float* out, float* acc) noexcept {
+        if (W == 16) K16::template weighted_rows<16>(tile, p, v, stride, n, dv, out, acc);
+        else K8::template weighted_rows<8>(tile, p, v, stride, n, dv, out, acc);
     }
 };
 

@@ -1,8 +1,9 @@
-// prims_x86_512.hpp — the 512-bit building blocks of the AVX-512 table's packed tiles: sixteen int32 / float lanes,
-// i.e. two of the loader's eight-row groups side by side (rows 0-7 from one group, 8-15 from the next).
+// prims_x86_512.hpp — the 512-bit building blocks of the AVX-512 table's packed tiles (sixteen int32 / float lanes:
+// two of the loader's eight-row groups side by side, rows 0-7 from one group, 8-15 from the next) and of llama.cpp's
+// 16-wide f32 orders (kernels_f32.hpp).
 // Before: prims_x86.hpp (the eight-lane primitives, used for everything else). After: kernels_packed.hpp's tiles.
 //
-// Only the operations of the rows-in-lanes tiles are here; each lane does exactly what an eight-lane kernel's lane
+// Only the operations those kernels use are here; each lane does exactly what an eight-lane kernel's lane
 // does, so results stay bit-identical. Included only by kernels_avx512.cpp (internal linkage, as prims_x86.hpp).
 #pragma once
 
@@ -41,6 +42,8 @@ struct x86_prims16 {
     // acc = fma(d, float(s), acc) per lane.
     static fv fmadd_v(fv d, iv s, fv acc) noexcept { return _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(s), acc); }
     static void fstoreu(float* p, fv v) noexcept { _mm512_storeu_ps(p, v); }
+    static fv floadu(const float* p) noexcept { return _mm512_loadu_ps(p); }
+    static fv ffma(fv a, fv b, fv c) noexcept { return _mm512_fmadd_ps(a, b, c); }  // a * b + c, rounded once
     // Eight halves at p (lanes 0-7) and eight at q (lanes 8-15) -> sixteen floats.
     static fv h2f8c2(const uint16_t* p, const uint16_t* q) noexcept {
         return _mm512_cvtph_ps(_mm256_inserti128_si256(
