@@ -171,37 +171,38 @@ struct ggml_f32_kernels {
         PF::fstoreu(out, moe::cpu::ggml_f32::lanes_tile(W, a, add_v{}));
     }
 
+    // weighted_rows' ggml_vec_dot_f32 order (one query) for L outputs: 4W accumulator lanes per output, too many for
+    // registers, kept in acc (4W x L floats, in L1): lane j % 4W of each takes row j, then the pairing and the tree.
+    template <int W>
+    static void out_vec(const float* p, const float* v, int64_t stride, int64_t n, float* out, float* acc) noexcept {
+        constexpr int per = 4 * W;
+        std::memset(acc, 0, static_cast<size_t>(per * L) * sizeof(float));
+        for (int64_t j = 0; j < n; ++j) {
+            float* a = acc + (j % per) * L;
+            PF::fstoreu(a, PF::ffma(PF::floadu(v + j * stride), PF::fset1(p[j]), PF::floadu(a)));
+        }
+        fv lv[per];
+        MOE_SIMD_UNROLL
+        for (int l = 0; l < per; ++l) lv[l] = PF::floadu(acc + l * L);
+        moe::cpu::ggml_f32::pair_accumulators(W, lv, add_v{});
+        PF::fstoreu(out, moe::cpu::ggml_f32::lanes_vec(W, lv, add_v{}));
+    }
+
     // ggml_f32::weighted_rows: out[d] = sum over j < n of p[j] * v[j * stride + d], each output's accumulator
-    // lanes fused in j order (lane j % W for tinyBLAS, j % 4W for ggml_vec_dot_f32), then its lane tree.
-    // tinyBLAS's order runs L outputs at a time in registers (out_tile); the rest goes through accumulators in
-    // memory, lane-major (acc[lane * dv + d]: L outputs per vector op). acc: 4 * W * dv floats.
+    // lanes fused in j order (lane j % W for tinyBLAS, j % 4W for ggml_vec_dot_f32), then its lane tree: L outputs
+    // at a time (out_tile / out_vec), the last dv % L one by one. acc: 4 * W * max(L, dv % L) floats.
     template <int W>
     static void weighted_rows(bool tile, const float* p, const float* v, int64_t stride, int64_t n, int64_t dv,
                               float* out, float* acc) noexcept {
         const int64_t per = tile ? W : 4 * W, dl = dv / L * L;
-        if (tile) {
-            for (int64_t d = 0; d < dl; d += L) out_tile<W>(p, v + d, stride, n, out + d);
-            if (dl == dv) return;
-        }
-        std::memset(acc, 0, static_cast<size_t>(per * dv) * sizeof(float));
-        for (int64_t j = 0; j < n; ++j) {
-            float* a = acc + (j % per) * dv;
-            const float* row = v + j * stride;
-            const fv pj = PF::fset1(p[j]);
-            int64_t d = 0;
-            for (; d < dl; d += L) PF::fstoreu(a + d, PF::ffma(PF::floadu(row + d), pj, PF::floadu(a + d)));
-            for (; d < dv; ++d) a[d] = std::fma(row[d], p[j], a[d]);
-        }
-        fv lv[4 * W];
-        int64_t d = tile ? dl : 0;
-        for (; d < dl; d += L) {  // the lane trees, L outputs at a time
-            for (int64_t l = 0; l < per; ++l) lv[l] = PF::floadu(acc + l * dv + d);
-            moe::cpu::ggml_f32::pair_accumulators(W, lv, add_v{});  // !tile here
-            PF::fstoreu(out + d, moe::cpu::ggml_f32::lanes_vec(W, lv, add_v{}));
+        for (int64_t d = 0; d < dl; d += L) {
+            if (tile) out_tile<W>(p, v + d, stride, n, out + d);
+            else out_vec<W>(p, v + d, stride, n, out + d, acc);
         }
         float lf[4 * W];
-        for (; d < dv; ++d) {
-            for (int64_t l = 0; l < per; ++l) lf[l] = acc[l * dv + d];
+        for (int64_t d = dl; d < dv; ++d) {
+            for (int64_t l = 0; l < per; ++l) lf[l] = 0.0f;
+            for (int64_t j = 0; j < n; ++j) lf[j % per] = std::fma(v[j * stride + d], p[j], lf[j % per]);
             if (!tile) moe::cpu::ggml_f32::pair_accumulators(W, lf, add_f{});
             out[d] = tile ? moe::cpu::ggml_f32::lanes_tile(W, lf, add_f{})
                           : moe::cpu::ggml_f32::lanes_vec(W, lf, add_f{});
