@@ -99,6 +99,12 @@ struct f32_kernels {
     }
 };
 
+// Whether primitives P have a 16-lane tree16 (prims_x86_512.hpp).
+template <class P, class = void>
+struct has_tree16 : std::false_type {};
+template <class P>
+struct has_tree16<P, std::void_t<decltype(P::tree16(typename P::fv{}))>> : std::true_type {};
+
 // llama.cpp's ggml f32 orders (ref/ggml_f32_order.hpp) over float primitives PF of L = 8 or 16 lanes, for W (the
 // ggml variant's width) a multiple of L: every ggml lane is one of this ISA's lanes, fused in the same order.
 template <class PF>
@@ -112,6 +118,21 @@ struct ggml_f32_kernels {
     struct add_f {
         float operator()(float a, float b) const noexcept { return a + b; }
     };
+
+    // The lane tree of one W-lane accumulator (W / L vectors), ggml_vec_dot_f32's or (Tile) tinyBLAS's: in
+    // registers where the ISA has ggml's 16-lane reduction (both trees are that one for 16 lanes), else over the
+    // stored lanes.
+    template <int W, bool Tile>
+    static float lanes_tree(const fv* s) noexcept {
+        if constexpr (W == 16 && L == 16 && has_tree16<PF>::value) {
+            return PF::tree16(s[0]);
+        } else {
+            alignas(64) float l[W];
+            MOE_SIMD_UNROLL
+            for (int g = 0; g < W / L; ++g) PF::fstoreu(l + L * g, s[g]);
+            return Tile ? moe::cpu::ggml_f32::lanes_tile(W, l, add_f{}) : moe::cpu::ggml_f32::lanes_vec(W, l, add_f{});
+        }
+    }
 
     // ggml_vec_dot_f32: four W-lane accumulators (W / L vectors each) fused over steps of 4W, paired, the lane
     // tree, then the float tail (product rounded, then added).
@@ -130,10 +151,7 @@ struct ggml_f32_kernels {
             s[g] = PF::fadd(s[g], s[2 * G + g]), s[G + g] = PF::fadd(s[G + g], s[3 * G + g]);
             s[g] = PF::fadd(s[g], s[G + g]);
         }
-        alignas(64) float l[W];
-        MOE_SIMD_UNROLL
-        for (int g = 0; g < G; ++g) PF::fstoreu(l + L * g, s[g]);
-        float r = moe::cpu::ggml_f32::lanes_vec(W, l, add_f{});
+        float r = lanes_tree<W, false>(s);
         for (int64_t i = np; i < n; ++i) r = r + std::fma(x[i], y[i], -0.0f);
         return r;
     }
@@ -148,10 +166,7 @@ struct ggml_f32_kernels {
         for (int64_t i = 0; i < n; i += W)
             MOE_SIMD_UNROLL
             for (int g = 0; g < G; ++g) s[g] = PF::ffma(PF::floadu(x + i + L * g), PF::floadu(y + i + L * g), s[g]);
-        alignas(64) float l[W];
-        MOE_SIMD_UNROLL
-        for (int g = 0; g < G; ++g) PF::fstoreu(l + L * g, s[g]);
-        return moe::cpu::ggml_f32::lanes_tile(W, l, add_f{});
+        return lanes_tree<W, true>(s);
     }
 
     // weighted_rows' tinyBLAS order for L outputs (v: their first column): lane l of each takes rows l, l + W, ..

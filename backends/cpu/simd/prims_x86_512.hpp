@@ -43,6 +43,13 @@ struct x86_prims16 {
     static fv fmadd_v(fv d, iv s, fv acc) noexcept { return _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(s), acc); }
     static void fstoreu(float* p, fv v) noexcept { _mm512_storeu_ps(p, v); }
     static fv floadu(const float* p) noexcept { return _mm512_loadu_ps(p); }
+    // ggml's 16-lane tree (_mm512_reduce_add_ps: upper half onto the lower, quarters, then (0 + 2) + (1 + 3)).
+    static float tree16(fv v) noexcept {
+        const __m256 h = _mm256_add_ps(_mm512_extractf32x8_ps(v, 1), _mm512_castps512_ps256(v));
+        const __m128 q = _mm_add_ps(_mm256_extractf128_ps(h, 1), _mm256_castps256_ps128(h));
+        const __m128 t = _mm_add_ps(q, _mm_movehl_ps(q, q));
+        return _mm_cvtss_f32(_mm_add_ss(t, _mm_movehdup_ps(t)));
+    }
     static fv ffma(fv a, fv b, fv c) noexcept { return _mm512_fmadd_ps(a, b, c); }  // a * b + c, rounded once
     // Eight halves at p (lanes 0-7) and eight at q (lanes 8-15) -> sixteen floats.
     static fv h2f8c2(const uint16_t* p, const uint16_t* q) noexcept {
