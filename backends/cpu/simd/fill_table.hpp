@@ -39,7 +39,7 @@ void fill_kernels(moe::cpu::simd::kernel_table& t) noexcept {
     t.dot_f32 = &F::f32::one;                              // likewise
     t.axpy_f32 = &F::axpy;
     t.dot_f32_rows = &F::dot_rows;  // dispatch.cpp drops it with dot_f32
-    t.axpy_f32_rows = &F::axpy_rows;
+    t.axpy_f32_rows = &F::template axpy_rows<PK>;
     using G = ggml_f32_entries<P, PK>;
     t.ggml_dot = &G::dot;
     t.ggml_dot_tile = &G::dot_tile;

@@ -69,25 +69,31 @@ struct f32_kernels {
         for (; j < rows; ++j) out[j] = f32::one(x, y + j * stride, n);
     }
 
-    // out[d] = out[d] + p[j] * v[j * stride + d] for j = 0, 1, .. rows - 1 in turn: axpy row after row, with 64
-    // columns of out held in registers across the rows instead of loaded and stored once per row.
+    // out[d] = out[d] + p[j] * v[j * stride + d] for j = 0, 1, .. rows - 1 in turn: axpy row after row, with 8 (then
+    // 4) vectors of PF's lanes of out held in registers across the rows instead of loaded and stored once per row
+    // (PF: P, or sixteen-lane primitives where the ISA has them).
+    template <class PF>
     static void axpy_rows(const float* p, const float* v, int64_t stride, int64_t rows, int64_t n, float* out) noexcept {
-        constexpr int W = 8;  // vectors of out per pass
+        constexpr int L = static_cast<int>(sizeof(typename PF::fv) / sizeof(float));
         int64_t d = 0;
-        for (; d + 8 * W <= n; d += 8 * W) {
-            fv acc[W];
-            MOE_SIMD_UNROLL
-            for (int c = 0; c < W; ++c) acc[c] = P::floadu(out + d + 8 * c);
-            for (int64_t j = 0; j < rows; ++j) {
-                const fv pv = P::fset1(p[j]);
-                const float* vr = v + j * stride + d;
-                MOE_SIMD_UNROLL
-                for (int c = 0; c < W; ++c) acc[c] = P::fadd(acc[c], P::fmul(pv, P::floadu(vr + 8 * c)));
-            }
-            MOE_SIMD_UNROLL
-            for (int c = 0; c < W; ++c) P::fstoreu(out + d + 8 * c, acc[c]);
-        }
+        for (; d + 8 * L <= n; d += 8 * L) axpy_rows_pass<PF, 8>(p, v + d, stride, rows, out + d);
+        for (; d + 4 * L <= n; d += 4 * L) axpy_rows_pass<PF, 4>(p, v + d, stride, rows, out + d);
         for (int64_t j = 0; j < rows && d < n; ++j) axpy(p[j], v + j * stride + d, out + d, n - d);
+    }
+    template <class PF, int V>
+    static void axpy_rows_pass(const float* p, const float* v, int64_t stride, int64_t rows, float* out) noexcept {
+        constexpr int L = static_cast<int>(sizeof(typename PF::fv) / sizeof(float));
+        typename PF::fv acc[V];
+        MOE_SIMD_UNROLL
+        for (int c = 0; c < V; ++c) acc[c] = PF::floadu(out + L * c);
+        for (int64_t j = 0; j < rows; ++j) {
+            const typename PF::fv pv = PF::fset1(p[j]);
+            const float* vr = v + j * stride;
+            MOE_SIMD_UNROLL
+            for (int c = 0; c < V; ++c) acc[c] = PF::fadd(acc[c], PF::fmul(pv, PF::floadu(vr + L * c)));
+        }
+        MOE_SIMD_UNROLL
+        for (int c = 0; c < V; ++c) PF::fstoreu(out + L * c, acc[c]);
     }
 
     // y[i] = y[i] + a * x[i], eight lanes at a time (each lane rounds the product, then the sum, as the scalar loop).
