@@ -262,44 +262,39 @@ struct dots {
         return s;
     }
 
-    // The tile_fn for q4_0 weights: 16-row blocks as tile() below; one activation row meets eight weight rows at a
-    // time, two meet four, three or more go four at a time against two rows. Blocks go in chunks whose activation
-    // scales fit a table on the stack.
+    // The tile_fn for q4_0 weights in lanes_tile's loops with 16-row blocks: one activation row meets eight weight
+    // rows at a time, two meet four, three or more go four at a time against two rows; the table holds the
+    // activations' scales.
     template <int RN>
     static void tile_q4_0_n(const uint8_t* w, size_t wrb, int64_t r0, int64_t r1, const uint8_t* const* a, int na,
                             float* const* out, int64_t k) noexcept {
         constexpr int RM = 8 / RN;
-        constexpr int64_t row_block = 16, chunk = 2048 / RN;  // the scale table: 8 KiB of stack
-        const int64_t nb = k / moe::qk4_0;
-        alignas(32) float dyt[chunk * RN];
+        constexpr int64_t row_block = 16;
         fv part[row_block / RM];
-        for (int64_t rb = r0; rb < r1; rb += row_block) {
-            const int64_t re = rb + row_block < r1 ? rb + row_block : r1;
-            for (int i = 0; i < na; i += RN) {
-                const int rn = na - i < RN ? na - i : RN;
-                const uint8_t* ap[RN];
-                pad_acts<RN>(a + i, rn, ap);
-                for (fv& v : part) v = P::fzero();
-                for (int64_t c0 = 0; c0 < nb; c0 += chunk) {
-                    const int64_t c1 = c0 + chunk < nb ? c0 + chunk : nb;
-                    for (int64_t b = c0; b < c1; ++b)
-                        for (int j = 0; j < RN; ++j) dyt[(b - c0) * RN + j] = P::h2f(rows<moe::block_q8_0>(ap, j)[b].d);
-                    for (int64_t r = rb, g = 0; r < re; r += RM, ++g) {
-                        const int rm = re - r < RM ? static_cast<int>(re - r) : RM;
-                        const uint8_t* wp[RM];
-                        pad_rows<RM>(w, wrb, r, rm, wp);
-                        part[g] = q4_0_pairs<RM, RN>(wp, wrb, ap, c0, c1, dyt, part[g]);
-                    }
-                }
-                for (int64_t r = rb, g = 0; r < re; r += RM, ++g) {
-                    const int rm = re - r < RM ? static_cast<int>(re - r) : RM;
-                    alignas(32) float res[8];
-                    P::fstoreu(res, part[g]);
-                    for (int ii = 0; ii < rm; ++ii)
-                        for (int j = 0; j < rn; ++j) out[i + j][r + ii] = res[ii * RN + j];
-                }
+        for (fv& v : part) v = P::fzero();
+        auto fill = [](const uint8_t* const* ap, int64_t c0, int64_t c1, float* dyt) {  // the activations' scales
+            for (int64_t b = c0; b < c1; ++b)
+                for (int j = 0; j < RN; ++j) dyt[(b - c0) * RN + j] = P::h2f(rows<moe::block_q8_0>(ap, j)[b].d);
+        };
+        auto run = [&](int64_t rb, int64_t re, const uint8_t* const* ap, int64_t c0, int64_t c1, const float* dyt) {
+            for (int64_t r = rb, g = 0; r < re; r += RM, ++g) {
+                const int rm = re - r < RM ? static_cast<int>(re - r) : RM;
+                const uint8_t* wp[RM];
+                pad_rows<RM>(w, wrb, r, rm, wp);
+                part[g] = q4_0_pairs<RM, RN>(wp, wrb, ap, c0, c1, dyt, part[g]);
             }
-        }
+        };
+        auto done = [&](int64_t rb, int64_t re, int i, int rn) {
+            for (int64_t r = rb, g = 0; r < re; r += RM, ++g) {
+                const int rm = re - r < RM ? static_cast<int>(re - r) : RM;
+                alignas(32) float res[8];
+                P::fstoreu(res, part[g]);
+                part[g] = P::fzero();
+                for (int ii = 0; ii < rm; ++ii)
+                    for (int j = 0; j < rn; ++j) out[i + j][r + ii] = res[ii * RN + j];
+            }
+        };
+        lanes_tile<RN, 2048 / RN, 1, row_block>(r0, r1, a, na, k / moe::qk4_0, fill, run, done);
     }
     // q4_0 against RN activation rows with the eight weight rows in the lanes: vector m holds values 4m..4m+3 of
     // all eight rows (nibbles, 0..15), so a product with the activation's values 4m..4m+3 broadcast adds into each
@@ -344,15 +339,14 @@ struct dots {
         }
     }
 
-    // The loops of the rows-in-lanes tiles: 64-row blocks (the rows' bytes stay in L2 while every group of RN
-    // activations passes), RN activation rows at a time (a short group repeats its last row), and the blocks of k in
-    // chunks of Chunk whose per-activation table (Tab floats per block, filled by fill(ap, c0, c1, tab)) fits 8 KiB
-    // of stack. run(rb, re, ap, c0, c1, tab) accumulates rows [rb, re) over blocks [c0, c1); done(rb, re, i, rn)
-    // stores activations i .. i + rn - 1 of those rows and clears the accumulators.
-    template <int RN, int64_t Chunk, int64_t Tab, class Fill, class Run, class Done>
+    // The loops of the register tiles: row_block-row blocks (64 by default: the rows' bytes stay in L2 while every
+    // group of RN activations passes), RN activation rows at a time (a short group repeats its last row), and the
+    // blocks of k in chunks of Chunk whose per-activation table (Tab floats per block, filled by fill(ap, c0, c1,
+    // tab)) fits 8 KiB of stack. run(rb, re, ap, c0, c1, tab) accumulates rows [rb, re) over blocks [c0, c1);
+    // done(rb, re, i, rn) stores activations i .. i + rn - 1 of those rows and clears the accumulators.
+    template <int RN, int64_t Chunk, int64_t Tab, int64_t row_block = 64, class Fill, class Run, class Done>
     static void lanes_tile(int64_t r0, int64_t r1, const uint8_t* const* a, int na, int64_t nb, Fill fill, Run run,
                            Done done) noexcept {
-        constexpr int64_t row_block = 64;
         static_assert(Chunk * Tab * RN * sizeof(float) <= 8192, "8 KiB of stack: a host thread's may be small");
         alignas(32) float tab[Chunk * Tab * RN];
         for (int64_t rb = r0; rb < r1; rb += row_block) {
