@@ -11,7 +11,7 @@ MOE_BEGIN_NAMESPACE
 namespace cpu {
 namespace ggml_f32 {
 
-// The lane trees that end ggml's reductions, over any lane type T (float here, a vector of eight outputs in the
+// The lane trees that end ggml's reductions, over any lane type T (float here, a vector of 8 or 16 outputs in the
 // SIMD kernels) with add(a, b) = a + b. Internal linkage: the per-ISA kernel files instantiate their own.
 namespace {
 // _mm512_reduce_add_ps: the upper half onto the lower, then quarters, then lanes 0+2 and 1+3, then those two.
