@@ -1,0 +1,33 @@
+// attend_cached.hpp — softmax attention of a batch's query rows over an f32 KV cache, blocked so that each KV head's
+// rows are read from cache once per block of queries that share them. Used by attention.cpp and attention_ext.cpp.
+#pragma once
+
+#include "backends/cpu/ref/kv_rows.hpp"
+#include "backends/cpu/ref/ref_kernels.hpp"
+
+#include <cstdint>
+
+MOE_BEGIN_NAMESPACE
+namespace cpu {
+
+// The cache layout: kcache [S * C, Hkv, Dk], vcache [S * C, Hkv, Dv]; q [T, Hq, Dk]; out [T, Hq, Dv].
+struct cached_attention {
+    int64_t T = 0, Hq = 0, Hkv = 0, Dk = 0, Dv = 0;
+    float scale = 1.0f;
+    int64_t window = 0;            // > 0: query at position p sees rows j with p - j < window only
+    const float* sinks = nullptr;  // [Hq] or null: one more softmax logit per head, with no value
+};
+
+// Copies this batch's k [T, Hkv, Dk] and v [T, Hkv, Dv] into their cache rows (rows.row(t)).
+void write_kv(const kv_rows& rows, const cached_attention& a, const float* k, const float* v, float* kcache,
+              float* vcache);
+
+// Every query row (t, h) attends to its slot's rows first .. rows.position(t) (KV head h / (Hq / Hkv)), with each
+// row's arithmetic exactly that of the reference order: scores dot(q, k_j) * scale (simd::dot_f32_rows), their
+// maximum (the sink's logit too), exp(s - max) summed in double in j order, p_j = e_j / sum, then
+// out = sum over j in order of p_j * v_j (simd::axpy_f32_rows). Threads take (KV head, block of tokens) items.
+void attend_cached(context& c, const kv_rows& rows, const cached_attention& a, const float* q, const float* kcache,
+                   const float* vcache, float* out);
+
+}  // namespace cpu
+MOE_END_NAMESPACE
