@@ -104,7 +104,9 @@ TEST_CASE("attention: blocked rows equal one row at a time") {
     SUBCASE("grouped heads, token blocks of 6, two key blocks, axpy tail") {
         check_blocked(blocked_case(70, 10, 2, 24, 20, 0, 160, 50), nt);
     }
-    SUBCASE("one KV head for 40 query heads: two head chunks") { check_blocked(blocked_case(3, 40, 1, 16, 16, 0, 90, 80), nt); }
+    SUBCASE("one KV head for 40 query heads: two head chunks") {
+        check_blocked(blocked_case(3, 40, 1, 16, 16, 0, 90, 80), nt);
+    }
     SUBCASE("window across key blocks, sinks") {
         blocked_case bc(45, 4, 4, 32, 32, 0, 256, 150);
         bc.window = 77, bc.sinks = true;

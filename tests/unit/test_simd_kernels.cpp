@@ -211,7 +211,7 @@ TEST_CASE("simd: the attention helpers (f32 dot, axpy, and over rows) equal the 
             for (size_t i = 0; i < got.size(); ++i) bad += same(got[i], want[i]) ? 0 : 1;
             CHECK(bad == 0);
             // several rows `stride` apart (a KV head's keys and values): 0 .. 9 rows, four at a time plus a rest
-            for (int64_t rows : {0, 1, 4, 9}) {
+            for (int64_t rows : {0, 1, 4, 9, 17}) {
                 CAPTURE(rows);
                 const int64_t stride = n + 5;
                 const std::vector<float> m = floats(g, rows * stride + 1, fill::spiky), p = floats(g, rows + 1, fill::normal);
@@ -228,6 +228,28 @@ TEST_CASE("simd: the attention helpers (f32 dot, axpy, and over rows) equal the 
                 for (size_t i = 0; i < acc.size(); ++i) bad += same(acc[i], acc_want[i]) ? 0 : 1;
                 CHECK(dots[static_cast<size_t>(rows)] == -1.0f);  // nothing written past the rows
                 CHECK(bad == 0);
+                // the same keys against 1 .. 6 queries at once (several per pass, and the rest one by one)
+                for (int nx : {1, 5, 6}) {
+                    CAPTURE(nx);
+                    std::vector<std::vector<float>> qs, outs;
+                    std::vector<const float*> qp;
+                    std::vector<float*> op;
+                    for (int i = 0; i < nx; ++i) {
+                        qs.push_back(floats(g, n, fill::normal));
+                        outs.emplace_back(static_cast<size_t>(rows) + 1, -1.0f);
+                    }
+                    for (int i = 0; i < nx; ++i) qp.push_back(qs[static_cast<size_t>(i)].data());
+                    for (int i = 0; i < nx; ++i) op.push_back(outs[static_cast<size_t>(i)].data());
+                    simd::dot_f32_rows_multi(qp.data(), nx, m.data(), stride, rows, n, op.data());
+                    bad = 0;
+                    for (int i = 0; i < nx; ++i) {
+                        const float* o = op[static_cast<size_t>(i)];
+                        for (int64_t j = 0; j < rows; ++j)
+                            bad += same(o[j], cpu::dot(qp[static_cast<size_t>(i)], m.data() + j * stride, n)) ? 0 : 1;
+                        bad += o[rows] == -1.0f ? 0 : 1;
+                    }
+                    CHECK(bad == 0);
+                }
             }
         }
     }

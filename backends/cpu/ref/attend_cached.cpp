@@ -48,19 +48,38 @@ void softmax_scores(float* s, int64_t n, float scale, const float* sink) {
     for (int64_t j = 0; j < n; ++j) s[j] = s[j] * inv;
 }
 
+// Rows j0 .. j1 - 1 of one KV head (rows `stride` floats apart, d wide) -> dst, rows d floats apart. The cache
+// interleaves heads, so a head's rows are 4-8 KiB apart and share a handful of cache sets; packed, a block stays
+// in L1 while the item's queries pass over it.
+void pack_rows(const float* src, int64_t stride, int64_t d, int64_t j0, int64_t j1, float* dst) {
+    for (int64_t j = j0; j < j1; ++j)
+        std::memcpy(dst + (j - j0) * d, src + j * stride, static_cast<size_t>(d) * sizeof(float));
+}
+
 // Attends nq query rows that read the same KV head (strides ks, vs between cache rows). Row i's scores sit at
 // s + i * C, indexed by cache row. Keys, then values, are visited in blocks of key_block rows, each block meeting
 // every query row before the next is read; splitting a row's dots and axpys into blocks changes no operation.
+// With several rows, each block of the first row's slot is first copied to pack (key_block * max(dk, dv) floats).
 void attend_block(const query_row* qr, int nq, int64_t ks, int64_t dk, int64_t vs, int64_t dv, float scale, float* s,
-                  int64_t C) {
+                  int64_t C, float* pack) {
     int64_t lo = qr[0].first, hi = qr[0].len;
     for (int i = 1; i < nq; ++i) lo = std::min(lo, qr[i].first), hi = std::max(hi, qr[i].len);
+    const bool packs = nq > 1;
+    const float* xs[item_rows];
+    float* outs[item_rows];
     for (int64_t j0 = lo; j0 < hi; j0 += key_block) {
         const int64_t j1 = std::min(hi, j0 + key_block);
+        if (packs) pack_rows(qr[0].k, ks, dk, j0, j1, pack);
+        int nfull = 0;  // rows of the packed slot that see the whole block: one pass over it for all of them
         for (int i = 0; i < nq; ++i) {
             const int64_t b = std::max(j0, qr[i].first), e = std::min(j1, qr[i].len);
-            if (b < e) simd::dot_f32_rows(qr[i].q, qr[i].k + b * ks, ks, e - b, dk, s + i * C + b);
+            if (b >= e) continue;
+            float* si = s + i * C + b;
+            if (!packs || qr[i].k != qr[0].k) simd::dot_f32_rows(qr[i].q, qr[i].k + b * ks, ks, e - b, dk, si);
+            else if (b > j0 || e < j1) simd::dot_f32_rows(qr[i].q, pack + (b - j0) * dk, dk, e - b, dk, si);
+            else xs[nfull] = qr[i].q, outs[nfull++] = si;
         }
+        if (nfull > 0) simd::dot_f32_rows_multi(xs, nfull, pack, dk, j1 - j0, dk, outs);
     }
     for (int i = 0; i < nq; ++i) {
         softmax_scores(s + i * C + qr[i].first, qr[i].len - qr[i].first, scale, qr[i].sink);
@@ -68,9 +87,13 @@ void attend_block(const query_row* qr, int nq, int64_t ks, int64_t dk, int64_t v
     }
     for (int64_t j0 = lo; j0 < hi; j0 += key_block) {
         const int64_t j1 = std::min(hi, j0 + key_block);
+        if (packs) pack_rows(qr[0].v, vs, dv, j0, j1, pack);
         for (int i = 0; i < nq; ++i) {
             const int64_t b = std::max(j0, qr[i].first), e = std::min(j1, qr[i].len);
-            if (b < e) simd::axpy_f32_rows(s + i * C + b, qr[i].v + b * vs, vs, e - b, dv, qr[i].out);
+            if (b >= e) continue;
+            const bool packed = packs && qr[i].v == qr[0].v;
+            const float* vb = packed ? pack + (b - j0) * dv : qr[i].v + b * vs;
+            simd::axpy_f32_rows(s + i * C + b, vb, packed ? dv : vs, e - b, dv, qr[i].out);
         }
     }
 }
@@ -79,7 +102,8 @@ void attend_block(const query_row* qr, int nq, int64_t ks, int64_t dk, int64_t v
 
 void write_kv(const kv_rows& rows, const cached_attention& a, const float* k, const float* v, float* kcache,
               float* vcache) {
-    const size_t kb = static_cast<size_t>(a.Hkv * a.Dk) * sizeof(float), vb = static_cast<size_t>(a.Hkv * a.Dv) * sizeof(float);
+    const size_t kb = static_cast<size_t>(a.Hkv * a.Dk) * sizeof(float);
+    const size_t vb = static_cast<size_t>(a.Hkv * a.Dv) * sizeof(float);
     for (int64_t t = 0; t < a.T; ++t) {
         std::memcpy(kcache + rows.row(t) * a.Hkv * a.Dk, k + t * a.Hkv * a.Dk, kb);
         std::memcpy(vcache + rows.row(t) * a.Hkv * a.Dv, v + t * a.Hkv * a.Dv, vb);
@@ -97,7 +121,8 @@ void attend_cached(context& c, const kv_rows& rows, const cached_attention& a, c
     const int64_t ks = a.Hkv * a.Dk, vs = a.Hkv * a.Dv;
     std::atomic<int64_t> next{0};
     c.pool.run([&](int ith, int) {
-        float* s = c.scratch(ith, static_cast<size_t>(item_rows * C));  // no growth while decoding
+        // scores, then the packed block: sized for the whole cache, so no growth while decoding
+        float* s = c.scratch(ith, static_cast<size_t>(item_rows * C + key_block * std::max(a.Dk, a.Dv)));
         query_row qr[item_rows];
         for (int64_t it; (it = next.fetch_add(1, std::memory_order_relaxed)) < items;) {
             const int64_t t0 = (n_tb - 1 - it / (a.Hkv * n_gc)) * tb, hk = it % a.Hkv, g0 = it / a.Hkv % n_gc * gc;
@@ -114,7 +139,7 @@ void attend_cached(context& c, const kv_rows& rows, const cached_attention& a, c
                                 first,
                                 len};
             }
-            attend_block(qr, nq, ks, a.Dk, vs, a.Dv, a.scale, s, C);
+            attend_block(qr, nq, ks, a.Dk, vs, a.Dv, a.scale, s, C, s + item_rows * C);
         }
     });
 }

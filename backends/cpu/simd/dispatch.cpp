@@ -97,8 +97,10 @@ struct tables {
 #if !defined(MOE_SIMD_EIGEN_4WIDE)
         // The f32 kernel repeats Eigen's 4-wide SSE / NEON dot (the reference, compiled with this file's flags); any
         // other Eigen packet width sums in another order, so f32 stays on the reference there.
-        for (kernel_table& k : t)
+        for (kernel_table& k : t) {
             k.tile[static_cast<int>(dtype::f32)] = nullptr, k.dot_f32 = nullptr, k.dot_f32_rows = nullptr;
+            k.dot_f32_rows_multi = nullptr;
+        }
 #endif
     }
 };
@@ -186,6 +188,12 @@ void ggml_weighted_rows(int W, bool tile, const float* p, const float* v, int64_
 void dot_f32_rows(const float* x, const float* y, int64_t stride, int64_t rows, int64_t n, float* out) noexcept {
     if (active().dot_f32_rows != nullptr) return active().dot_f32_rows(x, y, stride, rows, n, out);
     for (int64_t j = 0; j < rows; ++j) out[j] = dot_f32(x, y + j * stride, n);
+}
+
+void dot_f32_rows_multi(const float* const* x, int nx, const float* y, int64_t stride, int64_t rows, int64_t n,
+                        float* const* out) noexcept {
+    if (active().dot_f32_rows_multi != nullptr) return active().dot_f32_rows_multi(x, nx, y, stride, rows, n, out);
+    for (int i = 0; i < nx; ++i) dot_f32_rows(x[i], y, stride, rows, n, out[i]);
 }
 
 void axpy_f32_rows(const float* p, const float* v, int64_t stride, int64_t rows, int64_t n, float* out) noexcept {

@@ -38,7 +38,8 @@ void fill_kernels(moe::cpu::simd::kernel_table& t) noexcept {
     set(dtype::f32, &D::template tile<typename F::f32>);  // dispatch.cpp drops it unless Eigen runs 4-wide
     t.dot_f32 = &F::f32::one;                              // likewise
     t.axpy_f32 = &F::axpy;
-    t.dot_f32_rows = &F::dot_rows;  // dispatch.cpp drops it with dot_f32
+    t.dot_f32_rows = &F::dot_rows;  // dispatch.cpp drops these two with dot_f32
+    t.dot_f32_rows_multi = &F::template dot_rows_multi<PK>;
     t.axpy_f32_rows = &F::template axpy_rows<PK>;
     using G = ggml_f32_entries<P, PK>;
     t.ggml_dot = &G::dot;

@@ -11,6 +11,30 @@
 
 namespace {
 
+// Attention's score dots over several queries: the eight-float chunks of `keys` key rows side by side in one
+// register of PF (two with sixteen-lane primitives, which have fload2 / fbcast8 / half8), the query's chunk repeated
+// as often; P: the eight-lane primitives. Each lane does what one()'s lane does for its key.
+template <class P, class PF, class = void>
+struct key_chunks {
+    using fv = typename P::fv;
+    static constexpr int keys = 1, queries = 2;  // queries per pass: 2 x 4 accumulators fit sixteen registers
+    static fv rows(const float* p, int64_t) noexcept { return P::floadu(p); }
+    static fv repeat(const float* p) noexcept { return P::floadu(p); }
+    static fv half(fv v, int) noexcept { return v; }
+    static fv mul(fv a, fv b) noexcept { return P::fmul(a, b); }
+    static fv add(fv a, fv b) noexcept { return P::fadd(a, b); }
+};
+template <class P, class PF>
+struct key_chunks<P, PF, std::void_t<decltype(static_cast<void>(PF::fbcast8(nullptr)))>> {
+    using fv = typename PF::fv;
+    static constexpr int keys = 2, queries = 4;
+    static fv rows(const float* p, int64_t stride) noexcept { return PF::fload2(p, p + stride); }
+    static fv repeat(const float* p) noexcept { return PF::fbcast8(p); }
+    static typename P::fv half(fv v, int h) noexcept { return PF::half8(v, h); }
+    static fv mul(fv a, fv b) noexcept { return PF::fmul(a, b); }
+    static fv add(fv a, fv b) noexcept { return PF::fadd(a, b); }
+};
+
 template <class P>
 struct f32_kernels {
     using fv = typename P::fv;
@@ -67,6 +91,52 @@ struct f32_kernels {
             }
         }
         for (; j < rows; ++j) out[j] = f32::one(x, y + j * stride, n);
+    }
+
+    // out[i][j] = f32::one(x[i], y + j * stride, n) for i < nx and j < rows: KC::queries queries and 4
+    // registers of KC::keys keys per pass, so each chunk of a key is loaded once for several queries.
+    template <class PF>
+    static void dot_rows_multi(const float* const* x, int nx, const float* y, int64_t stride, int64_t rows, int64_t n,
+                               float* const* out) noexcept {
+        using KC = key_chunks<P, PF>;
+        constexpr int NQ = KC::queries, NR = 4, NK = NR * KC::keys;
+        int64_t j = 0;
+        if (n / 4 * 4 >= 8) {  // one()'s general case
+            for (; j + NK <= rows; j += NK) {
+                int i = 0;
+                for (; i + NQ <= nx; i += NQ) key_pass<KC, NQ, NR>(x + i, y + j * stride, stride, n, out + i, j);
+                for (; i < nx; ++i) key_pass<KC, 1, NR>(x + i, y + j * stride, stride, n, out + i, j);
+            }
+        }
+        for (int i = 0; i < nx && j < rows; ++i) dot_rows(x[i], y + j * stride, stride, rows - j, n, out[i] + j);
+    }
+    template <class KC, int NQ, int NR>
+    static void key_pass(const float* const* x, const float* y, int64_t stride, int64_t n, float* const* out,
+                         int64_t j) noexcept {
+        using F = typename KC::fv;
+        constexpr int KP = KC::keys;
+        const int64_t n4 = n / 4 * 4, n8 = n / 8 * 8;
+        F acc[NQ][NR];
+        for (int64_t e = 0; e < n8; e += 8) {
+            F kv[NR];
+            MOE_SIMD_UNROLL
+            for (int r = 0; r < NR; ++r) kv[r] = KC::rows(y + r * KP * stride + e, stride);
+            MOE_SIMD_UNROLL
+            for (int i = 0; i < NQ; ++i) {
+                const F xv = KC::repeat(x[i] + e);
+                MOE_SIMD_UNROLL
+                for (int r = 0; r < NR; ++r)
+                    acc[i][r] = e == 0 ? KC::mul(xv, kv[r]) : KC::add(acc[i][r], KC::mul(xv, kv[r]));
+            }
+        }
+        for (int i = 0; i < NQ; ++i)
+            for (int r = 0; r < NR; ++r)
+                for (int h = 0; h < KP; ++h) {
+                    const float* yr = y + (r * KP + h) * stride;
+                    float s = P::eigen_tail(KC::half(acc[i][r], h), n4 > n8 ? x[i] + n8 : nullptr, yr + n8);
+                    for (int64_t e = n4; e < n; ++e) s += x[i][e] * yr[e];
+                    out[i][j + r * KP + h] = s;
+                }
     }
 
     // out[d] = out[d] + p[j] * v[j * stride + d] for j = 0, 1, .. rows - 1 in turn: axpy row after row, with 8 (then

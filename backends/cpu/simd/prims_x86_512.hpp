@@ -43,6 +43,13 @@ struct x86_prims16 {
     static fv fmadd_v(fv d, iv s, fv acc) noexcept { return _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(s), acc); }
     static void fstoreu(float* p, fv v) noexcept { _mm512_storeu_ps(p, v); }
     static fv floadu(const float* p) noexcept { return _mm512_loadu_ps(p); }
+    // Eight floats at p in lanes 0-7 and eight at q in lanes 8-15; the eight at p in both halves; half h (0: lanes
+    // 0-7) as an eight-lane register. Attention's score dots hold two keys per register with them.
+    static fv fload2(const float* p, const float* q) noexcept {
+        return _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_loadu_ps(p)), _mm256_loadu_ps(q), 1);
+    }
+    static fv fbcast8(const float* p) noexcept { return _mm512_broadcast_f32x8(_mm256_loadu_ps(p)); }
+    static __m256 half8(fv v, int h) noexcept { return h ? _mm512_extractf32x8_ps(v, 1) : _mm512_castps512_ps256(v); }
     // ggml's 16-lane tree (_mm512_reduce_add_ps: upper half onto the lower, quarters, then (0 + 2) + (1 + 3)).
     static float tree16(fv v) noexcept {
         const __m256 h = _mm256_add_ps(_mm512_extractf32x8_ps(v, 1), _mm512_castps512_ps256(v));

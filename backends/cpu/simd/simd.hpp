@@ -39,6 +39,9 @@ struct kernel_table {
     void (*axpy_f32)(float a, const float* x, float* y, int64_t n) = nullptr;  // y[i] += a * x[i], each rounded
     // out[j] = dot_f32(x, y + j * stride, n) for j < rows; nullptr: the reference dot row by row
     void (*dot_f32_rows)(const float* x, const float* y, int64_t stride, int64_t rows, int64_t n, float* out) = nullptr;
+    // out[i][j] = dot_f32(x[i], y + j * stride, n) for i < nx, j < rows; nullptr: dot_f32_rows per query
+    void (*dot_f32_rows_multi)(const float* const* x, int nx, const float* y, int64_t stride, int64_t rows, int64_t n,
+                               float* const* out) = nullptr;
     // axpy_f32(p[j], v + j * stride, out, n) for j = 0 .. rows - 1 in turn; nullptr: axpy_f32 row by row
     void (*axpy_f32_rows)(const float* p, const float* v, int64_t stride, int64_t rows, int64_t n, float* out) = nullptr;
     // llama.cpp's f32 orders (ref/ggml_f32_order.hpp) for W = 8 or 16; nullptr: the scalar re-enactments there
@@ -107,6 +110,9 @@ void ref_tile_q4_0x8(const uint8_t* w, size_t wrb, int64_t r0, int64_t r1, const
 // and axpy_f32 of each in turn, bit for bit, through the active table.
 void dot_f32_rows(const float* x, const float* y, int64_t stride, int64_t rows, int64_t n, float* out) noexcept;
 void axpy_f32_rows(const float* p, const float* v, int64_t stride, int64_t rows, int64_t n, float* out) noexcept;
+// dot_f32_rows for nx queries x[i] over the same rows, results at out[i], each key row read once per few queries.
+void dot_f32_rows_multi(const float* const* x, int nx, const float* y, int64_t stride, int64_t rows, int64_t n,
+                        float* const* out) noexcept;
 // q8_0 weights repacked eight rows at a time: group g starts at g * 8 * row_bytes(q8_0, k); its block b
 // (q8_0x8_block_bytes) holds byte 4m + q of row r's qs at 32m + 4r + q, plus 128 (as unsigned: the kernels' products
 // are u8 x s8), then the eight rows' f16 scales. Same size as the input.
