@@ -2,6 +2,8 @@
 // Kernels live in backends/cpu/ref; the matmul kernels run through backends/cpu/simd's per-ISA tiles.
 #include "backends/cpu/cpu_backend.hpp"
 
+#include "backends/cpu/ref/vec_dot.hpp"
+
 #include <moe/quant.hpp>
 
 #include <new>
@@ -37,6 +39,7 @@ cpu_backend::cpu_backend(int n_threads) : ctx_(new cpu::context(n_threads)) {
     set(op::concat, cpu::concat);
     set(op::mul_mat_heads, cpu::mul_mat_heads);
     set(op::attention_mla, cpu::attention_mla);
+    set(op::mul_mat_glu, cpu::mul_mat_glu);
 }
 
 bool cpu_backend::supports(const graph& g, const node& n) const {
@@ -47,6 +50,13 @@ bool cpu_backend::supports(const graph& g, const node& n) const {
     case op::mul_mat:
     case op::mul_mat_id:
     case op::mul_mat_heads: return can_convert(g.val(n.in[1]).type);
+    case op::mul_mat_glu: {  // gate and up share one conversion of x, so they must share a type (and layout)
+        const value &gate = g.val(n.in[1]), &up = g.val(n.in[2]);
+        if (!can_convert(gate.type) || gate.type != up.type || gate.packed_as != up.packed_as) return false;
+        // dense prompts of 4+ rows in llama.cpp's q4_k GEMM order stay with mul_mat, which has that order
+        return n.n_in == 4 || cpu::llama_dense_dot_path(gate.type, gate.sh[0], 0, g.val(n.in[0]).sh.rows()) !=
+                                  cpu::dot_path::repacked_gemm;
+    }
     default:
         for (int j = 0; j < n.n_in; ++j) {
             dtype t = g.val(n.in[static_cast<size_t>(j)]).type;

@@ -68,6 +68,7 @@ const char* op_name(op o) noexcept {
     case op::concat: return "concat";
     case op::mul_mat_heads: return "mul_mat_heads";
     case op::attention_mla: return "attention_mla";
+    case op::mul_mat_glu: return "mul_mat_glu";
     case op::view: return "view";
     }
     return "?";

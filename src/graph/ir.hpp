@@ -107,6 +107,9 @@ enum class op : uint8_t {
                    //   n_past.., attends causally with keys = cache rows and values = their first i[0] columns
                    //   (MLA: the cache holds the compressed latent + the RoPE key, one shared head). f[0] = scale;
                    //   i[3] = 1: several sequences, cache [S, C, 1, D] and inputs pos, seq last, as attention
+    mul_mat_glu,   // (x, gate, up[, ids]) -> silu(x gate^T) * (x up^T): mul_mat (3 inputs) or mul_mat_id (with ids)
+                   //   of gate and up, then swiglu. Architectures never build it: plan/fuse_glu.cpp writes it in
+                   //   place of those three ops for a backend that runs it (the CPU; not the module ABI's backends)
     view,          // reshape or row-slice without copying (alias); shape and offset from the value
 };
 const char* op_name(op o) noexcept;

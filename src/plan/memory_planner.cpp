@@ -37,7 +37,9 @@ memory_plan plan_memory(const graph& g, size_t alignment) {
         const value& v = g.values[i];
         if (v.alias_of != no_value) continue;
         if (v.kind == value_kind::input) planned[i] = true, first[i] = 0, last[i] = 0;
-        if (v.kind == value_kind::intermediate) planned[i] = true, first[i] = v.producer, last[i] = v.producer;
+        // an intermediate with no producer was fused away (plan/fuse_glu.cpp): it is never stored
+        if (v.kind == value_kind::intermediate && v.producer >= 0)
+            planned[i] = true, first[i] = v.producer, last[i] = v.producer;
     }
     for (int k = 0; k < end; ++k) {
         const node& nd = g.nodes[static_cast<size_t>(k)];

@@ -80,6 +80,7 @@ bool op_to_module(op o, int32_t& out) {
     case op::mul_mat_heads: out = MOE_BACKEND_OP_MUL_MAT_HEADS; return true;
     case op::attention_mla: out = MOE_BACKEND_OP_ATTENTION_MLA; return true;
     case op::view: out = MOE_BACKEND_OP_VIEW; return true;
+    case op::mul_mat_glu: return false;  // a host-side fusion (plan/fuse_glu.cpp); modules run the three ops
     }
     return false;
 }

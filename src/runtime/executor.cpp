@@ -2,10 +2,13 @@
 // each on the backend the scheduler chose. Input: graph from src/arch; output: values the session reads.
 #include "runtime/executor.hpp"
 
+#include "plan/fuse_glu.hpp"
+
 MOE_BEGIN_NAMESPACE
 
 result<executor> executor::create(graph g, const std::vector<backend*>& priority) {
     executor ex;
+    fuse_glu(g, priority);
     result<schedule> s = schedule_graph(g, priority);
     if (!s) return s.error();
     ex.sched_ = std::move(*s);
@@ -31,6 +34,7 @@ result<executor> executor::create(graph g, const std::vector<backend*>& priority
             tv.data = base + ex.plan_.offset[i];
             continue;
         }
+        if (v.kind == value_kind::intermediate && v.producer < 0 && v.alias_of == no_value) continue;  // fused away
         // external root (weight or state), possibly through views
         size_t off = 0;
         value_id r = static_cast<value_id>(i);

@@ -10,6 +10,7 @@
 #include <Eigen/Core>
 
 #include <algorithm>
+#include <cmath>
 
 MOE_BEGIN_NAMESPACE
 namespace cpu {
@@ -55,6 +56,16 @@ void weight_tile(const tensor_view& w, const uint8_t* wp, size_t wrb, int64_t r0
 const uint8_t* weight_bytes(const tensor_view& w) {
     return static_cast<const uint8_t*>(w.packed_as != packing::none ? w.packed : w.data);
 }
+
+// Rows in order: activation row i and output row i (one "expert" holding every row, for the dense products).
+void dense_rows(context& c, int64_t R, const uint8_t* a, size_t arb, float* op, int64_t n) {
+    c.act_rows.resize(static_cast<size_t>(R));
+    c.out_rows.resize(static_cast<size_t>(R));
+    for (int64_t i = 0; i < R; ++i) {
+        c.act_rows[static_cast<size_t>(i)] = a + static_cast<size_t>(i) * arb;
+        c.out_rows[static_cast<size_t>(i)] = op + i * n;
+    }
+}
 }  // namespace
 
 status get_rows(context& c, const node&, const tensor_view& out, const tensor_view* in, const run_args&) {
@@ -84,13 +95,7 @@ status mul_mat(context& c, const node&, const tensor_view& out, const tensor_vie
     const uint8_t* a = convert_rows(c, w.type, static_cast<const float*>(x.data), R, k);
     const size_t arb = row_bytes(dot_type(w.type), k), wrb = row_bytes(w.type, k);
     const uint8_t* wp = weight_bytes(w);
-    float* op = static_cast<float*>(out.data);
-    c.act_rows.resize(static_cast<size_t>(R));
-    c.out_rows.resize(static_cast<size_t>(R));
-    for (int64_t i = 0; i < R; ++i) {
-        c.act_rows[static_cast<size_t>(i)] = a + static_cast<size_t>(i) * arb;
-        c.out_rows[static_cast<size_t>(i)] = op + i * n;
-    }
+    dense_rows(c, R, a, arb, static_cast<float*>(out.data), n);
     const uint8_t* const* ar = c.act_rows.data();
     float* const* orow = c.out_rows.data();
     // llama.cpp multiplies prompt rows 4 at a time with its repacked q4_k GEMM, which sums in its own order
@@ -109,13 +114,14 @@ status mul_mat(context& c, const node&, const tensor_view& out, const tensor_vie
     return {};
 }
 
-// out [T, u, n]: slot j of token t is multiplied by expert ids[t][j] of w [E, n, k]; x [T, s, k] with s = 1 shares
-// one input row across the slots. Token lists are grouped per expert first, so each expert row is read once.
-status mul_mat_id(context& c, const node&, const tensor_view& out, const tensor_view* in, const run_args&) {
-    const tensor_view &x = in[0], &w = in[1], &ids = in[2];
-    const int64_t T = ids.sh[0], U = ids.sh[1], E = w.sh[0], n = w.sh[1], k = w.sh[2], S = x.sh[1];
+namespace {
+
+// The (t, j) slots of ids [T, U] grouped by expert (counting sort): offs [E + 1] into the slot list, in
+// c.index_scratch; then c.act_rows / c.out_rows in that order: slot (t, j)'s activation row (a, arb bytes apart; x
+// [T, S, k] with S = 1 shares one row across the slots) and its output row (op, n floats apart).
+result<const int32_t*> expert_slots(context& c, const tensor_view& ids, int64_t E) {
+    const int64_t T = ids.sh[0], U = ids.sh[1];
     const int32_t* id = static_cast<const int32_t*>(ids.data);
-    // counting sort of (t, j) slots by expert: offsets [E + 1], then slot list [T * U]
     std::vector<int32_t>& sc = c.index_scratch;
     sc.assign(static_cast<size_t>(2 * E + 1 + T * U), 0);
     int32_t* offs = sc.data();
@@ -123,24 +129,41 @@ status mul_mat_id(context& c, const node&, const tensor_view& out, const tensor_
     int32_t* fill = list + T * U;
     for (int64_t s = 0; s < T * U; ++s) {
         if (id[s] < 0 || id[s] >= E)
-            return status(errc::invalid_argument, "expert id " + std::to_string(id[s]) + " outside " + std::to_string(E));
+            return status(errc::invalid_argument,
+                          "expert id " + std::to_string(id[s]) + " outside " + std::to_string(E));
         ++offs[id[s] + 1];
     }
     for (int64_t e = 0; e < E; ++e) offs[e + 1] += offs[e];
     for (int64_t e = 0; e < E; ++e) fill[e] = offs[e];
     for (int64_t s = 0; s < T * U; ++s) list[fill[id[s]]++] = static_cast<int32_t>(s);
-    const uint8_t* a = convert_rows(c, w.type, static_cast<const float*>(x.data), T * S, k);
-    const size_t arb = row_bytes(dot_type(w.type), k), wrb = row_bytes(w.type, k);
-    const size_t expert_bytes = wrb * static_cast<size_t>(n);
-    float* op = static_cast<float*>(out.data);
-    // the slots in expert order: their activation rows and output rows
-    c.act_rows.resize(static_cast<size_t>(T * U));
-    c.out_rows.resize(static_cast<size_t>(T * U));
-    for (int64_t p = 0; p < T * U; ++p) {
+    return static_cast<const int32_t*>(offs);
+}
+void slot_rows(context& c, const int32_t* offs, int64_t E, int64_t U, int64_t S, const uint8_t* a, size_t arb,
+               float* op, int64_t n) {
+    const int32_t* list = offs + E + 1;
+    const int64_t slots = offs[E];
+    c.act_rows.resize(static_cast<size_t>(slots));
+    c.out_rows.resize(static_cast<size_t>(slots));
+    for (int64_t p = 0; p < slots; ++p) {
         const int64_t s = list[p], t = s / U, j = s % U;
         c.act_rows[static_cast<size_t>(p)] = a + static_cast<size_t>(t * S + (S == 1 ? 0 : j)) * arb;
         c.out_rows[static_cast<size_t>(p)] = op + s * n;
     }
+}
+}  // namespace
+
+// out [T, u, n]: slot j of token t is multiplied by expert ids[t][j] of w [E, n, k]; x [T, s, k] with s = 1 shares
+// one input row across the slots. Token lists are grouped per expert first, so each expert row is read once.
+status mul_mat_id(context& c, const node&, const tensor_view& out, const tensor_view* in, const run_args&) {
+    const tensor_view &x = in[0], &w = in[1], &ids = in[2];
+    const int64_t T = ids.sh[0], U = ids.sh[1], E = w.sh[0], n = w.sh[1], k = w.sh[2], S = x.sh[1];
+    result<const int32_t*> sorted = expert_slots(c, ids, E);
+    if (!sorted) return sorted.error();
+    const int32_t* offs = *sorted;
+    const uint8_t* a = convert_rows(c, w.type, static_cast<const float*>(x.data), T * S, k);
+    const size_t arb = row_bytes(dot_type(w.type), k), wrb = row_bytes(w.type, k);
+    const size_t expert_bytes = wrb * static_cast<size_t>(n);
+    slot_rows(c, offs, E, U, S, a, arb, static_cast<float*>(out.data), n);
     const uint8_t* const* ar = c.act_rows.data();
     float* const* orow = c.out_rows.data();
     const int64_t unit = row_unit(w);
@@ -152,6 +175,57 @@ status mul_mat_id(context& c, const node&, const tensor_view& out, const tensor_
             for (int64_t p = offs[e]; p < offs[e + 1]; p += tile_rows) {
                 const int na = static_cast<int>(offs[e + 1] - p < tile_rows ? offs[e + 1] - p : tile_rows);
                 weight_tile(w, we, wrb, b, e_row, ar + p, na, orow + p, k);
+            }
+        }
+    });
+    return {};
+}
+
+// out = silu(x gate^T) * (x up^T) (op::mul_mat_glu): with ids, per slot as mul_mat_id; without, per row as mul_mat.
+// x is converted once; each thread multiplies its weight rows of gate (into out) and of up (into its scratch) for
+// an expert's rows, then applies swiglu's expression to those columns, so one job replaces three and the products
+// never leave the thread's cache. Bit-identical to the three ops.
+status mul_mat_glu(context& c, const node& nd, const tensor_view& out, const tensor_view* in, const run_args&) {
+    const tensor_view &x = in[0], &gw = in[1], &uw = in[2];
+    const bool experts = nd.n_in == 4;
+    const int64_t k = x.sh.last(), n = experts ? gw.sh[1] : gw.sh[0], E = experts ? gw.sh[0] : 1;
+    const int64_t rows = experts ? in[3].sh[0] * x.sh[1] : x.sh.rows();  // activation rows
+    const int32_t dense_offs[2] = {0, static_cast<int32_t>(rows)};
+    const int32_t* offs = dense_offs;
+    if (experts) {
+        result<const int32_t*> sorted = expert_slots(c, in[3], E);
+        if (!sorted) return sorted.error();
+        offs = *sorted;
+    }
+    const uint8_t* a = convert_rows(c, gw.type, static_cast<const float*>(x.data), rows, k);
+    const size_t arb = row_bytes(dot_type(gw.type), k), wrb = row_bytes(gw.type, k);
+    const size_t expert_bytes = wrb * static_cast<size_t>(n);
+    float* op = static_cast<float*>(out.data);
+    if (experts) slot_rows(c, offs, E, in[3].sh[1], x.sh[1], a, arb, op, n);
+    else dense_rows(c, rows, a, arb, op, n);
+    const uint8_t* const* ar = c.act_rows.data();
+    float* const* orow = c.out_rows.data();
+    const int64_t unit = row_unit(gw), units = n / unit;
+    c.pool.run([&](int ith, int nth) {
+        const int64_t per = (units + nth - 1) / nth;
+        const int64_t b = std::min(units, per * ith) * unit, e_row = std::min(units, per * (ith + 1)) * unit;
+        if (b >= e_row) return;
+        float* up = c.scratch(ith, static_cast<size_t>(tile_rows * n));
+        float* ur[tile_rows];
+        for (int64_t i = 0; i < tile_rows; ++i) ur[i] = up + i * n;
+        for (int64_t e = 0; e < E; ++e) {
+            if (offs[e] == offs[e + 1]) continue;
+            const uint8_t* wg = weight_bytes(gw) + static_cast<size_t>(e) * expert_bytes;
+            const uint8_t* wu = weight_bytes(uw) + static_cast<size_t>(e) * expert_bytes;
+            for (int64_t p = offs[e]; p < offs[e + 1]; p += tile_rows) {
+                const int na = static_cast<int>(offs[e + 1] - p < tile_rows ? offs[e + 1] - p : tile_rows);
+                weight_tile(gw, wg, wrb, b, e_row, ar + p, na, orow + p, k);
+                weight_tile(uw, wu, wrb, b, e_row, ar + p, na, ur, k);
+                for (int i = 0; i < na; ++i) {
+                    float* g = orow[p + i];
+                    const float* u = ur[i];
+                    for (int64_t r = b; r < e_row; ++r) g[r] = g[r] / (1.0f + std::exp(-g[r])) * u[r];  // swiglu's
+                }
             }
         }
     });

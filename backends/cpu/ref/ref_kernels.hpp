@@ -66,6 +66,7 @@ status cols(context&, const node&, const tensor_view&, const tensor_view*, const
 status concat(context&, const node&, const tensor_view&, const tensor_view*, const run_args&);
 status mul_mat_heads(context&, const node&, const tensor_view&, const tensor_view*, const run_args&);
 status attention_mla(context&, const node&, const tensor_view&, const tensor_view*, const run_args&);
+status mul_mat_glu(context&, const node&, const tensor_view&, const tensor_view*, const run_args&);
 
 // Float dot product of two contiguous vectors (Eigen, vectorised for the build's baseline ISA).
 float dot(const float* a, const float* b, int64_t n);
