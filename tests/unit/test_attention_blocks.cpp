@@ -1,6 +1,8 @@
 // test_attention_blocks.cpp — the attention ops' blocked evaluation (ref/attend_cached.cpp: work items of several
 // query rows, keys and values in 64-row blocks) against one query row at a time, bit for bit, on shapes that span
-// several token blocks, key blocks and head chunks, with windows, sinks and several sequences.
+// several token blocks, key blocks and head chunks, with windows, sinks and several sequences; and the same for
+// attention_mla (ref/attention_mla.cpp: llama.cpp's f32 orders, value columns in slabs).
+#include "backends/cpu/ref/ggml_f32_order.hpp"
 #include "backends/cpu/simd/simd.hpp"
 
 #include "test_support.hpp"
@@ -119,4 +121,81 @@ TEST_CASE("attention: blocked rows equal one row at a time") {
         bc.window = 20, bc.sinks = true;
         check_blocked(bc, nt);
     }
+}
+
+namespace {
+
+// One MLA query row as attention_mla computed it before it was blocked: scores in llama.cpp's orders, scaled,
+// ggml's softmax over chunks of 4W (padding -inf), then the value sums over all Dv columns at once.
+void mla_one_row(const float* q, const float* slot, int64_t D, int64_t Dv, int64_t len, float scale, bool tile_scores,
+                 bool tile_values, float* out) {
+    const int W = cpu::ggml_f32::lanes();
+    const int64_t pad = W > 0 ? 4 * W : 1, padded = (len + pad - 1) / pad * pad;
+    std::vector<float> s(static_cast<size_t>(padded)), acc(static_cast<size_t>(4 * 16 * Dv));
+    float mx = -INFINITY;
+    for (int64_t j = 0; j < len; ++j) {
+        const float* kr = slot + j * D;
+        const float d = tile_scores ? cpu::simd::ggml_dot_tile(W, kr, q, D) : cpu::simd::ggml_dot(W, kr, q, D);
+        s[static_cast<size_t>(j)] = d * scale;
+        mx = std::max(mx, s[static_cast<size_t>(j)]);
+    }
+    for (int64_t j = len; j < padded; ++j) s[static_cast<size_t>(j)] = -INFINITY;
+    const float inv = static_cast<float>(1.0 / cpu::ggml_f32::exp_sum(W, s.data(), mx, s.data(), padded));
+    for (int64_t j = 0; j < len; ++j) s[static_cast<size_t>(j)] *= inv;
+    cpu::simd::ggml_weighted_rows(W, tile_values, s.data(), slot, D, len, Dv, out, acc.data());
+}
+
+// T tokens of H heads over a cache of S slots (0: one sequence) of C rows, D wide, values Dv wide.
+void check_mla(int64_t T, int64_t H, int64_t D, int64_t Dv, int64_t S, int64_t C, int64_t n_past, int nt) {
+    moe_test::rng rnd(static_cast<uint64_t>(T * 17 + H * 5 + D));
+    const int64_t rows = (S ? S : 1) * C;
+    const std::vector<float> q = rnd.floats(static_cast<size_t>(T * H * D), -1, 1);
+    const std::vector<float> kv = rnd.floats(static_cast<size_t>(T * D), -1, 1);
+    std::vector<float> cache = rnd.floats(static_cast<size_t>(rows * D), -1, 1);
+    std::vector<int32_t> pos, seq;
+    for (int32_t t = 0; t < T; ++t)
+        seq.push_back(S ? t % static_cast<int32_t>(S) : 0), pos.push_back(t / 2 * 3 + t % 2);
+    const float scale = 0.3f;
+    graph_builder gb;
+    const value_id qi = gb.input("q", dtype::f32, {T, H, D});
+    const value_id ki = gb.input("kv", dtype::f32, {T, 1, D});
+    const value_id ci = gb.state("cache", dtype::f32, S ? shape{S, C, 1, D} : shape{C, 1, D}, cache.data());
+    const value_id pi = S ? gb.input("pos", dtype::i32, {T}) : no_value;
+    const value_id si = S ? gb.input("seq", dtype::i32, {T}) : no_value;
+    const value_id out = gb.attention_mla(qi, ki, ci, Dv, scale, pi, si);
+    gb.mark_output(out);
+    moe_test::bound b = moe_test::bind(gb, nt);
+    b.set(qi, q);
+    b.set(ki, kv);
+    if (S) b.set(pi, pos), b.set(si, seq);
+    REQUIRE(b.run(n_past).ok());
+    const std::vector<float> got = b.get<float>(out);
+    const int W = cpu::ggml_f32::lanes();
+    const bool tile_scores = W > 0 && H == 1 && T >= 2 && D % W == 0, tile_values = W > 0 && T >= 2 && Dv % 4 == 0;
+    std::vector<float> want(got.size());
+    for (int64_t t = 0; t < T; ++t) {
+        const int64_t p = S ? pos[static_cast<size_t>(t)] : n_past + t;
+        const float* slot = cache.data() + (S ? seq[static_cast<size_t>(t)] * C : 0) * D;
+        for (int64_t h = 0; h < H; ++h)
+            mla_one_row(q.data() + (t * H + h) * D, slot, D, Dv, p + 1, scale, tile_scores, tile_values,
+                        want.data() + (t * H + h) * Dv);
+    }
+    size_t differ = 0;
+    for (size_t i = 0; i < got.size(); ++i) differ += std::memcmp(&got[i], &want[i], sizeof(float)) != 0;
+    CHECK(differ == 0);
+}
+
+}  // namespace
+
+TEST_CASE("attention_mla: blocked rows equal one row at a time") {
+    int nt = 1;
+    SUBCASE("1 thread") { nt = 1; }
+    SUBCASE("2 threads") { nt = 2; }
+    CAPTURE(nt);
+    SUBCASE("token blocks of 6 x 5 heads, two key blocks, dot and value tails") {
+        check_mla(70, 5, 72, 40, 0, 160, 50, nt);
+    }
+    SUBCASE("40 heads: two head chunks; one token") { check_mla(1, 40, 64, 32, 0, 90, 80, nt); }
+    SUBCASE("one head: tinyBLAS's score order") { check_mla(9, 1, 64, 48, 0, 100, 70, nt); }
+    SUBCASE("several sequences") { check_mla(20, 3, 48, 16, 3, 40, 0, nt); }
 }

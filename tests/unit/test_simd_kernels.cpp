@@ -270,6 +270,19 @@ TEST_CASE("simd: llama.cpp's f32 orders (MLA attention's dots and value sums) eq
                 CHECK(same(simd::ggml_dot(W, x.data(), y.data(), n), cpu::ggml_f32::dot(W, x.data(), y.data(), n)));
                 CHECK(same(simd::ggml_dot_tile(W, x.data(), y.data(), n),
                            cpu::ggml_f32::dot_tile(W, x.data(), y.data(), n)));
+                // 5 queries against 7 rows (pairs of queries, pairs of rows, and the rests)
+                const int64_t stride = n + 3, rows = 7;
+                const std::vector<float> m = floats(g, rows * stride, fill::spiky), qs = floats(g, 5 * n, fill::normal);
+                std::vector<float> res(static_cast<size_t>(5 * rows));
+                const float* qp[5];
+                float* rp[5];
+                for (int i = 0; i < 5; ++i) qp[i] = qs.data() + i * n, rp[i] = res.data() + i * rows;
+                simd::ggml_dot_rows_multi(W, qp, 5, m.data(), stride, rows, n, rp);
+                int bad = 0;
+                for (int i = 0; i < 5; ++i)
+                    for (int64_t j = 0; j < rows; ++j)
+                        bad += same(rp[i][j], cpu::ggml_f32::dot(W, m.data() + j * stride, qp[i], n)) ? 0 : 1;
+                CHECK(bad == 0);
             }
             // value sums over n rows of a cache (row stride past dv), dv with and without an eight-output tail
             for (int64_t n : {1, 5, 17, 64, 130}) {

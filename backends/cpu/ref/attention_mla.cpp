@@ -6,11 +6,76 @@
 #include "backends/cpu/ref/ref_kernels.hpp"
 #include "backends/cpu/simd/simd.hpp"
 
+#include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
 
 MOE_BEGIN_NAMESPACE
 namespace cpu {
+
+namespace {
+
+constexpr int mla_item_rows = 32;    // query rows per work item
+constexpr int64_t mla_key_block = 64;  // cache rows whose scores all of an item's rows take before the next block
+constexpr int64_t mla_value_cols = 32; // value columns all of an item's rows sum before the next columns
+
+// The query rows of one work item: query, cache slot (row 0), rows attended (0 .. len - 1), scores, output.
+struct mla_rows {
+    int n = 0;
+    const float* q[mla_item_rows];
+    const float* slot[mla_item_rows];
+    int64_t len[mla_item_rows];
+    float* s[mla_item_rows];
+    float* out[mla_item_rows];
+    float* acc = nullptr;  // ggml_weighted_rows' accumulators
+};
+
+// Each row's arithmetic is the one-row-at-a-time order (attention_mla's comment); only the visiting order changes:
+// keys in blocks that every row scores before the next block (rows of the first row's slot that take the whole
+// block share its loads), and values in column slabs that every row sums before the next slab, so the item's rows
+// read each cache row from L2 instead of each from memory.
+void mla_attend_item(mla_rows& r, int W, int64_t D, int64_t Dv, float scale, bool tile_scores, bool tile_values) {
+    const int64_t pad = W > 0 ? 4 * W : 1;
+    int64_t hi = 0;
+    for (int i = 0; i < r.n; ++i) hi = std::max(hi, r.len[i]);
+    const float* xs[mla_item_rows];
+    float* outs[mla_item_rows];
+    for (int64_t j0 = 0; j0 < hi; j0 += mla_key_block) {
+        const int64_t j1 = std::min(hi, j0 + mla_key_block);
+        int nfull = 0;
+        for (int i = 0; i < r.n; ++i) {
+            const int64_t e = std::min(j1, r.len[i]);
+            if (!tile_scores && e == j1 && r.slot[i] == r.slot[0]) {
+                xs[nfull] = r.q[i], outs[nfull++] = r.s[i] + j0;
+                continue;
+            }
+            for (int64_t j = j0; j < e; ++j) {
+                const float* kr = r.slot[i] + j * D;
+                r.s[i][j] = tile_scores ? simd::ggml_dot_tile(W, kr, r.q[i], D) : simd::ggml_dot(W, kr, r.q[i], D);
+            }
+        }
+        if (nfull > 0) simd::ggml_dot_rows_multi(W, xs, nfull, r.slot[0] + j0 * D, D, j1 - j0, D, outs);
+    }
+    for (int i = 0; i < r.n; ++i) {
+        float* s = r.s[i];
+        const int64_t len = r.len[i], padded = (len + pad - 1) / pad * pad;
+        float mx = -INFINITY;
+        for (int64_t j = 0; j < len; ++j) {
+            s[j] = s[j] * scale;
+            mx = s[j] > mx ? s[j] : mx;
+        }
+        for (int64_t j = len; j < padded; ++j) s[j] = -INFINITY;
+        const float inv = static_cast<float>(1.0 / ggml_f32::exp_sum(W, s, mx, s, padded));
+        for (int64_t j = 0; j < len; ++j) s[j] *= inv;
+    }
+    for (int64_t d0 = 0; d0 < Dv; d0 += mla_value_cols)  // slabs start at multiples of the lanes: same groups
+        for (int i = 0; i < r.n; ++i)
+            simd::ggml_weighted_rows(W, tile_values, r.s[i], r.slot[i] + d0, D, r.len[i],
+                                     std::min(mla_value_cols, Dv - d0), r.out[i] + d0, r.acc);
+}
+
+}  // namespace
 
 // q [T, H, D], kv [T, 1, D], cache [C, 1, D] -> out [T, H, Dv]. Appends kv at cache rows n_past.., then query row
 // t attends to rows 0 .. n_past + t (several sequences: slot seq[t], rows 0 .. pos[t]; kv_rows.hpp):
@@ -41,24 +106,29 @@ status attention_mla(context& c, const node& n, const tensor_view& out, const te
     const bool tile_values = W > 0 && T >= 2 && Dv % 4 == 0;
     const float* qp = static_cast<const float*>(q.data);
     float* o = static_cast<float*>(out.data);
-    c.pool.run([&](int ith, int nth) {
-        // scores for the whole cache (+ padding) and the value accumulators: sized once, no growth while decoding
-        float* s = c.scratch(ith, static_cast<size_t>(C + pad + 4 * 16 * Dv));
-        float* acc = s + C + pad;
-        for (int64_t th = ith; th < T * H; th += nth) {
-            const int64_t t = th / H, len = rows.position(t) + 1, padded = (len + pad - 1) / pad * pad;
-            const float* qr = qp + th * D;
-            const float* slot = kc + rows.first(t) * D;
-            float mx = -INFINITY;
-            for (int64_t j = 0; j < len; ++j) {
-                const float* kr = slot + j * D;
-                s[j] = (tile_scores ? simd::ggml_dot_tile(W, kr, qr, D) : simd::ggml_dot(W, kr, qr, D)) * scale;
-                mx = s[j] > mx ? s[j] : mx;
-            }
-            for (int64_t j = len; j < padded; ++j) s[j] = -INFINITY;
-            const float inv = static_cast<float>(1.0 / ggml_f32::exp_sum(W, s, mx, s, padded));
-            for (int64_t j = 0; j < len; ++j) s[j] *= inv;
-            simd::ggml_weighted_rows(W, tile_values, s, slot, D, len, Dv, o + th * Dv, acc);
+    // An item: heads h0 .. h0 + hc - 1 of tokens t0 .. t0 + tb - 1, latest tokens first, taken by whichever thread
+    // is free. Its query rows read the same cache rows (one shared head), block by block (mla_attend_item).
+    const int64_t hc = std::min<int64_t>(H, mla_item_rows), n_hc = (H + hc - 1) / hc;
+    const int64_t tb = std::max<int64_t>(1, mla_item_rows / hc), n_tb = (T + tb - 1) / tb;
+    const int64_t items = n_tb * n_hc, srow = C + pad;
+    std::atomic<int64_t> next{0};
+    c.pool.run([&](int ith, int) {
+        // scores for the whole cache (+ padding) per row, then the value accumulators: no growth while decoding
+        float* s = c.scratch(ith, static_cast<size_t>(mla_item_rows * srow + 4 * 16 * Dv));
+        mla_rows r;
+        r.acc = s + mla_item_rows * srow;
+        for (int64_t it; (it = next.fetch_add(1, std::memory_order_relaxed)) < items;) {
+            const int64_t t0 = (n_tb - 1 - it / n_hc) * tb, h0 = it % n_hc * hc;
+            r.n = 0;
+            for (int64_t t = t0; t < std::min(T, t0 + tb); ++t)
+                for (int64_t h = h0; h < std::min(H, h0 + hc); ++h, ++r.n) {
+                    r.q[r.n] = qp + (t * H + h) * D;
+                    r.slot[r.n] = kc + rows.first(t) * D;
+                    r.len[r.n] = rows.position(t) + 1;
+                    r.s[r.n] = s + r.n * srow;
+                    r.out[r.n] = o + (t * H + h) * Dv;
+                }
+            mla_attend_item(r, W, D, Dv, scale, tile_scores, tile_values);
         }
     });
     return {};

@@ -168,6 +168,14 @@ void axpy_f32(float a, const float* x, float* y, int64_t n) noexcept {
     for (int64_t i = 0; i < n; ++i) y[i] += a * x[i];
 }
 
+void ggml_dot_rows_multi(int W, const float* const* x, int nx, const float* y, int64_t stride, int64_t rows, int64_t n,
+                         float* const* out) noexcept {
+    if (active().ggml_dot_rows_multi != nullptr && (W == 8 || W == 16))
+        return active().ggml_dot_rows_multi(W, x, nx, y, stride, rows, n, out);
+    for (int i = 0; i < nx; ++i)
+        for (int64_t j = 0; j < rows; ++j) out[i][j] = ggml_dot(W, y + j * stride, x[i], n);
+}
+
 float ggml_dot(int W, const float* x, const float* y, int64_t n) noexcept {
     if (active().ggml_dot != nullptr && (W == 8 || W == 16)) return active().ggml_dot(W, x, y, n);
     return ggml_f32::dot(W, x, y, n);

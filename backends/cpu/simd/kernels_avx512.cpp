@@ -9,6 +9,7 @@
 #if defined(__GNUC__) && !defined(__clang__)
 // GCC 12's avx512fintrin.h passes _mm512_undefined_epi32() to masked builtins: a known false positive.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"  // the same, through _mm256_undefined_pd in _mm512_extractf64x4_pd
 #endif
 #include "backends/cpu/simd/prims_x86.hpp"
 #include "backends/cpu/simd/prims_x86_512.hpp"

@@ -232,6 +232,61 @@ struct ggml_f32_kernels {
         return r;
     }
 
+    // dot<W>(x[i], y + j * stride, n) into out[i][j] for i < nx, j < rows: two queries and NK rows per pass, so
+    // each loaded chunk serves several pairs (MLA: every head of a token reads the same cache rows).
+    template <int W>
+    static void dot_rows_multi(const float* const* x, int nx, const float* y, int64_t stride, int64_t rows, int64_t n,
+                               float* const* out) noexcept {
+        constexpr int NK = L == 16 ? 2 : 1;  // 2 x 2 x 4 sixteen-lane accumulators fill half of 32 registers
+        int i = 0;
+        for (; i + 2 <= nx; i += 2) {
+            int64_t j = 0;
+            for (; j + NK <= rows; j += NK) dot_pass<W, 2, NK>(x + i, y + j * stride, stride, n, out + i, j);
+            for (; j < rows; ++j) dot_pass<W, 2, 1>(x + i, y + j * stride, stride, n, out + i, j);
+        }
+        for (; i < nx; ++i)
+            for (int64_t j = 0; j < rows; ++j) out[i][j] = dot<W>(y + j * stride, x[i], n);
+    }
+    template <int W, int NQ, int NK>
+    static void dot_pass(const float* const* x, const float* y, int64_t stride, int64_t n, float* const* out,
+                         int64_t j0) noexcept {
+        constexpr int G = W / L;
+        fv s[NQ][NK][4 * G];
+        MOE_SIMD_UNROLL
+        for (int q = 0; q < NQ; ++q)
+            MOE_SIMD_UNROLL
+            for (int k = 0; k < NK; ++k)
+                MOE_SIMD_UNROLL
+                for (int a = 0; a < 4 * G; ++a) s[q][k][a] = PF::fzero();
+        const int64_t step = 4 * W, np = n / step * step;
+        for (int64_t e = 0; e < np; e += step)
+            MOE_SIMD_UNROLL
+            for (int a = 0; a < 4 * G; ++a) {
+                fv yv[NK];
+                MOE_SIMD_UNROLL
+                for (int k = 0; k < NK; ++k) yv[k] = PF::floadu(y + k * stride + e + L * a);
+                MOE_SIMD_UNROLL
+                for (int q = 0; q < NQ; ++q) {
+                    const fv xv = PF::floadu(x[q] + e + L * a);
+                    MOE_SIMD_UNROLL
+                    for (int k = 0; k < NK; ++k) s[q][k][a] = PF::ffma(yv[k], xv, s[q][k][a]);
+                }
+            }
+        for (int q = 0; q < NQ; ++q)
+            for (int k = 0; k < NK; ++k) {
+                fv* sp = s[q][k];
+                MOE_SIMD_UNROLL
+                for (int g = 0; g < G; ++g) {  // as dot's pairing
+                    sp[g] = PF::fadd(sp[g], sp[2 * G + g]), sp[G + g] = PF::fadd(sp[G + g], sp[3 * G + g]);
+                    sp[g] = PF::fadd(sp[g], sp[G + g]);
+                }
+                const float* yr = y + k * stride;
+                float r = lanes_tree<W, false>(sp);
+                for (int64_t e = np; e < n; ++e) r = r + std::fma(yr[e], x[q][e], -0.0f);
+                out[q][j0 + k] = r;
+            }
+    }
+
     // tinyBLAS's inner product: one W-lane accumulator over chunks of W (n a multiple of W), the lane tree.
     template <int W>
     static float dot_tile(const float* x, const float* y, int64_t n) noexcept {
@@ -311,6 +366,11 @@ struct ggml_f32_entries {
     }
     static float dot_tile(int W, const float* x, const float* y, int64_t n) noexcept {
         return W == 16 ? K16::template dot_tile<16>(x, y, n) : K8::template dot_tile<8>(x, y, n);
+    }
+    static void dot_rows_multi(int W, const float* const* x, int nx, const float* y, int64_t stride, int64_t rows,
+                               int64_t n, float* const* out) noexcept {
+        if (W == 16) K16::template dot_rows_multi<16>(x, nx, y, stride, rows, n, out);
+        else K8::template dot_rows_multi<8>(x, nx, y, stride, rows, n, out);
     }
     static void weighted_rows(int W, bool tile, const float* p, const float* v, int64_t stride, int64_t n, int64_t dv,
                               float* out, float* acc) noexcept {

@@ -46,6 +46,9 @@ struct kernel_table {
     void (*axpy_f32_rows)(const float* p, const float* v, int64_t stride, int64_t rows, int64_t n, float* out) = nullptr;
     // llama.cpp's f32 orders (ref/ggml_f32_order.hpp) for W = 8 or 16; nullptr: the scalar re-enactments there
     float (*ggml_dot)(int W, const float* x, const float* y, int64_t n) = nullptr;
+    // out[i][j] = ggml_dot(W, y + j * stride, x[i], n) for i < nx, j < rows
+    void (*ggml_dot_rows_multi)(int W, const float* const* x, int nx, const float* y, int64_t stride, int64_t rows,
+                                int64_t n, float* const* out) = nullptr;
     float (*ggml_dot_tile)(int W, const float* x, const float* y, int64_t n) = nullptr;
     void (*ggml_weighted_rows)(int W, bool tile, const float* p, const float* v, int64_t stride, int64_t n, int64_t dv,
                                float* out, float* acc) = nullptr;
@@ -86,6 +89,9 @@ void axpy_f32(float a, const float* x, float* y, int64_t n) noexcept;
 // ggml_f32::dot, dot_tile and weighted_rows (ref/ggml_f32_order.hpp: llama.cpp's f32 kernel orders, W its SIMD
 // width), bit for bit, through the active table.
 float ggml_dot(int W, const float* x, const float* y, int64_t n) noexcept;
+// ggml_dot(W, y + j * stride, x[i], n) into out[i][j] for nx queries x[i] and `rows` rows (several pairs per pass).
+void ggml_dot_rows_multi(int W, const float* const* x, int nx, const float* y, int64_t stride, int64_t rows, int64_t n,
+                         float* const* out) noexcept;
 float ggml_dot_tile(int W, const float* x, const float* y, int64_t n) noexcept;
 void ggml_weighted_rows(int W, bool tile, const float* p, const float* v, int64_t stride, int64_t n, int64_t dv,
                         float* out, float* acc) noexcept;
