@@ -285,7 +285,7 @@ TEST_CASE("simd: llama.cpp's f32 orders (MLA attention's dots and value sums) eq
                 CHECK(bad == 0);
             }
             // value sums over n rows of a cache (row stride past dv), dv with and without an eight-output tail
-            for (int64_t n : {1, 5, 17, 64, 130}) {
+            for (int64_t n : {1, 5, 17, 64, 130, 600}) {  // 600: past a 256-row block
                 for (int64_t dv : {4, 12, 64, 512}) {
                     CAPTURE(n);
                     CAPTURE(dv);
@@ -301,6 +301,20 @@ TEST_CASE("simd: llama.cpp's f32 orders (MLA attention's dots and value sums) eq
                         for (size_t d = 0; d < got.size(); ++d) bad += same(got[d], want[d]) ? 0 : 1;
                         CHECK(bad == 0);
                     }
+                    // three queries over the same rows, n, n - 3 and 1 of them (tinyBLAS's order only)
+                    const int64_t ns[3] = {n, n > 3 ? n - 3 : 1, 1};
+                    const std::vector<float> ps = floats(g, 3 * n, fill::normal);
+                    std::vector<float> acc(static_cast<size_t>((4 * W + 256) * 16 + 4 * W * dv));
+                    std::vector<float> got(static_cast<size_t>(3 * dv)), want(got.size());
+                    const float* pp[3] = {ps.data(), ps.data() + n, ps.data() + 2 * n};
+                    float* op[3] = {got.data(), got.data() + dv, got.data() + 2 * dv};
+                    simd::ggml_weighted_rows_multi(W, pp, ns, 3, v.data(), stride, dv, op, acc.data());
+                    for (int i = 0; i < 3; ++i)
+                        cpu::ggml_f32::weighted_rows(W, true, pp[i], v.data(), stride, ns[i], dv, want.data() + i * dv,
+                                                     acc.data());
+                    int bad = 0;
+                    for (size_t d = 0; d < got.size(); ++d) bad += same(got[d], want[d]) ? 0 : 1;
+                    CHECK(bad == 0);
                 }
             }
         }

@@ -28,7 +28,7 @@ struct mla_rows {
     int64_t len[mla_item_rows];
     float* s[mla_item_rows];
     float* out[mla_item_rows];
-    float* acc = nullptr;  // ggml_weighted_rows' accumulators
+    float* acc = nullptr;  // the value sums' scratch: 4 * 16 * Dv floats, and (16 * mla_item_rows + 256) * 16
 };
 
 // Each row's arithmetic is the one-row-at-a-time order (attention_mla's comment); only the visiting order changes:
@@ -69,10 +69,21 @@ void mla_attend_item(mla_rows& r, int W, int64_t D, int64_t Dv, float scale, boo
         const float inv = static_cast<float>(1.0 / ggml_f32::exp_sum(W, s, mx, s, padded));
         for (int64_t j = 0; j < len; ++j) s[j] *= inv;
     }
+    if (tile_values) {  // rows of the first row's slot together, row blocks in L1; any others one by one
+        const float* ps[mla_item_rows];
+        int64_t ns[mla_item_rows];
+        int nsame = 0;
+        for (int i = 0; i < r.n; ++i) {
+            if (r.slot[i] == r.slot[0]) ps[nsame] = r.s[i], ns[nsame] = r.len[i], outs[nsame++] = r.out[i];
+            else simd::ggml_weighted_rows(W, true, r.s[i], r.slot[i], D, r.len[i], Dv, r.out[i], r.acc);
+        }
+        simd::ggml_weighted_rows_multi(W, ps, ns, nsame, r.slot[0], D, Dv, outs, r.acc);
+        return;
+    }
     for (int64_t d0 = 0; d0 < Dv; d0 += mla_value_cols)  // slabs start at multiples of the lanes: same groups
         for (int i = 0; i < r.n; ++i)
-            simd::ggml_weighted_rows(W, tile_values, r.s[i], r.slot[i] + d0, D, r.len[i],
-                                     std::min(mla_value_cols, Dv - d0), r.out[i] + d0, r.acc);
+            simd::ggml_weighted_rows(W, false, r.s[i], r.slot[i] + d0, D, r.len[i], std::min(mla_value_cols, Dv - d0),
+                                     r.out[i] + d0, r.acc);
 }
 
 }  // namespace
@@ -114,7 +125,8 @@ status attention_mla(context& c, const node& n, const tensor_view& out, const te
     std::atomic<int64_t> next{0};
     c.pool.run([&](int ith, int) {
         // scores for the whole cache (+ padding) per row, then the value accumulators: no growth while decoding
-        float* s = c.scratch(ith, static_cast<size_t>(mla_item_rows * srow + 4 * 16 * Dv));
+        const int64_t acc_floats = std::max<int64_t>(4 * 16 * Dv, (mla_item_rows * 16 + 256) * 16);
+        float* s = c.scratch(ith, static_cast<size_t>(mla_item_rows * srow + acc_floats));
         mla_rows r;
         r.acc = s + mla_item_rows * srow;
         for (int64_t it; (it = next.fetch_add(1, std::memory_order_relaxed)) < items;) {

@@ -186,6 +186,13 @@ float ggml_dot_tile(int W, const float* x, const float* y, int64_t n) noexcept {
     return ggml_f32::dot_tile(W, x, y, n);
 }
 
+void ggml_weighted_rows_multi(int W, const float* const* p, const int64_t* n, int nq, const float* v, int64_t stride,
+                              int64_t dv, float* const* out, float* acc) noexcept {
+    if (active().ggml_weighted_rows_multi != nullptr && (W == 8 || W == 16))
+        return active().ggml_weighted_rows_multi(W, p, n, nq, v, stride, dv, out, acc);
+    for (int i = 0; i < nq; ++i) ggml_weighted_rows(W, true, p[i], v, stride, n[i], dv, out[i], acc);
+}
+
 void ggml_weighted_rows(int W, bool tile, const float* p, const float* v, int64_t stride, int64_t n, int64_t dv,
                         float* out, float* acc) noexcept {
     if (active().ggml_weighted_rows != nullptr && (W == 8 || W == 16))

@@ -45,6 +45,7 @@ void fill_kernels(moe::cpu::simd::kernel_table& t) noexcept {
     t.ggml_dot = &G::dot;
     t.ggml_dot_tile = &G::dot_tile;
     t.ggml_dot_rows_multi = &G::dot_rows_multi;
+    t.ggml_weighted_rows_multi = &G::weighted_rows_multi;
     t.ggml_weighted_rows = &G::weighted_rows;
 }
 

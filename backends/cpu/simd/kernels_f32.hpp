@@ -9,6 +9,8 @@
 #include "backends/cpu/ref/ggml_f32_order.hpp"
 #include "backends/cpu/simd/kernels_impl.hpp"
 
+#include <utility>
+
 namespace {
 
 // Attention's score dots over several queries: the eight-float chunks of `keys` key rows side by side in one
@@ -180,6 +182,12 @@ template <class P, class = void>
 struct has_tree16 : std::false_type {};
 template <class P>
 struct has_tree16<P, std::void_t<decltype(P::tree16(typename P::fv{}))>> : std::true_type {};
+// Whether P can spread one lane of a register over all lanes (prims_x86_512.hpp's flane).
+template <class P, class = void>
+struct has_flane : std::false_type {};
+template <class P>
+struct has_flane<P, std::void_t<decltype(static_cast<void>(P::template flane<0>(typename P::fv{})))>>
+    : std::true_type {};
 
 // llama.cpp's ggml f32 orders (ref/ggml_f32_order.hpp) over float primitives PF of L = 8 or 16 lanes, for W (the
 // ggml variant's width) a multiple of L: every ggml lane is one of this ISA's lanes, fused in the same order.
@@ -317,6 +325,64 @@ struct ggml_f32_kernels {
         PF::fstoreu(out, moe::cpu::ggml_f32::lanes_tile(W, a, add_v{}));
     }
 
+    // weighted_rows (tinyBLAS's order) for nq queries p[i] over rows 0 .. n[i] - 1 of the same values: L outputs at a
+    // time, the rows in blocks copied contiguous (to acc's end) that every query then adds to its W accumulators
+    // (carried in acc, nq * W * L floats, between blocks); each output's operations are out_tile's. acc: nq * W * L +
+    // 256 * L floats, and at least 4 * W * L.
+    template <int W>
+    static void weighted_rows_multi(const float* const* p, const int64_t* n, int nq, const float* v, int64_t stride,
+                                    int64_t dv, float* const* out, float* acc) noexcept {
+        constexpr int64_t block = 256;  // a multiple of W: a block ends between two of out_tile's chunks
+        int64_t hi = 0;
+        for (int i = 0; i < nq; ++i) hi = n[i] > hi ? n[i] : hi;
+        const int64_t dl = dv / L * L;
+        float* rows = acc + nq * W * L;
+        for (int64_t d = 0; d < dl; d += L) {
+            for (int64_t i = 0; i < nq * W; ++i) PF::fstoreu(acc + i * L, PF::fzero());
+            for (int64_t j0 = 0; j0 < hi; j0 += block) {
+                const int64_t j1 = j0 + block < hi ? j0 + block : hi;
+                for (int64_t j = j0; j < j1; ++j) PF::fstoreu(rows + (j - j0) * L, PF::floadu(v + j * stride + d));
+                for (int i = 0; i < nq; ++i) {
+                    const int64_t e = j0 + block < n[i] ? j0 + block : n[i];
+                    if (e > j0) rows_into<W>(p[i] + j0, rows, e - j0, acc + i * W * L);
+                }
+            }
+            for (int i = 0; i < nq; ++i) {
+                fv a[W];
+                MOE_SIMD_UNROLL
+                for (int l = 0; l < W; ++l) a[l] = PF::floadu(acc + (i * W + l) * L);
+                PF::fstoreu(out[i] + d, moe::cpu::ggml_f32::lanes_tile(W, a, add_v{}));
+            }
+        }
+        if (dl < dv)  // the last dv % L outputs, one by one as weighted_rows does
+            for (int i = 0; i < nq; ++i) weighted_rows<W>(true, p[i], v + dl, stride, n[i], dv - dl, out[i] + dl, acc);
+    }
+    // out_tile's chunks over e packed rows of L values (the block starts at a multiple of W), accumulators loaded
+    // from and stored to acc.
+    template <int W>
+    static void rows_into(const float* p, const float* v, int64_t e, float* acc) noexcept {
+        fv a[W];
+        MOE_SIMD_UNROLL
+        for (int l = 0; l < W; ++l) a[l] = PF::floadu(acc + l * L);
+        int64_t j = 0;
+        if constexpr (W == L && has_flane<PF>::value)  // the chunk's W weights in one register, spread by permutes
+            for (; j + W <= e; j += W)
+                chunk_into(PF::floadu(p + j), v + j * L, a, std::make_integer_sequence<int, W>{});
+        for (; j + W <= e; j += W)
+            MOE_SIMD_UNROLL
+            for (int l = 0; l < W; ++l) a[l] = PF::ffma(PF::floadu(v + (j + l) * L), PF::fset1(p[j + l]), a[l]);
+        MOE_SIMD_UNROLL
+        for (int l = 0; l < W; ++l)
+            if (j + l < e) a[l] = PF::ffma(PF::floadu(v + (j + l) * L), PF::fset1(p[j + l]), a[l]);
+        MOE_SIMD_UNROLL
+        for (int l = 0; l < W; ++l) PF::fstoreu(acc + l * L, a[l]);
+    }
+
+    template <int... l>
+    static void chunk_into(fv pw, const float* v, fv* a, std::integer_sequence<int, l...>) noexcept {
+        ((a[l] = PF::ffma(PF::floadu(v + l * L), PF::template flane<l>(pw), a[l])), ...);
+    }
+
     // weighted_rows' ggml_vec_dot_f32 order (one query) for L outputs: 4W accumulator lanes per output, too many for
     // registers, kept in acc (4W x L floats, in L1): lane j % 4W of each takes row j, then the pairing and the tree.
     template <int W>
@@ -371,6 +437,11 @@ struct ggml_f32_entries {
                                int64_t n, float* const* out) noexcept {
         if (W == 16) K16::template dot_rows_multi<16>(x, nx, y, stride, rows, n, out);
         else K8::template dot_rows_multi<8>(x, nx, y, stride, rows, n, out);
+    }
+    static void weighted_rows_multi(int W, const float* const* p, const int64_t* n, int nq, const float* v,
+                                    int64_t stride, int64_t dv, float* const* out, float* acc) noexcept {
+        if (W == 16) K16::template weighted_rows_multi<16>(p, n, nq, v, stride, dv, out, acc);
+        else K8::template weighted_rows_multi<8>(p, n, nq, v, stride, dv, out, acc);
     }
     static void weighted_rows(int W, bool tile, const float* p, const float* v, int64_t stride, int64_t n, int64_t dv,
                               float* out, float* acc) noexcept {

@@ -49,6 +49,9 @@ struct x86_prims16 {
         return _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_loadu_ps(p)), _mm256_loadu_ps(q), 1);
     }
     static fv fbcast8(const float* p) noexcept { return _mm512_broadcast_f32x8(_mm256_loadu_ps(p)); }
+    // Lane l of v in every lane: a permute where a broadcast would be one more load (the value sums are load-bound).
+    template <int l>
+    static fv flane(fv v) noexcept { return _mm512_permutexvar_ps(_mm512_set1_epi32(l), v); }
     static __m256 half8(fv v, int h) noexcept { return h ? _mm512_extractf32x8_ps(v, 1) : _mm512_castps512_ps256(v); }
     // ggml's 16-lane tree (_mm512_reduce_add_ps: upper half onto the lower, quarters, then (0 + 2) + (1 + 3)).
     static float tree16(fv v) noexcept {

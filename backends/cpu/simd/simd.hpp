@@ -52,6 +52,10 @@ struct kernel_table {
     float (*ggml_dot_tile)(int W, const float* x, const float* y, int64_t n) = nullptr;
     void (*ggml_weighted_rows)(int W, bool tile, const float* p, const float* v, int64_t stride, int64_t n, int64_t dv,
                                float* out, float* acc) = nullptr;
+    // ggml_weighted_rows(W, true, p[i], v, stride, n[i], dv, out[i], acc) for i < nq; acc: (max(nq, 4) * W + 256) * 16
+    // floats
+    void (*ggml_weighted_rows_multi)(int W, const float* const* p, const int64_t* n, int nq, const float* v,
+                                     int64_t stride, int64_t dv, float* const* out, float* acc) = nullptr;
     tile_fn q4_0x8 = nullptr;  // q4_0 weights repacked by repack_q4_0x8; nullptr: the scalar ref_tile_q4_0x8
     tile_fn q8_0x8 = nullptr;  // repack_q8_0x8's layout (AVX-512 VNNI only); nullptr: the scalar ref_tile_q8_0x8
     tile_fn f16x8 = nullptr, bf16x8 = nullptr;  // repack_h16x8's layout; nullptr: the scalar ref_tile_h16x8
@@ -95,6 +99,10 @@ void ggml_dot_rows_multi(int W, const float* const* x, int nx, const float* y, i
 float ggml_dot_tile(int W, const float* x, const float* y, int64_t n) noexcept;
 void ggml_weighted_rows(int W, bool tile, const float* p, const float* v, int64_t stride, int64_t n, int64_t dv,
                         float* out, float* acc) noexcept;
+// The tile order's value sums for nq queries p[i] over rows 0 .. n[i] - 1 of the same values (each value row read
+// once per block for all of them); acc: (max(nq, 4) * W + 256) * 16 floats.
+void ggml_weighted_rows_multi(int W, const float* const* p, const int64_t* n, int nq, const float* v, int64_t stride,
+                              int64_t dv, float* const* out, float* acc) noexcept;
 // q4_0 weights repacked eight rows at a time (the model loader repacks, backends/cpu/weight_packing.cpp), so that
 // one pass of the kernel yields eight rows' results with no transposes or scale gathers. Group g (rows 8g..8g+7)
 // starts at g * 8 * row_bytes(q4_0, k); its block b (q4_0x8_block_bytes) holds the eight rows' quant bytes, then
