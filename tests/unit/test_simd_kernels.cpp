@@ -434,32 +434,35 @@ TEST_CASE("simd: q4_k in llama.cpp's GEMM order equals the reference's repacked_
         REQUIRE(simd::set_isa(level));
         moe_test::rng g(777);
         for (int64_t k : lengths(dtype::q4_k)) {
-            CAPTURE(k);
-            const int64_t rows = 11;
-            const int na = 5;
-            const std::vector<uint8_t> w = quantized_weights(g, dtype::q4_k, rows, k);
-            const size_t arb = row_bytes(dtype::q8_k, k), wrb = row_bytes(dtype::q4_k, k);
-            std::vector<uint8_t> act(arb * na);
-            std::vector<const uint8_t*> a(na);
-            for (int i = 0; i < na; ++i) {
-                const std::vector<float> x = floats(g, k, i == 0 ? fill::spiky : fill::normal);
-                cpu::convert_activation(dtype::q4_k, x.data(), act.data() + static_cast<size_t>(i) * arb, k);
-                a[static_cast<size_t>(i)] = act.data() + static_cast<size_t>(i) * arb;
-            }
-            std::vector<float> got(static_cast<size_t>(rows * na));
-            std::vector<float*> o(na);
-            for (int i = 0; i < na; ++i) o[static_cast<size_t>(i)] = got.data() + i * rows;
-            simd::tile_q4_k_gemm(w.data(), wrb, 0, rows, a.data(), na, o.data(), k);
-            int bad = 0, differs_from_gemv = 0;
-            for (int i = 0; i < na; ++i)
-                for (int64_t r = 0; r < rows; ++r) {
-                    const uint8_t* wr = w.data() + static_cast<size_t>(r) * wrb;
-                    const float want = cpu::vec_dot(dtype::q4_k, wr, a[static_cast<size_t>(i)], k, cpu::dot_path::repacked_gemm);
-                    bad += !same(o[static_cast<size_t>(i)][r], want);
-                    differs_from_gemv += !same(want, cpu::vec_dot(dtype::q4_k, wr, a[static_cast<size_t>(i)], k, cpu::dot_path::repacked));
+            for (int na : {5, 9}) {  // four and eight activation rows at a time, with a padded rest
+                CAPTURE(k);
+                CAPTURE(na);
+                const int64_t rows = 11;
+                const std::vector<uint8_t> w = quantized_weights(g, dtype::q4_k, rows, k);
+                const size_t arb = row_bytes(dtype::q8_k, k), wrb = row_bytes(dtype::q4_k, k);
+                std::vector<uint8_t> act(arb * na);
+                std::vector<const uint8_t*> a(na);
+                for (int i = 0; i < na; ++i) {
+                    const std::vector<float> x = floats(g, k, i == 0 ? fill::spiky : fill::normal);
+                    cpu::convert_activation(dtype::q4_k, x.data(), act.data() + static_cast<size_t>(i) * arb, k);
+                    a[static_cast<size_t>(i)] = act.data() + static_cast<size_t>(i) * arb;
                 }
-            CHECK(bad == 0);
-            if (k >= 512) CHECK(differs_from_gemv > 0);  // the order is really another one
+                std::vector<float> got(static_cast<size_t>(rows * na));
+                std::vector<float*> o(na);
+                for (int i = 0; i < na; ++i) o[static_cast<size_t>(i)] = got.data() + i * rows;
+                simd::tile_q4_k_gemm(w.data(), wrb, 0, rows, a.data(), na, o.data(), k);
+                int bad = 0, differs_from_gemv = 0;
+                for (int i = 0; i < na; ++i)
+                    for (int64_t r = 0; r < rows; ++r) {
+                        const uint8_t* wr = w.data() + static_cast<size_t>(r) * wrb;
+                        const uint8_t* ai = a[static_cast<size_t>(i)];
+                        const float want = cpu::vec_dot(dtype::q4_k, wr, ai, k, cpu::dot_path::repacked_gemm);
+                        bad += !same(o[static_cast<size_t>(i)][r], want);
+                        differs_from_gemv += !same(want, cpu::vec_dot(dtype::q4_k, wr, ai, k, cpu::dot_path::repacked));
+                    }
+                CHECK(bad == 0);
+                if (k >= 512) CHECK(differs_from_gemv > 0);  // the order is really another one
+            }
         }
     }
 }

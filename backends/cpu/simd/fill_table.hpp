@@ -32,7 +32,7 @@ void fill_kernels(moe::cpu::simd::kernel_table& t) noexcept {
     set(dtype::iq4_nl, &D::template tile<typename D::iq4_nl>);
     set(dtype::mxfp4, &D::template tile<typename D::mxfp4>);
     set(dtype::q4_k, &D::tile_q4_k);
-    t.q4_k_gemm = &D::template tile<typename D::q4_k_gemm>;
+    t.q4_k_gemm = &D::tile_q4_k_gemm;
     set(dtype::q5_k, &D::template tile<typename D::q5_k>);
     set(dtype::q6_k, &D::template tile<typename D::q6_k>);
     set(dtype::f32, &D::template tile<typename F::f32>);  // dispatch.cpp drops it unless Eigen runs 4-wide

@@ -520,7 +520,8 @@ struct dots {
     // every lane its row's sub-block sum; the 6-bit scales multiply per lane, the min term is a 16-bit madd of each
     // row's min (twice per lane) against the activation's bsums pairs. The integer totals equal the reference's,
     // and each lane's fused multiply-adds are the reference's. acc / acc_m: the two accumulators per activation.
-    template <int RN>
+    // Pairs 1: the GEMM order instead (q4_k_grouped<1>: both terms enter the accumulators every two sub-blocks).
+    template <int RN, int Pairs = 4>
     static void q4_k_rows8(const uint8_t* const* w, const uint8_t* const* a, int64_t nb, fv* acc, fv* acc_m) noexcept {
         const moe::block_q4_k* x[8];
         const moe::block_q8_k* y[RN];
@@ -539,45 +540,46 @@ struct dots {
                 hd[r] = &x[r][i].d;
                 hm[r] = &x[r][i].dmin;
             }
-            iv isum[RN];
-            MOE_SIMD_UNROLL
-            for (int j = 0; j < RN; ++j) isum[j] = P::zero();
-            for (int sb = 0; sb < 8; ++sb) {  // sub-block sb: low (even) or high (odd) nibbles of 32 bytes
-                iv v[8];
+            const fv d = P::h2f8(hd), dmin = P::h2f8(hm);
+            for (int g = 0; g < 8; g += 2 * Pairs) {  // sub-blocks g .. g + 2 Pairs - 1 enter the floats together
+                iv isum[RN];
                 MOE_SIMD_UNROLL
-                for (int r = 0; r < 8; ++r) {
-                    const iv q = P::load(x[r][i].qs + 32 * (sb / 2));
-                    v[r] = sb % 2 == 0 ? P::lo4(q) : P::hi4(q);
+                for (int j = 0; j < RN; ++j) isum[j] = P::zero();
+                for (int sb = g; sb < g + 2 * Pairs; ++sb) {  // sub-block sb: low (even) or high (odd) nibbles
+                    iv v[8];
+                    MOE_SIMD_UNROLL
+                    for (int r = 0; r < 8; ++r) {
+                        const iv q = P::load(x[r][i].qs + 32 * (sb / 2));
+                        v[r] = sb % 2 == 0 ? P::lo4(q) : P::hi4(q);
+                    }
+                    P::transpose8x32(v);
+                    const iv scale = P::load(sc[sb]);
+                    MOE_SIMD_UNROLL
+                    for (int j = 0; j < RN; ++j) {
+                        const int8_t* yq = y[j][i].qs + 32 * sb;
+                        iv t = P::zero();
+                        MOE_SIMD_UNROLL
+                        for (int m = 0; m < 8; ++m) t = P::dot_u(t, v[m], P::bcast32(yq + 4 * m));
+                        isum[j] = P::add32(isum[j], P::mullo32(t, scale));
+                    }
                 }
-                P::transpose8x32(v);
-                const iv scale = P::load(sc[sb]);
                 MOE_SIMD_UNROLL
                 for (int j = 0; j < RN; ++j) {
-                    const int8_t* yq = y[j][i].qs + 32 * sb;
-                    iv t = P::zero();
-                    MOE_SIMD_UNROLL
-                    for (int m = 0; m < 8; ++m) t = P::dot_u(t, v[m], P::bcast32(yq + 4 * m));
-                    isum[j] = P::add32(isum[j], P::mullo32(t, scale));
+                    iv summ = P::zero();
+                    for (int t = g; t < g + 2 * Pairs; ++t)
+                        summ = P::add32(summ, P::madd16(P::load(mn[t]), P::bcast32(reinterpret_cast<const int8_t*>(
+                                                                             y[j][i].bsums + 2 * t))));
+                    const fv yd = P::fset1(y[j][i].d);
+                    acc[j] = P::fmadd_v(P::fmul(d, yd), isum[j], acc[j]);
+                    acc_m[j] = P::fmadd_v(P::fmul(dmin, yd), summ, acc_m[j]);
                 }
-            }
-            const fv d = P::h2f8(hd), dmin = P::h2f8(hm);
-            MOE_SIMD_UNROLL
-            for (int j = 0; j < RN; ++j) {
-                iv summ = P::zero();
-                MOE_SIMD_UNROLL
-                for (int t = 0; t < 8; ++t)
-                    summ = P::add32(summ, P::madd16(P::load(mn[t]), P::bcast32(reinterpret_cast<const int8_t*>(
-                                                                         y[j][i].bsums + 2 * t))));
-                const fv yd = P::fset1(y[j][i].d);
-                acc[j] = P::fmadd_v(P::fmul(d, yd), isum[j], acc[j]);
-                acc_m[j] = P::fmadd_v(P::fmul(dmin, yd), summ, acc_m[j]);
             }
         }
     }
 
     // The tile_fn for q4_k: four or more activation rows go through q4_k_rows8 (64-row blocks, eight rows at a time,
-    // short groups padded as in tile_q4_0_n), fewer through the row-by-row GEMV tile.
-    template <int RN>
+    // short groups padded as in tile_q4_0_n), fewer through the row-by-row GEMV tile. Pairs: as q4_k_rows8.
+    template <int RN, int Pairs = 4>
     static void tile_q4_k_rows8(const uint8_t* w, size_t wrb, int64_t r0, int64_t r1, const uint8_t* const* a, int na,
                                 float* const* out, int64_t k) noexcept {
         constexpr int64_t row_block = 64;
@@ -594,7 +596,7 @@ struct dots {
                     pad_rows<8>(w, wrb, r, rm, wp);
                     fv acc[RN], acc_m[RN];
                     for (int j = 0; j < RN; ++j) acc[j] = acc_m[j] = P::fzero();
-                    q4_k_rows8<RN>(wp, ap, nb, acc, acc_m);
+                    q4_k_rows8<RN, Pairs>(wp, ap, nb, acc, acc_m);
                     for (int j = 0; j < rn; ++j) {
                         alignas(32) float res[8];
                         P::fstoreu(res, P::fsub(acc[j], acc_m[j]));
@@ -606,6 +608,8 @@ struct dots {
     }
     static void tile_q4_k(const uint8_t* w, size_t wrb, int64_t r0, int64_t r1, const uint8_t* const* a, int na,
                           float* const* out, int64_t k) noexcept;
+    static void tile_q4_k_gemm(const uint8_t* w, size_t wrb, int64_t r0, int64_t r1, const uint8_t* const* a, int na,
+                               float* const* out, int64_t k) noexcept;
 
     using q4_k = q4_k_grouped<4>;
     using q4_k_gemm = q4_k_grouped<1>;
@@ -720,6 +724,13 @@ void dots<P>::tile_q4_k(const uint8_t* w, size_t wrb, int64_t r0, int64_t r1, co
     if (na < 4 || !P::q4_k_rows8) tile<q4_k>(w, wrb, r0, r1, a, na, out, k);
     else if (na < 8) tile_q4_k_rows8<4>(w, wrb, r0, r1, a, na, out, k);
     else tile_q4_k_rows8<P::tile_acts_rows8>(w, wrb, r0, r1, a, na, out, k);
+}
+template <class P>
+void dots<P>::tile_q4_k_gemm(const uint8_t* w, size_t wrb, int64_t r0, int64_t r1, const uint8_t* const* a, int na,
+                             float* const* out, int64_t k) noexcept {
+    if (na < 4 || !P::q4_k_rows8) tile<q4_k_gemm>(w, wrb, r0, r1, a, na, out, k);
+    else if (na < 8) tile_q4_k_rows8<4, 1>(w, wrb, r0, r1, a, na, out, k);
+    else tile_q4_k_rows8<P::tile_acts_rows8, 1>(w, wrb, r0, r1, a, na, out, k);
 }
 
 }  // namespace
