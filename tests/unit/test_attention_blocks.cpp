@@ -18,6 +18,20 @@ using namespace moe;
 
 namespace {
 
+#define MOE_THREAD_SUBCASES(n)         \
+    int n = 1;                         \
+    SUBCASE("1 thread") { n = 1; }     \
+    SUBCASE("2 threads") { n = 2; }    \
+    CAPTURE(n)
+
+// How many of the floats differ in their bits.
+size_t differing_bits(const std::vector<float>& got, const std::vector<float>& want) {
+    REQUIRE(got.size() == want.size());
+    size_t differ = 0;
+    for (size_t i = 0; i < got.size(); ++i) differ += std::memcmp(&got[i], &want[i], sizeof(float)) != 0;
+    return differ;
+}
+
 struct blocked_case {
     blocked_case(int64_t t, int64_t hq, int64_t hkv, int64_t dk, int64_t dv, int64_t s, int64_t c, int64_t past = 0)
         : T(t), Hq(hq), Hkv(hkv), Dk(dk), Dv(dv), S(s), C(c), n_past(past) {}
@@ -91,18 +105,13 @@ void check_blocked(const blocked_case& bc, int nt) {
                     vc.data() + base * vs + h / group * bc.Dv, vs, bc.Dk, bc.Dv, first, p + 1, scale,
                     bc.sinks ? sk.data() + h : nullptr, want.data() + (t * bc.Hq + h) * bc.Dv);
     }
-    size_t differ = 0;
-    for (size_t i = 0; i < got.size(); ++i) differ += std::memcmp(&got[i], &want[i], sizeof(float)) != 0;
-    CHECK(differ == 0);
+    CHECK(differing_bits(got, want) == 0);
 }
 
 }  // namespace
 
 TEST_CASE("attention: blocked rows equal one row at a time") {
-    int nt = 1;
-    SUBCASE("1 thread") { nt = 1; }
-    SUBCASE("2 threads") { nt = 2; }
-    CAPTURE(nt);
+    MOE_THREAD_SUBCASES(nt);
     SUBCASE("grouped heads, token blocks of 6, two key blocks, axpy tail") {
         check_blocked(blocked_case(70, 10, 2, 24, 20, 0, 160, 50), nt);
     }
@@ -180,18 +189,13 @@ void check_mla(int64_t T, int64_t H, int64_t D, int64_t Dv, int64_t S, int64_t C
             mla_one_row(q.data() + (t * H + h) * D, slot, D, Dv, p + 1, scale, tile_scores, tile_values,
                         want.data() + (t * H + h) * Dv);
     }
-    size_t differ = 0;
-    for (size_t i = 0; i < got.size(); ++i) differ += std::memcmp(&got[i], &want[i], sizeof(float)) != 0;
-    CHECK(differ == 0);
+    CHECK(differing_bits(got, want) == 0);
 }
 
 }  // namespace
 
 TEST_CASE("attention_mla: blocked rows equal one row at a time") {
-    int nt = 1;
-    SUBCASE("1 thread") { nt = 1; }
-    SUBCASE("2 threads") { nt = 2; }
-    CAPTURE(nt);
+    MOE_THREAD_SUBCASES(nt);
     SUBCASE("token blocks of 6 x 5 heads, two key blocks, dot and value tails") {
         check_mla(70, 5, 72, 40, 0, 160, 50, nt);
     }

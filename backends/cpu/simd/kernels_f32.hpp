@@ -315,14 +315,28 @@ struct ggml_f32_kernels {
         fv a[W];
         MOE_SIMD_UNROLL
         for (int l = 0; l < W; ++l) a[l] = PF::fzero();
+        tile_rows<W>(p, v, stride, n, a);
+        PF::fstoreu(out, moe::cpu::ggml_f32::lanes_tile(W, a, add_v{}));
+    }
+    // out_tile's sums over rows 0 .. n - 1 of v (rows `stride` floats apart) into a[W]: lane l of output d in a[l]
+    // takes rows l, l + W, .. in turn, whole chunks of W rows first, then the rows of the last part-chunk.
+    template <int W>
+    MOE_SIMD_INLINE static void tile_rows(const float* p, const float* v, int64_t stride, int64_t n, fv* a) noexcept {
         int64_t j = 0;
+        if constexpr (W == L && has_flane<PF>::value)  // the chunk's W weights in one register, spread by permutes
+            for (; j + W <= n; j += W)
+                chunk_into(PF::floadu(p + j), v + j * stride, stride, a, std::make_integer_sequence<int, W>{});
         for (; j + W <= n; j += W)
             MOE_SIMD_UNROLL
             for (int l = 0; l < W; ++l) a[l] = PF::ffma(PF::floadu(v + (j + l) * stride), PF::fset1(p[j + l]), a[l]);
         MOE_SIMD_UNROLL
         for (int l = 0; l < W; ++l)
             if (j + l < n) a[l] = PF::ffma(PF::floadu(v + (j + l) * stride), PF::fset1(p[j + l]), a[l]);
-        PF::fstoreu(out, moe::cpu::ggml_f32::lanes_tile(W, a, add_v{}));
+    }
+    template <int... l>
+    MOE_SIMD_INLINE static void chunk_into(fv pw, const float* v, int64_t stride, fv* a,
+                                           std::integer_sequence<int, l...>) noexcept {
+        ((a[l] = PF::ffma(PF::floadu(v + l * stride), PF::template flane<l>(pw), a[l])), ...);
     }
 
     // weighted_rows (tinyBLAS's order) for nq queries p[i] over rows 0 .. n[i] - 1 of the same values: L outputs at a
@@ -364,23 +378,9 @@ struct ggml_f32_kernels {
         fv a[W];
         MOE_SIMD_UNROLL
         for (int l = 0; l < W; ++l) a[l] = PF::floadu(acc + l * L);
-        int64_t j = 0;
-        if constexpr (W == L && has_flane<PF>::value)  // the chunk's W weights in one register, spread by permutes
-            for (; j + W <= e; j += W)
-                chunk_into(PF::floadu(p + j), v + j * L, a, std::make_integer_sequence<int, W>{});
-        for (; j + W <= e; j += W)
-            MOE_SIMD_UNROLL
-            for (int l = 0; l < W; ++l) a[l] = PF::ffma(PF::floadu(v + (j + l) * L), PF::fset1(p[j + l]), a[l]);
-        MOE_SIMD_UNROLL
-        for (int l = 0; l < W; ++l)
-            if (j + l < e) a[l] = PF::ffma(PF::floadu(v + (j + l) * L), PF::fset1(p[j + l]), a[l]);
+        tile_rows<W>(p, v, L, e, a);  // a constant stride: the rows at fixed offsets
         MOE_SIMD_UNROLL
         for (int l = 0; l < W; ++l) PF::fstoreu(acc + l * L, a[l]);
-    }
-
-    template <int... l>
-    static void chunk_into(fv pw, const float* v, fv* a, std::integer_sequence<int, l...>) noexcept {
-        ((a[l] = PF::ffma(PF::floadu(v + l * L), PF::template flane<l>(pw), a[l])), ...);
     }
 
     // weighted_rows' ggml_vec_dot_f32 order (one query) for L outputs: 4W accumulator lanes per output, too many for

@@ -23,6 +23,12 @@
 #else
 #define MOE_SIMD_UNROLL
 #endif
+// Inlines a small kernel step into its loop even where the compiler's size heuristics would not.
+#if defined(__GNUC__)
+#define MOE_SIMD_INLINE inline __attribute__((always_inline))
+#else
+#define MOE_SIMD_INLINE inline
+#endif
 
 namespace {
 
