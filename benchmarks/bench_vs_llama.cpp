@@ -42,7 +42,7 @@ void print_help(std::FILE* f) {
         "  -t N           threads for both engines (default: hardware threads)\n"
         "  -r N           repetitions (default 3)\n"
         "  --flash on|off llama.cpp flash attention (default off)\n"
-        "  --kv f16|f32   llama.cpp KV cache type (default f16, llama-bench's default; moe's cache is f32)\n"
+        "  --kv f16|f32   KV cache type of both engines (default f16, llama-bench's default)\n"
         "environment: MOE_LLAMA_REF_LIB (folder of llama.cpp's libggml-cpu-*.so)\n",
         f);
 }
@@ -203,7 +203,8 @@ int main(int argc, char** argv) {
     for (const std::string& path : o.models) {
         moe::result<moe::model> m = moe::model::load(path);
         if (!m) { rc = fail(path + ": " + m.error().to_string()); break; }
-        moe::result<moe_bench::moe_timer> mt = moe_bench::moe_timer::create(*m, o.p, o.n, o.threads, "cpu");
+        moe::result<moe_bench::moe_timer> mt = moe_bench::moe_timer::create(*m, o.p, o.n, o.threads, "cpu", 1,
+                                                                            o.kv_f32 ? moe::dtype::f32 : moe::dtype::f16);
         if (!mt) { rc = fail(path + ": " + mt.error().to_string()); break; }
         llama_timer lt;
         if (std::string e = lt.open(path, o); !e.empty()) { rc = fail(e); break; }

@@ -57,12 +57,20 @@ bool cpu_backend::supports(const graph& g, const node& n) const {
         return n.n_in == 4 || cpu::llama_dense_dot_path(gate.type, gate.sh[0], 0, g.val(n.in[0]).sh.rows()) !=
                                   cpu::dot_path::repacked_gemm;
     }
-    default:
+    default: {
+        // the attention ops' KV cache inputs may be f16 (session_params::kv_type), K and V of one type
+        const int kc = n.kind == op::attention_mla ? 2 : n.kind == op::attention || n.kind == op::attention_ext ? 3 : -1;
+        const int vc = n.kind == op::attention_mla ? 2 : kc + 1;
         for (int j = 0; j < n.n_in; ++j) {
             dtype t = g.val(n.in[static_cast<size_t>(j)]).type;
-            if (t != dtype::f32 && t != dtype::i32) return false;
+            if (kc >= 0 && (j == kc || j == vc)) {
+                if ((t != dtype::f32 && t != dtype::f16) || t != g.val(n.in[static_cast<size_t>(kc)]).type) return false;
+            } else if (t != dtype::f32 && t != dtype::i32) {
+                return false;
+            }
         }
         return true;
+    }
     }
 }
 

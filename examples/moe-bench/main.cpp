@@ -26,6 +26,7 @@ struct options {
     bool bandwidth = true;
     bool pack = true;
     int batch_seqs = 1;  // > 1: also tg with this many sequences per eval_batch
+    moe::dtype kv_type = moe::dtype::f32;
 };
 
 void print_help(std::FILE* f) {
@@ -45,6 +46,7 @@ void print_help(std::FILE* f) {
         "  --backend NAME       session backend (default cpu)\n"
         "  --batch-seqs N       also time tg with N sequences decoded together (one eval_batch of N tokens per\n"
         "                       step; aggregate t/s), alternating repetitions with single-sequence tg\n"
+        "  --kv-type f32|f16    KV cache element type (default f32; llama-bench's -ctk/-ctv default is f16)\n"
         "  --no-bandwidth       skip the machine read-bandwidth test\n"
         "  --no-pack            the CPU kernels read the file's layout (model_params::pack_weights = false)\n"
         "  -h, --help           show this help\n",
@@ -97,6 +99,8 @@ int main(int argc, char** argv) {
         else if ((a == "-t" || a == "--threads") && moe_bench::parse_int(v, 1, x)) o.threads = static_cast<int>(x);
         else if ((a == "-r" || a == "--repetitions") && moe_bench::parse_int(v, 1, x)) o.reps = static_cast<int>(x);
         else if (a == "--batch-seqs" && moe_bench::parse_int(v, 1, x) && x <= 4096) o.batch_seqs = static_cast<int>(x);
+        else if (a == "--kv-type" && (std::string(v) == "f32" || std::string(v) == "f16"))
+            o.kv_type = std::string(v) == "f16" ? moe::dtype::f16 : moe::dtype::f32;
         else return fail("invalid option or value: " + a + " " + v);
     }
     if (o.models.empty()) return fail("no model (-m FILE); see --help");
@@ -116,7 +120,7 @@ int main(int argc, char** argv) {
         moe::result<moe_bench::weight_traffic> w = moe_bench::measure_weight_traffic(path);
         if (!w) return fail(path + ": " + w.error().to_string());
         moe::result<moe_bench::moe_timer> timer =
-            moe_bench::moe_timer::create(*m, o.p, o.n, o.threads, o.backend, o.batch_seqs);
+            moe_bench::moe_timer::create(*m, o.p, o.n, o.threads, o.backend, o.batch_seqs, o.kv_type);
         if (!timer) return fail(path + ": " + timer.error().to_string());
 
         const moe::model_info& info = m->info();

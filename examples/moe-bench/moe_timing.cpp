@@ -47,8 +47,9 @@ std::vector<int32_t> bench_tokens(int64_t n, int64_t n_vocab, uint32_t seed) {
 }
 
 moe::result<moe_timer> moe_timer::create(const moe::model& m, int64_t p, int64_t n, int n_threads,
-                                         const std::string& backend, int n_seq) {
+                                         const std::string& backend, int n_seq, moe::dtype kv_type) {
     moe::session_params sp;
+    sp.kv_type = kv_type;
     sp.n_ctx = p + n;
     sp.n_seq = n_seq;
     sp.n_threads = n_threads;

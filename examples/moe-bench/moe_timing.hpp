@@ -28,7 +28,8 @@ class moe_timer {
 public:
     // Errors: those of session::create.
     static moe::result<moe_timer> create(const moe::model& m, int64_t p, int64_t n, int n_threads,
-                                         const std::string& backend, int n_seq = 1);
+                                         const std::string& backend, int n_seq = 1,
+                                         moe::dtype kv_type = moe::dtype::f32);
     // Seconds for one prompt batch of `tokens` into an empty cache.
     moe::result<double> time_pp(const std::vector<int32_t>& tokens);
     // Seconds for tokens.size() single-token evals into an empty cache.

@@ -64,6 +64,7 @@ int main(int argc, char** argv) {
     sp.n_threads = o.threads;
     sp.n_ctx = o.n_ctx;
     sp.backend = o.backend;
+    sp.kv_type = o.kv_f16 ? moe::dtype::f16 : moe::dtype::f32;
     moe::result<moe::session> s = moe::session::create(*m, sp);
     if (!s) return fail(s.error().to_string());
     moe::result<moe::sampler> smp = moe::sampler::create(o.sampling);

@@ -32,6 +32,7 @@ const char* usage =
     "  -t, --threads N         CPU threads (default: all hardware threads)\n"
     "  -c, --ctx-size N        context length (default: the model's, at most 4096)\n"
     "  --backend NAME          auto, cpu or cuda (default auto)\n"
+    "  --kv-type f32|f16       KV cache element type (default f32; f16 halves its memory)\n"
     "  --print-ids             also print the generated token ids, comma-separated, on stdout\n"
     "  --logits-out FILE       write the logits of every prompt position: raw little-endian float32,\n"
     "                          position-major (n_prompt x n_vocab)\n"
@@ -133,6 +134,9 @@ int parse_options(int argc, char** argv, run_options& o) {
         } else if (a == "--backend") {
             if (!value()) return fail("--backend needs auto, cpu or cuda");
             o.backend = v;
+        } else if (a == "--kv-type") {
+            if (!value() || (std::string(v) != "f32" && std::string(v) != "f16")) return fail("--kv-type needs f32 or f16");
+            o.kv_f16 = std::string(v) == "f16";
         } else if (a == "--print-ids") {
             o.print_ids = true;
         } else if (a == "--logits-out") {

@@ -19,6 +19,7 @@ struct run_options {
     int threads = 0;
     long long n_ctx = 0;
     std::string backend = "auto";
+    bool kv_f16 = false;             // --kv-type f16
     bool chat = false;
     std::string system_prompt;
     std::string chat_template;       // --chat-template NAME: overrides the model's template

@@ -264,11 +264,17 @@ typedef struct moe_session_params {
                             memory. Over it, create (KV cache) or eval (a new batch size) fails with OUT_OF_MEMORY */
     int32_t n_seq;       /* sequences held at once, 1 .. 4096 (default 1), each with its own n_ctx tokens of KV cache
                             (n_seq times the memory): see moe_session_eval_batch. The other calls use sequence 0 */
+    int32_t kv_type;     /* a moe_kv_type: MOE_KV_F32 (default) or MOE_KV_F16 */
 } moe_session_params;
+
+/* The KV cache's element type. F32: the reference arithmetic. F16: half the memory (llama.cpp's default cache
+ * type); keys and values are rounded to binary16 when stored and widened to f32 for the arithmetic. A state saved
+ * with moe_session_state_save restores only into a session with the same kv_type. */
+typedef enum moe_kv_type { MOE_KV_F32 = 0, MOE_KV_F16 = 1 } moe_kv_type;
 
 MOE_CAPI moe_session_params moe_session_default_params(void);
 /* A conversation on `model` with its own KV cache and threads; many sessions may share one model.
- * Errors: INVALID_ARGUMENT (NULL, negative n_ctx, max_batch < 1, n_seq outside 1 .. 4096, unknown backend),
+ * Errors: INVALID_ARGUMENT (NULL, negative n_ctx, max_batch < 1, n_seq outside 1 .. 4096, unknown kv_type or backend),
  * ABI_MISMATCH, BACKEND_UNAVAILABLE, OUT_OF_MEMORY. */
 MOE_CAPI moe_status moe_session_create(const moe_model* model, const moe_session_params* params, moe_session** out);
 /* NULL is fine. A session with a running moe_async must not be freed before the moe_async. */
@@ -317,10 +323,11 @@ MOE_CAPI moe_status moe_session_eval_batch(moe_session* session, const int32_t* 
 MOE_CAPI moe_status moe_session_clear_seq(moe_session* session, int32_t seq);
 MOE_CAPI moe_status moe_session_truncate_seq(moe_session* session, int32_t seq, int64_t n_keep);
 /* The KV cache and the last logits as bytes for moe_session_state_load on a session of the same model (with
- * n_ctx >= the saved n_past; host byte order: restore on the same kind of machine). Size is exact: *n_bytes gets it, also with BUFFER_TOO_SMALL; data may be NULL to ask.
+ * n_ctx >= the saved n_past and the same kv_type; host byte order: restore on the same kind of machine). Size is
+ * exact: *n_bytes gets it, also with BUFFER_TOO_SMALL; data may be NULL to ask.
  * Errors: INVALID_ARGUMENT (NULL session / n_bytes), BUFFER_TOO_SMALL, BUSY. */
 MOE_CAPI moe_status moe_session_state_save(const moe_session* session, void* data, size_t capacity, size_t* n_bytes);
-/* Errors: INVALID_ARGUMENT (NULL), BAD_FORMAT (not a state, wrong size), SHAPE_MISMATCH (another model),
+/* Errors: INVALID_ARGUMENT (NULL), BAD_FORMAT (not a state, wrong size), SHAPE_MISMATCH (another model or kv_type),
  * CONTEXT_FULL (does not fit this session's n_ctx), BUSY. On error the KV cache is left empty. */
 MOE_CAPI moe_status moe_session_state_load(moe_session* session, const void* data, size_t size);
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <moe/config.hpp>
+#include <moe/dtype.hpp>
 #include <moe/model.hpp>
 #include <moe/status.hpp>
 
@@ -30,6 +31,10 @@ struct session_params {
     // memory) and its own n_past; eval_batch() evaluates tokens of several of them in one forward pass. The
     // single-sequence calls (eval, n_past, truncate, save_state, ...) work on sequence 0.
     int n_seq = 1;
+    // The KV cache's element type: dtype::f32 (default; the reference arithmetic, comparable bit for bit with
+    // llama.cpp's f32 cache) or dtype::f16 (half the memory, llama.cpp's default cache type: keys and values are
+    // rounded to nearest binary16 when stored and widened back to f32 for the arithmetic). Others: invalid_argument.
+    dtype kv_type = dtype::f32;
 };
 
 enum class logits_mode {

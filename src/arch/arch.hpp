@@ -31,7 +31,8 @@ struct build_request {
     int64_t n_ctx = 0;                  // KV cache rows (per sequence)
     int64_t n_seq = 1;
     int64_t n_outputs = 1;              // n_seq > 1 only
-    std::vector<void*> k_cache, v_cache;  // per layer, f32 [n_ctx, n_head_kv, key_dim / value_dim], n_seq times
+    std::vector<void*> k_cache, v_cache;  // per layer, [n_ctx, n_head_kv, key_dim / value_dim], n_seq times
+    dtype kv_type = dtype::f32;           // the caches' elements: f32 or f16
 };
 
 class architecture {

@@ -121,9 +121,9 @@ status begin_decoder_graph(decoder_graph& g, const build_request& req, const out
     for (int64_t il = 0; il < n_layer; ++il) {
         const std::string n = std::to_string(il);
         const size_t l = static_cast<size_t>(il);
-        g.k_cache.push_back(b.state("cache_k." + n, dtype::f32, cache_shape(p.head_dim_k), req.k_cache[l]));
+        g.k_cache.push_back(b.state("cache_k." + n, req.kv_type, cache_shape(p.head_dim_k), req.k_cache[l]));
         // head_dim_v 0: no V cache (MLA reads its values from the K rows, see kv_layer_shape)
-        g.v_cache.push_back(p.head_dim_v > 0 ? b.state("cache_v." + n, dtype::f32, cache_shape(p.head_dim_v),
+        g.v_cache.push_back(p.head_dim_v > 0 ? b.state("cache_v." + n, req.kv_type, cache_shape(p.head_dim_v),
                                                        req.v_cache[l])
                                              : no_value);
     }

@@ -25,6 +25,7 @@ moe_session_params moe_session_default_params(void) {
     p.max_batch = d.max_batch;
     p.max_memory = d.max_memory;
     p.n_seq = d.n_seq;
+    p.kv_type = MOE_KV_F32;
     return p;
 }
 
@@ -47,6 +48,11 @@ moe_status moe_session_create(const moe_model* model, const moe_session_params* 
             sp.max_batch = params->max_batch;
             sp.max_memory = params->max_memory;
             sp.n_seq = params->n_seq;
+            if (params->kv_type != MOE_KV_F32 && params->kv_type != MOE_KV_F16)
+                return fail(fn, MOE_ERR_INVALID_ARGUMENT,
+                            "moe_session_params.kv_type is " + std::to_string(params->kv_type) +
+                                "; MOE_KV_F32 (0) or MOE_KV_F16 (1)");
+            sp.kv_type = params->kv_type == MOE_KV_F16 ? moe::dtype::f16 : moe::dtype::f32;
         }
         moe::result<moe::session> s = moe::session::create(model->state->m, sp);
         if (!s) return fail(fn, s.error());

@@ -327,7 +327,8 @@ static bool attention_fits(const value& Q, const value& K, const value& V, const
            Q.sh[2] == K.sh[2] && K.sh[1] == V.sh[1] && K.sh[1] > 0 && Q.sh[1] % K.sh[1] == 0 &&
            KC.kind == value_kind::state && VC.kind == value_kind::state && KC.sh.rank == r && VC.sh.rank == r &&
            KC.sh[o + 1] == K.sh[1] && KC.sh[o + 2] == K.sh[2] && VC.sh[o + 1] == V.sh[1] && VC.sh[o + 2] == V.sh[2] &&
-           KC.sh[0] == VC.sh[0] && KC.sh[o] == VC.sh[o] && KC.type == dtype::f32 && VC.type == dtype::f32;
+           KC.sh[0] == VC.sh[0] && KC.sh[o] == VC.sh[o] && (KC.type == dtype::f32 || KC.type == dtype::f16) &&
+           VC.type == KC.type;
 }
 
 bool graph_builder::sequence_inputs(value_id pos, value_id seq, int64_t T, const char* op) {
@@ -493,7 +494,7 @@ value_id graph_builder::attention_mla(value_id q, value_id kv, value_id cache, i
     const int r = pos != no_value ? 4 : 3, o = r - 3;  // [S, C, 1, D] with several sequences, else [C, 1, D]
     const bool ok = Q.sh.rank == 3 && K.sh.rank == 3 && C.sh.rank == r && K.sh[0] == Q.sh[0] && K.sh[1] == 1 &&
                     C.sh[o + 1] == 1 && K.sh[2] == Q.sh[2] && C.sh[o + 2] == Q.sh[2] && C.kind == value_kind::state &&
-                    C.type == dtype::f32 && dv >= 1 && dv <= Q.sh[2];
+                    (C.type == dtype::f32 || C.type == dtype::f16) && dv >= 1 && dv <= Q.sh[2];
     if (!check(ok, "attention_mla: q " + Q.sh.to_string() + ", kv " + K.sh.to_string() + ", cache " +
                        C.sh.to_string() + " and value width " + std::to_string(dv) + " do not fit"))
         return no_value;

@@ -90,6 +90,8 @@ enum class op : uint8_t {
                    //   Several sequences (i[3] = 1): the caches are [S, C, Hkv, D] (one slot of C rows per sequence)
                    //   and the last two inputs are positions [T] i32 and sequence ids [T] i32: token t's k/v go to
                    //   row pos[t] of slot seq[t], and it attends to rows 0 .. pos[t] of that slot (n_past unused).
+                   //   The caches (of attention, attention_ext, attention_mla) are f32, or both f16: rows stored
+                   //   rounded to binary16 and widened back for the arithmetic (session_params::kv_type).
     add_id,        // (x [T, u, n], b [E, n], ids [T, u] i32) -> x + b[ids[t][j]] per slot (ggml_add_id: expert biases)
     swiglu_oai,    // (gate, up) -> g / (1 + exp(-f[0] g)) * (u + 1), g = min(gate, f[1]), u = clamp(up, -f[1], f[1])
     rope_yarn,     // rope with YaRN scaling (ggml's rope_yarn): i[0..1], f[0..1] as rope; f[2] = ext_factor,

@@ -29,7 +29,8 @@ struct session_impl {
     std::string backend_note;        // how the backend was chosen ("auto": why CUDA was or was not used)
     std::vector<backend*> priority;
     std::vector<backend_buffer> k_cache, v_cache;
-    std::vector<kv_layer_shape> kv;  // per layer: rows of k_cache / v_cache are n_head_kv * key_dim / value_dim floats
+    std::vector<kv_layer_shape> kv;  // per layer: k_cache / v_cache rows hold n_head_kv * key_dim / value_dim elements
+    size_t kv_elem = sizeof(float);  // bytes per cache element: 4 (f32) or 2 (f16, session_params::kv_type)
     build_request req;  // KV pointers; n_tokens / all_logits set per graph
 
     // Executors are cached by batch shape: decoding (one token, or one per sequence) always reuses the same one.
@@ -199,6 +200,11 @@ result<session> session::create(const model& m, const session_params& params) {
         const model_info& info = m.info();
         if (params.n_ctx < 0 || params.max_batch < 1 || params.n_seq < 1 || params.n_seq > 4096)
             return status(errc::invalid_argument, "n_ctx must be >= 0, max_batch >= 1 and n_seq 1 .. 4096");
+        if (params.kv_type != dtype::f32 && params.kv_type != dtype::f16)
+            return status(errc::invalid_argument, std::string("the KV cache type must be f32 or f16, not ") +
+                                                      dtype_name(params.kv_type));
+        s->kv_elem = params.kv_type == dtype::f16 ? 2 : sizeof(float);
+        s->req.kv_type = params.kv_type;
         s->n_seq = params.n_seq;
         s->seq_past.assign(static_cast<size_t>(params.n_seq), 0);
         s->past_before.assign(static_cast<size_t>(params.n_seq), 0);
@@ -228,7 +234,7 @@ result<session> session::create(const model& m, const session_params& params) {
             // n_ctx times many layers could still overflow: add up in long double to compare safely.
             const long double layer = static_cast<long double>(s->n_ctx) * static_cast<long double>(s->n_seq) *
                                       static_cast<long double>(l.n_head_kv) *
-                                      static_cast<long double>(l.key_dim + l.value_dim) * sizeof(float);
+                                      static_cast<long double>(l.key_dim + l.value_dim) * s->kv_elem;
             if (static_cast<long double>(s->kv_bytes) + layer > static_cast<long double>(s->budget))
                 return status(errc::out_of_memory,
                               "a KV cache of " + std::to_string(s->n_ctx) + " tokens" +
@@ -240,8 +246,8 @@ result<session> session::create(const model& m, const session_params& params) {
             s->kv_bytes += static_cast<uint64_t>(layer);
         }
         for (const kv_layer_shape& l : s->kv) {
-            const size_t kb = static_cast<size_t>(s->n_seq * s->n_ctx * l.n_head_kv * l.key_dim) * sizeof(float);
-            const size_t vb = static_cast<size_t>(s->n_seq * s->n_ctx * l.n_head_kv * l.value_dim) * sizeof(float);
+            const size_t kb = static_cast<size_t>(s->n_seq * s->n_ctx * l.n_head_kv * l.key_dim) * s->kv_elem;
+            const size_t vb = static_cast<size_t>(s->n_seq * s->n_ctx * l.n_head_kv * l.value_dim) * s->kv_elem;
             result<backend_buffer> k = backend_buffer::allocate(*s->cpu, kb);
             if (!k) return k.error();
             result<backend_buffer> v = backend_buffer::allocate(*s->cpu, vb);
@@ -469,12 +475,15 @@ status session::truncate(int seq, int64_t n) {
 }
 
 // ---- KV cache state blob ------------------------------------------------------------------------------------------
-// "MOEKV001", then u32 n_layer, u32 has_logits, i64 n_past, i64 n_vocab, per layer i64 n_head_kv, key_dim,
-// value_dim; then per layer the first n_past K rows and V rows (f32, host byte order); then n_vocab logits if any.
+// "MOEKV002", then u32 n_layer, u32 has_logits, u32 the cache's dtype id (f32 or f16), i64 n_past, i64 n_vocab,
+// per layer i64 n_head_kv, key_dim, value_dim; then per layer the first n_past K rows and V rows (in the cache's
+// type, host byte order); then n_vocab f32 logits if any. "MOEKV001" (earlier versions) is the same without the
+// dtype id, always f32; it still loads.
 namespace {
-constexpr char state_magic[8] = {'M', 'O', 'E', 'K', 'V', '0', '0', '1'};
+constexpr char state_magic[8] = {'M', 'O', 'E', 'K', 'V', '0', '0', '2'};
+constexpr char state_magic_v1[8] = {'M', 'O', 'E', 'K', 'V', '0', '0', '1'};
 
-size_t header_bytes(size_t n_layer) { return 8 + 4 + 4 + 8 + 8 + n_layer * 3 * 8; }
+size_t header_bytes(size_t n_layer, bool v1 = false) { return 8 + 4 + 4 + (v1 ? 0 : 4) + 8 + 8 + n_layer * 3 * 8; }
 
 size_t row_floats(int64_t n_head_kv, int64_t dim) { return static_cast<size_t>(n_head_kv * dim); }
 
@@ -504,7 +513,7 @@ size_t session::state_size() const noexcept {
     size_t n = header_bytes(s.kv.size());
     const auto rows = static_cast<size_t>(s.seq_past[0]);
     for (const kv_layer_shape& l : s.kv)
-        n += rows * (row_floats(l.n_head_kv, l.key_dim) + row_floats(l.n_head_kv, l.value_dim)) * sizeof(float);
+        n += rows * (row_floats(l.n_head_kv, l.key_dim) + row_floats(l.n_head_kv, l.value_dim)) * s.kv_elem;
     if (last_logits_of_seq0(s)) n += static_cast<size_t>(s.n_vocab) * sizeof(float);
     return n;
 }
@@ -521,13 +530,14 @@ result<size_t> session::save_state(void* dst, size_t capacity) const {
     p += sizeof state_magic;
     put<uint32_t>(p, static_cast<uint32_t>(s.kv.size()));
     put<uint32_t>(p, last ? 1u : 0u);
+    put<uint32_t>(p, static_cast<uint32_t>(s.params.kv_type));
     put<int64_t>(p, s.seq_past[0]);
     put<int64_t>(p, s.n_vocab);
     for (const kv_layer_shape& l : s.kv) put<int64_t>(p, l.n_head_kv), put<int64_t>(p, l.key_dim), put<int64_t>(p, l.value_dim);
     const auto rows = static_cast<size_t>(s.seq_past[0]);
     for (size_t i = 0; i < s.kv.size(); ++i) {
-        const size_t kb = rows * row_floats(s.kv[i].n_head_kv, s.kv[i].key_dim) * sizeof(float);
-        const size_t vb = rows * row_floats(s.kv[i].n_head_kv, s.kv[i].value_dim) * sizeof(float);
+        const size_t kb = rows * row_floats(s.kv[i].n_head_kv, s.kv[i].key_dim) * s.kv_elem;
+        const size_t vb = rows * row_floats(s.kv[i].n_head_kv, s.kv[i].value_dim) * s.kv_elem;
         if (kb) std::memcpy(p, s.k_cache[i].data(), kb);
         p += kb;
         if (vb) std::memcpy(p, s.v_cache[i].data(), vb);
@@ -544,18 +554,25 @@ status session::load_state(const void* src, size_t size) {
     detail::session_impl& s = *impl_;
     clear();
     const auto* p = static_cast<const uint8_t*>(src);
-    if (!p || size < header_bytes(0) || std::memcmp(p, state_magic, sizeof state_magic) != 0)
+    const bool v1 = p && size >= header_bytes(0, true) && std::memcmp(p, state_magic_v1, sizeof state_magic_v1) == 0;
+    if (!p || size < header_bytes(0, v1) || (!v1 && std::memcmp(p, state_magic, sizeof state_magic) != 0))
         return status(errc::bad_format, "not a moe KV cache state (bad magic or too short)");
     p += sizeof state_magic;
     const auto n_layer = get<uint32_t>(p);
     const auto has_logits = get<uint32_t>(p);
+    const auto kv_type = v1 ? static_cast<uint32_t>(dtype::f32) : get<uint32_t>(p);
+    if (kv_type != static_cast<uint32_t>(s.params.kv_type))
+        return status(errc::shape_mismatch,
+                      std::string("the KV cache state was saved from a ") +
+                          (kv_type == static_cast<uint32_t>(dtype::f16) ? "f16" : kv_type == 0 ? "f32" : "unknown") +
+                          " cache; this session's is " + dtype_name(s.params.kv_type) + " (session_params::kv_type)");
     const auto n_past = get<int64_t>(p);
     const auto n_vocab = get<int64_t>(p);
     if (n_layer != s.kv.size() || n_vocab != s.n_vocab || has_logits > 1)
         return status(errc::shape_mismatch, "the KV cache state is from another model (" + std::to_string(n_layer) +
                                                 " layers, " + std::to_string(n_vocab) + " vocab; this one has " +
                                                 std::to_string(s.kv.size()) + ", " + std::to_string(s.n_vocab) + ")");
-    if (size < header_bytes(n_layer)) return status(errc::bad_format, "the KV cache state is truncated");
+    if (size < header_bytes(n_layer, v1)) return status(errc::bad_format, "the KV cache state is truncated");
     for (const kv_layer_shape& l : s.kv) {
         const auto h = get<int64_t>(p), k = get<int64_t>(p), v = get<int64_t>(p);
         if (h != l.n_head_kv || k != l.key_dim || v != l.value_dim)
@@ -565,16 +582,16 @@ status session::load_state(const void* src, size_t size) {
         return status(errc::context_full, "the KV cache state holds " + std::to_string(n_past) +
                                               " tokens; this session's context holds " + std::to_string(s.n_ctx));
     const auto rows = static_cast<size_t>(n_past);
-    size_t need = header_bytes(n_layer);
+    size_t need = header_bytes(n_layer, v1);
     for (const kv_layer_shape& l : s.kv)
-        need += rows * (row_floats(l.n_head_kv, l.key_dim) + row_floats(l.n_head_kv, l.value_dim)) * sizeof(float);
+        need += rows * (row_floats(l.n_head_kv, l.key_dim) + row_floats(l.n_head_kv, l.value_dim)) * s.kv_elem;
     if (has_logits) need += static_cast<size_t>(n_vocab) * sizeof(float);
     if (size != need)
         return status(errc::bad_format, "the KV cache state has " + std::to_string(size) + " bytes, " +
                                             std::to_string(need) + " expected");
     for (size_t i = 0; i < s.kv.size(); ++i) {
-        const size_t kb = rows * row_floats(s.kv[i].n_head_kv, s.kv[i].key_dim) * sizeof(float);
-        const size_t vb = rows * row_floats(s.kv[i].n_head_kv, s.kv[i].value_dim) * sizeof(float);
+        const size_t kb = rows * row_floats(s.kv[i].n_head_kv, s.kv[i].key_dim) * s.kv_elem;
+        const size_t vb = rows * row_floats(s.kv[i].n_head_kv, s.kv[i].value_dim) * s.kv_elem;
         if (kb) std::memcpy(s.k_cache[i].data(), p, kb);
         p += kb;
         if (vb) std::memcpy(s.v_cache[i].data(), p, vb);

@@ -49,7 +49,7 @@ class BackendInfo(C.Structure):
 class SessionParams(C.Structure):
     _fields_ = [("struct_size", C.c_size_t), ("n_ctx", C.c_int64), ("n_threads", C.c_int32),
                 ("backend", C.c_char_p), ("max_batch", C.c_int64), ("max_memory", C.c_uint64),
-                ("n_seq", C.c_int32)]
+                ("n_seq", C.c_int32), ("kv_type", C.c_int32)]
 
 
 class SamplerParams(C.Structure):

@@ -59,6 +59,7 @@ void test_session(const moe_model* m) {
     moe_session_params sp = moe_session_default_params();
     moe_session* s = NULL;
     moe_session* s2 = NULL;
+    moe_session* h = NULL;
     int32_t ids[64];
     size_t n = 0, state_n = 0, i;
     const float* lg = NULL;
@@ -77,6 +78,10 @@ void test_session(const moe_model* m) {
     CHECK_STATUS(moe_session_create(m, &sp, &s), MOE_ERR_INVALID_ARGUMENT);
     sp.backend = "cuda";
     CHECK_STATUS(moe_session_create(m, &sp, &s), MOE_ERR_BACKEND_UNAVAILABLE);
+    sp = moe_session_default_params();
+    CHECK(sp.kv_type == MOE_KV_F32);
+    sp.kv_type = 7;
+    CHECK_STATUS(moe_session_create(m, &sp, &s), MOE_ERR_INVALID_ARGUMENT);
     sp = moe_session_default_params();
     sp.n_ctx = -1;
     CHECK_STATUS(moe_session_create(m, &sp, &s), MOE_ERR_INVALID_ARGUMENT);
@@ -155,6 +160,22 @@ void test_session(const moe_model* m) {
     s2 = new_session(m, 8); /* too small for the saved tokens */
     CHECK_STATUS(moe_session_state_load(s2, state, state_n), MOE_ERR_CONTEXT_FULL);
     CHECK_STATUS(moe_session_state_load(s2, NULL, 0), MOE_ERR_INVALID_ARGUMENT);
+    /* an f16 KV cache: a state of the f32 cache is refused; its own state restores */
+    sp = moe_session_default_params();
+    sp.n_ctx = 64, sp.n_threads = 1, sp.kv_type = MOE_KV_F16;
+    CHECK_OK(moe_session_create(m, &sp, &h));
+    CHECK_STATUS(moe_session_state_load(h, state, state_n), MOE_ERR_SHAPE_MISMATCH);
+    CHECK_OK(moe_session_eval(h, ids, 2, false));
+    CHECK_OK(moe_session_argmax(h, -1, &best2));
+    CHECK(best2 >= 0 && best2 < vocab);
+    free(state);
+    CHECK_STATUS(moe_session_state_save(h, NULL, 0, &state_n), MOE_ERR_BUFFER_TOO_SMALL);
+    state = malloc(state_n);
+    CHECK_OK(moe_session_state_save(h, state, state_n, &n));
+    CHECK_OK(moe_session_clear(h));
+    CHECK_OK(moe_session_state_load(h, state, state_n));
+    CHECK(moe_session_n_past(h) == 2);
+    moe_session_free(h);
     free(state);
 
     /* a full context evaluates nothing */

@@ -8,6 +8,9 @@
 //        and our top-1 agreement with llama.cpp on the same file >= llama.cpp's agreement with itself when the
 //        prompt is fed in one batch vs token by token (its noise floor).
 //   Greedy: moe-run's 32-token continuation of the F32 file equals llama.cpp's.
+//   F16 KV cache (llama.cpp's default type), on the F32 file: our logits' error against llama.cpp's f32-cache logits
+//   <= 1.1 x the error of llama.cpp's own f16 cache (which also rounds queries and probabilities to f16; ours
+//   rounds only the stored keys and values, so ours is expected to be the smaller).
 //   Quantizer: our Q8_0/Q4_0 bytes equal ggml's for the same floats.
 //   Long prompts (MLA, issue 4): on deepseek2 F32 files, a 300-token prompt's logits at every position, fed in one
 //   batch and token by token (decode against the long cache), within 1e-4 of llama.cpp's; greedy continuation equal.
@@ -47,6 +50,27 @@ void check_greedy(const std::string& path, const std::vector<int32_t>& prompt, c
     std::getline(fa, la), std::getline(fb, lb);
     check(!la.empty() && la == lb, label + ": greedy continuation differs\n  moe:   " + la + "\n  llama: " + lb);
     std::printf("greedy 32 tokens (%s f32): %s\n", label.c_str(), la == lb && !la.empty() ? "identical" : "DIFFERENT");
+}
+
+// The F32 file with an f16 KV cache in both engines, each measured against llama.cpp with its f32 cache.
+void check_f16_cache(const std::string& name, const std::string& path, const std::vector<int32_t>& prompt,
+                     const std::vector<float>& llama_f32_kv, size_t V) {
+    const std::vector<float> theirs = llama_logits(path, prompt, "batch", "f16");
+    const std::vector<float> ours = moe_logits(path, prompt, false, moe::dtype::f16);
+    const size_t want = V * prompt.size();
+    check(theirs.size() == want && ours.size() == want, name + " f16 KV cache: logits missing");
+    if (theirs.size() != want || ours.size() != want) return;
+    const compare o = compare_logits(ours, llama_f32_kv, V), t = compare_logits(theirs, llama_f32_kv, V);
+    const compare both = compare_logits(ours, theirs, V);
+    char line[512];
+    std::snprintf(line, sizeof line, "| %s | f32, f16 KV cache | %.2e | %.3e | %.3e | %.1f%% | - | %.2f |\n",
+                  name.c_str(), both.max_rel, o.total_rel, t.total_rel, 100 * both.top1, mean_top1_prob(theirs, V));
+    check(o.total_rel <= 1.1 * t.total_rel, name + " f16 KV cache: our error vs the f32 cache " +
+                                                std::to_string(o.total_rel) + " > 1.1 x llama.cpp's " +
+                                                std::to_string(t.total_rel));
+    report << line;
+    std::fputs(line, stdout);
+    std::fflush(stdout);
 }
 
 void run_shape(const shape_case& sc) {
@@ -103,6 +127,7 @@ void run_shape(const shape_case& sc) {
         std::fflush(stdout);
 
         if (ti == 0) check_greedy(path, prompt, sc.name);  // greedy continuation through moe-run vs llama.cpp
+        if (ti == 0) check_f16_cache(sc.name, path, prompt, ref, V);
     }
 }
 

@@ -50,16 +50,18 @@ inline std::string join(const std::vector<int32_t>& ids) {
     return s;
 }
 
-// llama.cpp's logits for every prompt position: batch or token-by-token, f32 KV, no flash attention.
-inline std::vector<float> llama_logits(const std::string& model, const std::vector<int32_t>& prompt, const char* mode) {
-    const std::string out = model + "." + mode + ".llama.f32";
+// llama.cpp's logits for every prompt position: batch or token-by-token, f32 (or f16) KV, no flash attention.
+inline std::vector<float> llama_logits(const std::string& model, const std::vector<int32_t>& prompt, const char* mode,
+                                       const char* kv = "f32") {
+    const std::string out = model + "." + mode + "." + kv + ".llama.f32";
     if (!run(std::string(MOE_LLAMA_REF_EXE) + " logits -m " + model + " --tokens " + join(prompt) + " --mode " + mode +
-             " --kv f32 --flash off -t 2 -o " + out + " 2>/dev/null"))
+             " --kv " + kv + " --flash off -t 2 -o " + out + " 2>/dev/null"))
         return {};
     return read_f32(out);
 }
 
-inline std::vector<float> moe_logits(const std::string& path, const std::vector<int32_t>& prompt, bool single = false) {
+inline std::vector<float> moe_logits(const std::string& path, const std::vector<int32_t>& prompt, bool single = false,
+                                     moe::dtype kv_type = moe::dtype::f32) {
     moe::result<moe::model> m = moe::model::load(path);
     if (!m) {
         std::printf("moe could not load %s: %s\n", path.c_str(), m.error().to_string().c_str());
@@ -67,6 +69,7 @@ inline std::vector<float> moe_logits(const std::string& path, const std::vector<
     }
     moe::session_params sp;
     sp.n_threads = 2;
+    sp.kv_type = kv_type;
     moe::result<moe::session> s = moe::session::create(*m, sp);
     if (!s) return {};
     std::vector<float> out;

@@ -45,9 +45,10 @@ moe::model load(const std::string& arch, moe::dtype t) {
     return std::move(*m);
 }
 
-moe::session open(const moe::model& m, int n_seq, int64_t max_batch = 512, int64_t n_ctx = 64) {
+moe::session open(const moe::model& m, int n_seq, int64_t max_batch = 512, int64_t n_ctx = 64,
+                  moe::dtype kv_type = moe::dtype::f32) {
     moe::session_params sp;
-    sp.n_threads = 2, sp.max_batch = max_batch, sp.n_ctx = n_ctx, sp.n_seq = n_seq;
+    sp.n_threads = 2, sp.max_batch = max_batch, sp.n_ctx = n_ctx, sp.n_seq = n_seq, sp.kv_type = kv_type;
     moe::result<moe::session> s = moe::session::create(m, sp);
     REQUIRE(s.ok());
     return std::move(*s);
@@ -104,9 +105,9 @@ std::vector<step> schedule() {
 
 // Runs the schedule on one session of 4 sequences, then each stream alone on a 1-sequence session split the same
 // way (prompt in one eval, then token by token), and compares every logits row the batched run produced.
-comparison batched_vs_separate(const moe::model& m, int64_t max_batch) {
+comparison batched_vs_separate(const moe::model& m, int64_t max_batch, moe::dtype kv_type = moe::dtype::f32) {
     std::vector<stream> st = {stream(0), stream(1), stream(2), stream(3), stream(1)};
-    moe::session b = open(m, 4, max_batch);
+    moe::session b = open(m, 4, max_batch, 64, kv_type);
     const int64_t V = b.n_vocab();
     for (const step& sp : schedule()) {
         std::vector<int32_t> tok, seq;
@@ -133,7 +134,7 @@ comparison batched_vs_separate(const moe::model& m, int64_t max_batch) {
     }
     comparison c;
     for (size_t k = 0; k < st.size(); ++k) {
-        moe::session r = open(m, 1, max_batch);
+        moe::session r = open(m, 1, max_batch, 64, kv_type);
         int64_t pos = 0;
         for (int64_t n : st[k].chunks) {
             std::vector<int32_t> tok;
@@ -184,6 +185,20 @@ TEST_CASE("eval_batch: 4 sequences joining and leaving match separate sessions, 
                 else CHECK(c.max_abs == 0.0);
             }
         }
+}
+
+// The same with an f16 KV cache (each slot's rows stored rounded, widened for the arithmetic): the batched rows still
+// meet what separate f16 sessions compute, so the same tolerance holds.
+TEST_CASE("eval_batch: an f16 KV cache matches separate f16 sessions") {
+    for (const char* arch : {"llama", "deepseek2", "deepseek2-legacy", "gpt-oss"}) {
+        CAPTURE(std::string(arch));
+        moe::model m = load(arch, moe::dtype::q8_0);
+        const comparison c = batched_vs_separate(m, 512, moe::dtype::f16);
+        CHECK(c.compared > 40);
+        CHECK(c.argmax_differs == 0);
+        if (std::string(arch) == "deepseek2") CHECK(c.max_rel_l2 <= 1e-5);
+        else CHECK(c.max_abs == 0.0);
+    }
 }
 
 TEST_CASE("eval_batch: the single-sequence calls are sequence 0, bit-identical to a 1-sequence session") {

@@ -1,4 +1,4 @@
-// attend_cached.cpp — blocked softmax attention over the f32 KV cache (see attend_cached.hpp for the arithmetic).
+// attend_cached.cpp — blocked softmax attention over an f32 or f16 KV cache (arithmetic: attend_cached.hpp).
 // Before: kv_rows (where each token sits in the cache). After: the attention ops' output rows [T, Hq * Dv].
 #include "backends/cpu/ref/attend_cached.hpp"
 
@@ -19,16 +19,27 @@ constexpr int64_t item_rows = 32;
 // Cache rows per block: 64 rows of a 128-wide head are 32 KiB of keys (or values).
 constexpr int64_t key_block = 64;
 
-// One query row of a work item: where its query, keys, values (its slot's row 0) and output are, and the rows
-// first .. len - 1 it attends to.
+// One query row of a work item: where its query, keys, values (its slot's row 0 of its KV head, f32 or f16
+// elements) and output are, and the rows first .. len - 1 it attends to.
 struct query_row {
     const float* q;
-    const float* k;
-    const float* v;
+    const void* k;
+    const void* v;
     const float* sink;
     float* out;
     int64_t first, len;
 };
+
+// Where a KV head's rows are: ks / vs elements apart, dk / dv wide, f32 or f16.
+struct head_rows {
+    int64_t ks, dk, vs, dv;
+    bool f16;
+};
+
+const void* element(const void* base, bool f16, int64_t i) {
+    return f16 ? static_cast<const void*>(static_cast<const uint16_t*>(base) + i)
+               : static_cast<const void*>(static_cast<const float*>(base) + i);
+}
 
 // s[0 .. n): scores -> probabilities, in the reference order (attend_cached.hpp).
 void softmax_scores(float* s, int64_t n, float scale, const float* sink) {
@@ -48,77 +59,113 @@ void softmax_scores(float* s, int64_t n, float scale, const float* sink) {
     for (int64_t j = 0; j < n; ++j) s[j] = s[j] * inv;
 }
 
-// Rows j0 .. j1 - 1 of one KV head (rows `stride` floats apart, d wide) -> dst, rows d floats apart. The cache
-// interleaves heads, so a head's rows are 4-8 KiB apart and share a handful of cache sets; packed, a block stays
-// in L1 while the item's queries pass over it.
-void pack_rows(const float* src, int64_t stride, int64_t d, int64_t j0, int64_t j1, float* dst) {
-    for (int64_t j = j0; j < j1; ++j)
-        std::memcpy(dst + (j - j0) * d, src + j * stride, static_cast<size_t>(d) * sizeof(float));
+// Rows j0 .. j1 - 1 of one KV head (rows `stride` elements apart, d wide) -> dst as f32, rows d floats apart. The
+// cache interleaves heads, so a head's rows are 4-8 KiB apart and share a handful of cache sets; packed, a block
+// stays in L1 while the item's queries pass over it. An f16 cache is widened here (exactly), so every kernel after
+// this reads floats.
+void pack_rows(const void* src, bool f16, int64_t stride, int64_t d, int64_t j0, int64_t j1, float* dst) {
+    for (int64_t j = j0; j < j1; ++j) {
+        if (f16) simd::f16_to_f32(static_cast<const uint16_t*>(src) + j * stride, dst + (j - j0) * d, d);
+        else std::memcpy(dst + (j - j0) * d, static_cast<const float*>(src) + j * stride,
+                         static_cast<size_t>(d) * sizeof(float));
+    }
 }
 
-// Attends nq query rows that read the same KV head (strides ks, vs between cache rows). Row i's scores sit at
-// s + i * C, indexed by cache row. Keys, then values, are visited in blocks of key_block rows, each block meeting
-// every query row before the next is read; splitting a row's dots and axpys into blocks changes no operation.
-// With several rows, each block of the first row's slot is first copied to pack (key_block * max(dk, dv) floats).
-void attend_block(const query_row* qr, int nq, int64_t ks, int64_t dk, int64_t vs, int64_t dv, float scale, float* s,
-                  int64_t C, float* pack) {
+// The rows of the item not yet done that read the same cache rows as row i (its slot): marks them done, lists them
+// in idx and returns how many; b0 .. e0 is the part of the block j0 .. j1 - 1 that any of them sees (empty: b0 >= e0).
+int same_slot(const query_row* qr, int nq, int i, int64_t j0, int64_t j1, bool* done, int* idx, int64_t& b0,
+              int64_t& e0) {
+    int n = 0;
+    b0 = j1, e0 = j0;
+    for (int m = i; m < nq; ++m) {
+        if (done[m] || qr[m].k != qr[i].k) continue;
+        done[m] = true, idx[n++] = m;
+        b0 = std::min(b0, std::max(j0, qr[m].first)), e0 = std::max(e0, std::min(j1, qr[m].len));
+    }
+    return n;
+}
+
+// Attends nq query rows that read the same KV head. Row i's scores sit at s + i * C, indexed by cache row. Keys,
+// then values, are visited in blocks of key_block rows, each block meeting every query row before the next is read;
+// splitting a row's dots and axpys into blocks changes no operation. Where several rows read one slot's block, or
+// the cache is f16, the block is first copied (widened) to pack (key_block * max(dk, dv) floats) and read from there.
+void attend_block(const query_row* qr, int nq, const head_rows& h, float scale, float* s, int64_t C, float* pack) {
     int64_t lo = qr[0].first, hi = qr[0].len;
     for (int i = 1; i < nq; ++i) lo = std::min(lo, qr[i].first), hi = std::max(hi, qr[i].len);
-    const bool packs = nq > 1;
     const float* xs[item_rows];
     float* outs[item_rows];
+    int idx[item_rows];
+    bool done[item_rows];
+    int64_t b0, e0;
     for (int64_t j0 = lo; j0 < hi; j0 += key_block) {
         const int64_t j1 = std::min(hi, j0 + key_block);
-        if (packs) pack_rows(qr[0].k, ks, dk, j0, j1, pack);
-        int nfull = 0;  // rows of the packed slot that see the whole block: one pass over it for all of them
+        std::fill(done, done + nq, false);
         for (int i = 0; i < nq; ++i) {
-            const int64_t b = std::max(j0, qr[i].first), e = std::min(j1, qr[i].len);
-            if (b >= e) continue;
-            float* si = s + i * C + b;
-            if (!packs || qr[i].k != qr[0].k) simd::dot_f32_rows(qr[i].q, qr[i].k + b * ks, ks, e - b, dk, si);
-            else if (b > j0 || e < j1) simd::dot_f32_rows(qr[i].q, pack + (b - j0) * dk, dk, e - b, dk, si);
-            else xs[nfull] = qr[i].q, outs[nfull++] = si;
+            if (done[i]) continue;
+            const int n = same_slot(qr, nq, i, j0, j1, done, idx, b0, e0);
+            const bool packs = h.f16 || n > 1;
+            if (packs && b0 < e0) pack_rows(qr[i].k, h.f16, h.ks, h.dk, b0, e0, pack);
+            int nfull = 0;  // rows that see all of b0 .. e0: one pass over the packed rows for all of them
+            for (int r = 0; r < n; ++r) {
+                const query_row& m = qr[idx[r]];
+                const int64_t b = std::max(j0, m.first), e = std::min(j1, m.len);
+                if (b >= e) continue;
+                float* sm = s + idx[r] * C + b;
+                if (!packs) simd::dot_f32_rows(m.q, static_cast<const float*>(m.k) + b * h.ks, h.ks, e - b, h.dk, sm);
+                else if (b > b0 || e < e0) simd::dot_f32_rows(m.q, pack + (b - b0) * h.dk, h.dk, e - b, h.dk, sm);
+                else xs[nfull] = m.q, outs[nfull++] = sm;
+            }
+            if (nfull > 0) simd::dot_f32_rows_multi(xs, nfull, pack, h.dk, e0 - b0, h.dk, outs);
         }
-        if (nfull > 0) simd::dot_f32_rows_multi(xs, nfull, pack, dk, j1 - j0, dk, outs);
     }
     for (int i = 0; i < nq; ++i) {
         softmax_scores(s + i * C + qr[i].first, qr[i].len - qr[i].first, scale, qr[i].sink);
-        std::memset(qr[i].out, 0, static_cast<size_t>(dv) * sizeof(float));
+        std::memset(qr[i].out, 0, static_cast<size_t>(h.dv) * sizeof(float));
     }
     for (int64_t j0 = lo; j0 < hi; j0 += key_block) {
         const int64_t j1 = std::min(hi, j0 + key_block);
-        if (packs) pack_rows(qr[0].v, vs, dv, j0, j1, pack);
+        std::fill(done, done + nq, false);
         for (int i = 0; i < nq; ++i) {
-            const int64_t b = std::max(j0, qr[i].first), e = std::min(j1, qr[i].len);
-            if (b >= e) continue;
-            const bool packed = packs && qr[i].v == qr[0].v;
-            const float* vb = packed ? pack + (b - j0) * dv : qr[i].v + b * vs;
-            simd::axpy_f32_rows(s + i * C + b, vb, packed ? dv : vs, e - b, dv, qr[i].out);
+            if (done[i]) continue;
+            const int n = same_slot(qr, nq, i, j0, j1, done, idx, b0, e0);
+            const bool packs = h.f16 || n > 1;
+            if (packs && b0 < e0) pack_rows(qr[i].v, h.f16, h.vs, h.dv, b0, e0, pack);
+            for (int r = 0; r < n; ++r) {
+                const query_row& m = qr[idx[r]];
+                const int64_t b = std::max(j0, m.first), e = std::min(j1, m.len);
+                if (b >= e) continue;
+                const float* vb = packs ? pack + (b - b0) * h.dv : static_cast<const float*>(m.v) + b * h.vs;
+                simd::axpy_f32_rows(s + idx[r] * C + b, vb, packs ? h.dv : h.vs, e - b, h.dv, m.out);
+            }
         }
     }
 }
 
 }  // namespace
 
-void write_kv(const kv_rows& rows, const cached_attention& a, const float* k, const float* v, float* kcache,
-              float* vcache) {
-    const size_t kb = static_cast<size_t>(a.Hkv * a.Dk) * sizeof(float);
-    const size_t vb = static_cast<size_t>(a.Hkv * a.Dv) * sizeof(float);
+void write_kv(const kv_rows& rows, const cached_attention& a, const float* k, const float* v, const kv_cache& cache) {
+    const int64_t kn = a.Hkv * a.Dk, vn = a.Hkv * a.Dv;
     for (int64_t t = 0; t < a.T; ++t) {
-        std::memcpy(kcache + rows.row(t) * a.Hkv * a.Dk, k + t * a.Hkv * a.Dk, kb);
-        std::memcpy(vcache + rows.row(t) * a.Hkv * a.Dv, v + t * a.Hkv * a.Dv, vb);
+        const int64_t r = rows.row(t);
+        if (cache.f16) {
+            simd::f32_to_f16(k + t * kn, static_cast<uint16_t*>(cache.k) + r * kn, kn);
+            simd::f32_to_f16(v + t * vn, static_cast<uint16_t*>(cache.v) + r * vn, vn);
+        } else {
+            std::memcpy(static_cast<float*>(cache.k) + r * kn, k + t * kn, static_cast<size_t>(kn) * sizeof(float));
+            std::memcpy(static_cast<float*>(cache.v) + r * vn, v + t * vn, static_cast<size_t>(vn) * sizeof(float));
+        }
     }
 }
 
-void attend_cached(context& c, const kv_rows& rows, const cached_attention& a, const float* q, const float* kcache,
-                   const float* vcache, float* out) {
+void attend_cached(context& c, const kv_rows& rows, const cached_attention& a, const float* q, const kv_cache& cache,
+                   float* out) {
     // An item: KV head hk, query heads g0 .. g0 + gc - 1 of its group, tokens t0 .. t0 + tb - 1. Items run latest
     // tokens first (causal rows grow with the position), taken by whichever thread is free.
     const int64_t group = a.Hq / a.Hkv;
     const int64_t gc = std::min(group, item_rows), n_gc = (group + gc - 1) / gc;
     const int64_t tb = std::max<int64_t>(1, item_rows / gc), n_tb = (a.T + tb - 1) / tb;
     const int64_t items = a.Hkv * n_gc * n_tb, C = rows.C;
-    const int64_t ks = a.Hkv * a.Dk, vs = a.Hkv * a.Dv;
+    const head_rows h{a.Hkv * a.Dk, a.Dk, a.Hkv * a.Dv, a.Dv, cache.f16};
     std::atomic<int64_t> next{0};
     c.pool.run([&](int ith, int) {
         // scores, then the packed block: sized for the whole cache, so no growth while decoding
@@ -130,16 +177,16 @@ void attend_cached(context& c, const kv_rows& rows, const cached_attention& a, c
             for (int64_t t = t0; t < std::min(a.T, t0 + tb); ++t) {
                 const int64_t len = rows.position(t) + 1;
                 const int64_t first = a.window > 0 ? std::max<int64_t>(0, len - a.window) : 0;
-                for (int64_t h = hk * group + g0; h < hk * group + std::min(group, g0 + gc); ++h)
-                    qr[nq++] = {q + (t * a.Hq + h) * a.Dk,
-                                kcache + rows.first(t) * ks + hk * a.Dk,
-                                vcache + rows.first(t) * vs + hk * a.Dv,
-                                a.sinks ? a.sinks + h : nullptr,
-                                out + (t * a.Hq + h) * a.Dv,
+                for (int64_t hq = hk * group + g0; hq < hk * group + std::min(group, g0 + gc); ++hq)
+                    qr[nq++] = {q + (t * a.Hq + hq) * a.Dk,
+                                element(cache.k, h.f16, rows.first(t) * h.ks + hk * a.Dk),
+                                element(cache.v, h.f16, rows.first(t) * h.vs + hk * a.Dv),
+                                a.sinks ? a.sinks + hq : nullptr,
+                                out + (t * a.Hq + hq) * a.Dv,
                                 first,
                                 len};
             }
-            attend_block(qr, nq, ks, a.Dk, vs, a.Dv, a.scale, s, C, s + item_rows * C);
+            attend_block(qr, nq, h, a.scale, s, C, s + item_rows * C);
         }
     });
 }

@@ -1,5 +1,5 @@
-// attend_cached.hpp — softmax attention of a batch's query rows over an f32 KV cache, blocked so that each KV head's
-// rows are read from cache once per block of queries that share them. Used by attention.cpp and attention_ext.cpp.
+// attend_cached.hpp — softmax attention of a batch's query rows over an f32 or f16 KV cache, blocked so that each KV
+// head's rows are read from cache once per block of queries that share them. Used by attention.cpp, attention_ext.cpp.
 #pragma once
 
 #include "backends/cpu/ref/kv_rows.hpp"
@@ -18,16 +18,28 @@ struct cached_attention {
     const float* sinks = nullptr;  // [Hq] or null: one more softmax logit per head, with no value
 };
 
-// Copies this batch's k [T, Hkv, Dk] and v [T, Hkv, Dv] into their cache rows (rows.row(t)).
-void write_kv(const kv_rows& rows, const cached_attention& a, const float* k, const float* v, float* kcache,
-              float* vcache);
+// One layer's cache: f32 rows, or binary16 rows (session_params::kv_type f16) that are widened to f32, block by
+// block, before any arithmetic, so an f16 cache computes exactly what an f32 cache holding the same values does.
+struct kv_cache {
+    void* k = nullptr;
+    void* v = nullptr;
+    bool f16 = false;
+};
+// The cache inputs k (in[kc]) and v (in[vc]) of an attention node: both f32 or both f16 (cpu_backend::supports).
+inline kv_cache cache_inputs(const tensor_view* in, int kc, int vc) {
+    return {in[kc].data, in[vc].data, in[kc].type == dtype::f16};
+}
+
+// Copies this batch's k [T, Hkv, Dk] and v [T, Hkv, Dv] into their cache rows (rows.row(t)), rounded to nearest
+// even binary16 in an f16 cache.
+void write_kv(const kv_rows& rows, const cached_attention& a, const float* k, const float* v, const kv_cache& cache);
 
 // Every query row (t, h) attends to its slot's rows first .. rows.position(t) (KV head h / (Hq / Hkv)), with each
 // row's arithmetic exactly that of the reference order: scores dot(q, k_j) * scale (simd::dot_f32_rows), their
 // maximum (the sink's logit too), exp(s - max) summed in double in j order, p_j = e_j / sum, then
 // out = sum over j in order of p_j * v_j (simd::axpy_f32_rows). Threads take (KV head, block of tokens) items.
-void attend_cached(context& c, const kv_rows& rows, const cached_attention& a, const float* q, const float* kcache,
-                   const float* vcache, float* out);
+void attend_cached(context& c, const kv_rows& rows, const cached_attention& a, const float* q, const kv_cache& cache,
+                   float* out);
 
 }  // namespace cpu
 MOE_END_NAMESPACE

@@ -1,4 +1,4 @@
-// attention.cpp — causal multi-head attention with grouped KV heads over an f32 KV cache.
+// attention.cpp — causal multi-head attention with grouped KV heads over an f32 or f16 KV cache.
 // Appends this batch's K/V at rows n_past.. (or, for several sequences, at each token's slot and position; see
 // kv_rows.hpp), then each query row attends to its slot's rows 0 .. its position.
 #include "backends/cpu/ref/attend_cached.hpp"
@@ -12,10 +12,9 @@ status attention(context& c, const node& n, const tensor_view& out, const tensor
     a.T = q.sh[0], a.Hq = q.sh[1], a.Dk = q.sh[2], a.Hkv = k.sh[1], a.Dv = v.sh[2], a.scale = n.f[0];
     kv_rows rows;
     MOE_TRY(rows.init(n, in, 3, a.T, args));
-    float* kcache = static_cast<float*>(in[3].data);
-    float* vcache = static_cast<float*>(in[4].data);
-    write_kv(rows, a, static_cast<const float*>(k.data), static_cast<const float*>(v.data), kcache, vcache);
-    attend_cached(c, rows, a, static_cast<const float*>(q.data), kcache, vcache, static_cast<float*>(out.data));
+    const kv_cache cache = cache_inputs(in, 3, 4);
+    write_kv(rows, a, static_cast<const float*>(k.data), static_cast<const float*>(v.data), cache);
+    attend_cached(c, rows, a, static_cast<const float*>(q.data), cache, static_cast<float*>(out.data));
     return {};
 }
 

@@ -1,4 +1,4 @@
-// attention_ext.cpp — causal attention with a sliding window and per-head attention sinks (gpt-oss), f32 KV cache.
+// attention_ext.cpp — causal attention with a sliding window and per-head attention sinks (gpt-oss), f32/f16 cache.
 // Same cache layout and write as attention.cpp; the softmax follows ggml's soft_max_ext with sinks (ops.cpp).
 #include "backends/cpu/ref/attend_cached.hpp"
 
@@ -18,10 +18,9 @@ status attention_ext(context& c, const node& n, const tensor_view& out, const te
     a.sinks = n_data > 5 ? static_cast<const float*>(in[5].data) : nullptr;
     kv_rows rows;
     MOE_TRY(rows.init(n, in, 3, a.T, args));
-    float* kcache = static_cast<float*>(in[3].data);
-    float* vcache = static_cast<float*>(in[4].data);
-    write_kv(rows, a, static_cast<const float*>(k.data), static_cast<const float*>(v.data), kcache, vcache);
-    attend_cached(c, rows, a, static_cast<const float*>(q.data), kcache, vcache, static_cast<float*>(out.data));
+    const kv_cache cache = cache_inputs(in, 3, 4);
+    write_kv(rows, a, static_cast<const float*>(k.data), static_cast<const float*>(v.data), cache);
+    attend_cached(c, rows, a, static_cast<const float*>(q.data), cache, static_cast<float*>(out.data));
     return {};
 }
 

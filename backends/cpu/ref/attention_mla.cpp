@@ -1,5 +1,5 @@
-// attention_mla.cpp — Multi-head Latent Attention over a compressed KV cache (DeepSeek-V2/V3, as llama.cpp runs it
-// with absorbed wk_b/wv_b): one shared cache "head" per token holds [latent | RoPE key]; the values are the latent.
+// attention_mla.cpp — Multi-head Latent Attention over a compressed f32 or f16 KV cache (DeepSeek-V2/V3, as llama.cpp
+// runs it with absorbed wk_b/wv_b): one shared cache "head" per token holds [latent | RoPE key]; values are the latent.
 // Before: src/arch/deepseek2.cpp builds q = [wk_b-absorbed q_nope | q_pe]. After: mul_mat_heads with wv_b.
 #include "backends/cpu/ref/ggml_f32_order.hpp"
 #include "backends/cpu/ref/kv_rows.hpp"
@@ -10,6 +10,7 @@
 #include <atomic>
 #include <cmath>
 #include <cstring>
+#include <vector>
 
 MOE_BEGIN_NAMESPACE
 namespace cpu {
@@ -86,6 +87,34 @@ void mla_attend_item(mla_rows& r, int W, int64_t D, int64_t Dv, float scale, boo
                                      r.out[i] + d0, r.acc);
 }
 
+// An f16 cache's rows, widened to f32 once for all of the op's work items: each slot's rows 0 .. the last row a
+// token of the batch reads, into the context's shared scratch, slot after slot; c.offset_scratch[slot] is the row
+// of the scratch where the slot's row 0 lands. The widening is exact, so the arithmetic after it is an f32 cache's.
+const float* widen_slots(context& c, const kv_rows& rows, const tensor_view& cache, int64_t T, int64_t D) {
+    const int64_t S = rows.seq ? cache.sh[0] : 1;
+    std::vector<int64_t>& off = c.offset_scratch;
+    if (off.size() < static_cast<size_t>(2 * S)) off.resize(static_cast<size_t>(2 * S));
+    int64_t* len = off.data() + S;
+    std::fill(len, len + S, 0);
+    for (int64_t t = 0; t < T; ++t) {
+        int64_t& l = len[rows.seq ? rows.seq[t] : 0];
+        l = std::max(l, rows.position(t) + 1);
+    }
+    int64_t total = 0;
+    for (int64_t s = 0; s < S; ++s) off[static_cast<size_t>(s)] = total, total += len[s];
+    // one sequence: sized for the whole cache, so no growth while decoding
+    float* dst = c.shared_scratch(static_cast<size_t>((rows.seq ? total : rows.C) * D));
+    const uint16_t* src = static_cast<const uint16_t*>(cache.data);
+    c.pool.run([&](int ith, int nth) {
+        const int64_t r0 = total * ith / nth, r1 = total * (ith + 1) / nth;  // this thread's rows of the scratch
+        for (int64_t s = 0; s < S; ++s) {
+            const int64_t o = off[static_cast<size_t>(s)], b = std::max(r0, o), e = std::min(r1, o + len[s]);
+            for (int64_t r = b; r < e; ++r) simd::f16_to_f32(src + (s * rows.C + r - o) * D, dst + r * D, D);
+        }
+    });
+    return dst;
+}
+
 }  // namespace
 
 // q [T, H, D], kv [T, 1, D], cache [C, 1, D] -> out [T, H, Dv]. Appends kv at cache rows n_past.., then query row
@@ -106,10 +135,18 @@ status attention_mla(context& c, const node& n, const tensor_view& out, const te
     const int64_t C = rows.C;
     if (Dv < 1 || Dv > D) return status(errc::invalid_argument, "attention_mla: value width outside the cache row");
     const float scale = n.f[0];
-    float* kc = static_cast<float*>(cache.data);
-    for (int64_t t = 0; t < T; ++t)
-        std::memcpy(kc + rows.row(t) * D, static_cast<const float*>(kv.data) + t * D,
-                    static_cast<size_t>(D) * sizeof(float));
+    const bool f16 = cache.type == dtype::f16;
+    for (int64_t t = 0; t < T; ++t) {
+        const float* src = static_cast<const float*>(kv.data) + t * D;
+        if (f16) simd::f32_to_f16(src, static_cast<uint16_t*>(cache.data) + rows.row(t) * D, D);
+        else std::memcpy(static_cast<float*>(cache.data) + rows.row(t) * D, src, sizeof(float) * size_t(D));
+    }
+    // The rows the queries read, as floats: the cache itself, or an f16 cache's filled rows widened once per op
+    const float* kc = f16 ? widen_slots(c, rows, cache, T, D) : static_cast<const float*>(cache.data);
+    auto slot_of = [&](int64_t t) {
+        const size_t slot = static_cast<size_t>(rows.seq ? rows.seq[t] : 0);
+        return f16 ? kc + c.offset_scratch[slot] * D : kc + rows.first(t) * D;
+    };
 
     const int W = ggml_f32::lanes();
     const int64_t pad = W > 0 ? 4 * W : 1;                       // softmax chunks; rows past the query are -inf
@@ -135,7 +172,7 @@ status attention_mla(context& c, const node& n, const tensor_view& out, const te
             for (int64_t t = t0; t < std::min(T, t0 + tb); ++t)
                 for (int64_t h = h0; h < std::min(H, h0 + hc); ++h, ++r.n) {
                     r.q[r.n] = qp + (t * H + h) * D;
-                    r.slot[r.n] = kc + rows.first(t) * D;
+                    r.slot[r.n] = slot_of(t);
                     r.len[r.n] = rows.position(t) + 1;
                     r.s[r.n] = s + r.n * srow;
                     r.out[r.n] = o + (t * H + h) * Dv;

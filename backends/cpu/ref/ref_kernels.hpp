@@ -21,7 +21,13 @@ struct context {
         if (s.size() < n) s.resize(n);
         return s.data();
     }
+    // Float scratch that all threads of one pool.run read (filled before it, or by a pool.run of its own); grows only.
+    float* shared_scratch(size_t n) {
+        if (shared_.size() < n) shared_.resize(n);
+        return shared_.data();
+    }
     std::vector<int32_t> index_scratch;  // single-threaded bookkeeping (expert token lists)
+    std::vector<int64_t> offset_scratch;  // single-threaded bookkeeping (where each sequence's converted rows start)
     // Activations converted to a weight type's dot type (see vec_dot.hpp); grows only.
     uint8_t* activation_scratch(size_t bytes) {
         if (act_.size() < bytes) act_.resize(bytes);
@@ -34,6 +40,7 @@ struct context {
 
 private:
     std::vector<std::vector<float>> scratch_;
+    std::vector<float> shared_;
     std::vector<uint8_t> act_;
 };
 

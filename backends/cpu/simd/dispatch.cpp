@@ -7,6 +7,8 @@
 #include "backends/cpu/ref/ref_kernels.hpp"
 #include "backends/cpu/ref/vec_dot.hpp"
 
+#include <moe/half.hpp>
+
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
@@ -198,6 +200,16 @@ void ggml_weighted_rows(int W, bool tile, const float* p, const float* v, int64_
     if (active().ggml_weighted_rows != nullptr && (W == 8 || W == 16))
         return active().ggml_weighted_rows(W, tile, p, v, stride, n, dv, out, acc);
     ggml_f32::weighted_rows(W, tile, p, v, stride, n, dv, out, acc);
+}
+
+void f16_to_f32(const uint16_t* h, float* f, int64_t n) noexcept {
+    if (active().f16_to_f32 != nullptr) return active().f16_to_f32(h, f, n);
+    for (int64_t i = 0; i < n; ++i) f[i] = fp16_to_f32(h[i]);
+}
+
+void f32_to_f16(const float* f, uint16_t* h, int64_t n) noexcept {
+    if (active().f32_to_f16 != nullptr) return active().f32_to_f16(f, h, n);
+    for (int64_t i = 0; i < n; ++i) h[i] = f32_to_fp16(f[i]);
 }
 
 void dot_f32_rows(const float* x, const float* y, int64_t stride, int64_t rows, int64_t n, float* out) noexcept {

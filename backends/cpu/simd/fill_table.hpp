@@ -38,6 +38,8 @@ void fill_kernels(moe::cpu::simd::kernel_table& t) noexcept {
     set(dtype::f32, &D::template tile<typename F::f32>);  // dispatch.cpp drops it unless Eigen runs 4-wide
     t.dot_f32 = &F::f32::one;                              // likewise
     t.axpy_f32 = &F::axpy;
+    t.f16_to_f32 = &F::f16_to_f32;
+    t.f32_to_f16 = &F::f32_to_f16;
     t.dot_f32_rows = &F::dot_rows;  // dispatch.cpp drops these two with dot_f32
     t.dot_f32_rows_multi = &F::template dot_rows_multi<PK>;
     t.axpy_f32_rows = &F::template axpy_rows<PK>;

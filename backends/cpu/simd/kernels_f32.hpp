@@ -41,6 +41,19 @@ template <class P>
 struct f32_kernels {
     using fv = typename P::fv;
 
+    // binary16 <-> float rows (the f16 KV cache): groups of eight by the prims, the rest one by one. Both directions
+    // are those of half.hpp: exact widening, narrowing rounded to nearest even.
+    static void f16_to_f32(const uint16_t* h, float* f, int64_t n) noexcept {
+        int64_t i = 0;
+        for (; i + 8 <= n; i += 8) P::fstoreu(f + i, P::h2f8c(h + i));
+        for (; i < n; ++i) f[i] = P::h2f(h[i]);
+    }
+    static void f32_to_f16(const float* f, uint16_t* h, int64_t n) noexcept {
+        int64_t i = 0;
+        for (; i + 8 <= n; i += 8) P::f2h8c(P::floadu(f + i), h + i);
+        for (; i < n; ++i) h[i] = P::f2h(f[i]);
+    }
+
     // f32: Eigen's vectorised dot as the reference's baseline (SSE) build runs it: packets of 4 in two accumulators
     // (steps of 8, lanes 0-3 and 4-7 of one eight-lane register here), the two added, an odd packet added, the
     // pairwise packet sum, then the remaining scalars one by one. Products are rounded before they are added.

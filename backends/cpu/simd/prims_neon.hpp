@@ -228,6 +228,10 @@ struct neon_prims {
         return {vcvt_f32_f16(vreinterpret_f16_u16(vget_low_u16(v))),
                 vcvt_f32_f16(vreinterpret_f16_u16(vget_high_u16(v)))};
     }
+    // Eight floats -> the eight contiguous halves at p, rounded to nearest even (FPCR's default, as f32_to_fp16).
+    static void f2h8c(fv v, uint16_t* p) noexcept {
+        vst1q_u16(p, vcombine_u16(vreinterpret_u16_f16(vcvt_f16_f32(v.lo)), vreinterpret_u16_f16(vcvt_f16_f32(v.hi))));
+    }
     // The eight contiguous bfloat16 at p -> eight floats (exact: the bits shifted into the high half).
     static fv bf2f8c(const uint16_t* p) noexcept {
         const uint16x8_t v = vld1q_u16(p);

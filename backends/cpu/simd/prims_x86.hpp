@@ -184,6 +184,10 @@ struct x86_prims {
     static fv h2f8c(const uint16_t* p) noexcept {
         return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
     }
+    // Eight floats -> the eight contiguous halves at p, rounded to nearest even (as f32_to_fp16).
+    static void f2h8c(fv v, uint16_t* p) noexcept {
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(p), _mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT));
+    }
     // The eight contiguous bfloat16 at p -> eight floats (exact: the bits shifted into the high half).
     static fv bf2f8c(const uint16_t* p) noexcept {
         const __m256i w = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));

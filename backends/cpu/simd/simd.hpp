@@ -37,6 +37,9 @@ struct kernel_table {
     tile_fn q4_k_gemm = nullptr;  // q4_k in llama.cpp's GEMM order (dot_path::repacked_gemm), for prompt rows
     float (*dot_f32)(const float* x, const float* y, int64_t n) = nullptr;  // Eigen's dot order; nullptr: Eigen
     void (*axpy_f32)(float a, const float* x, float* y, int64_t n) = nullptr;  // y[i] += a * x[i], each rounded
+    // binary16 rows <-> float rows, as half.hpp converts (the f16 KV cache); nullptr: half.hpp element by element
+    void (*f16_to_f32)(const uint16_t* h, float* f, int64_t n) = nullptr;
+    void (*f32_to_f16)(const float* f, uint16_t* h, int64_t n) = nullptr;
     // out[j] = dot_f32(x, y + j * stride, n) for j < rows; nullptr: the reference dot row by row
     void (*dot_f32_rows)(const float* x, const float* y, int64_t stride, int64_t rows, int64_t n, float* out) = nullptr;
     // out[i][j] = dot_f32(x[i], y + j * stride, n) for i < nx, j < rows; nullptr: dot_f32_rows per query
@@ -122,6 +125,9 @@ void ref_tile_q4_0x8(const uint8_t* w, size_t wrb, int64_t r0, int64_t r1, const
                      float* const* out, int64_t k) noexcept;
 // Attention's rows (keys, values) of one KV head, rows `stride` floats apart: dot_f32 of x with each, bit for bit,
 // and axpy_f32 of each in turn, bit for bit, through the active table.
+// h[0 .. n) -> f[0 .. n) and back, bit for bit as fp16_to_f32 / f32_to_fp16 (half.hpp), through the active table.
+void f16_to_f32(const uint16_t* h, float* f, int64_t n) noexcept;
+void f32_to_f16(const float* f, uint16_t* h, int64_t n) noexcept;
 void dot_f32_rows(const float* x, const float* y, int64_t stride, int64_t rows, int64_t n, float* out) noexcept;
 void axpy_f32_rows(const float* p, const float* v, int64_t stride, int64_t rows, int64_t n, float* out) noexcept;
 // dot_f32_rows for nx queries x[i] over the same rows, results at out[i], each key row read once per few queries.
