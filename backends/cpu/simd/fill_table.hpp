@@ -1,12 +1,15 @@
 // fill_table.hpp — puts an ISA's kernels into the dispatch table: one tile per weight type that has a kernel.
 // Before: prims_<isa>.hpp (included first by the caller; prims_x86_512.hpp too on AVX-512), kernels_impl.hpp,
-// kernels_f32.hpp, kernels_packed.hpp, quant_act.hpp.
+// kernels_f32.hpp, kernels_k16.hpp, kernels_packed.hpp, quant_act.hpp.
 // After: kernels_avx2.cpp, kernels_avx512.cpp and kernels_neon.cpp call fill_kernels, each with its own ISA flags.
 #pragma once
 
 #include "backends/cpu/simd/kernels_f32.hpp"
+#include "backends/cpu/simd/kernels_k16.hpp"
 #include "backends/cpu/simd/kernels_packed.hpp"
 #include "backends/cpu/simd/quant_act.hpp"
+
+#include <type_traits>
 
 namespace {
 
@@ -33,6 +36,10 @@ void fill_kernels(moe::cpu::simd::kernel_table& t) noexcept {
     set(dtype::mxfp4, &D::template tile<typename D::mxfp4>);
     set(dtype::q4_k, &D::tile_q4_k);
     t.q4_k_gemm = &D::tile_q4_k_gemm;
+    if constexpr (!std::is_same<P, PK>::value) {  // sixteen lanes: q4_k prompts take two row groups per register
+        set(dtype::q4_k, &q4_k_wide<PK>::tile_q4_k);
+        t.q4_k_gemm = &q4_k_wide<PK>::tile_q4_k_gemm;
+    }
     set(dtype::q5_k, &D::template tile<typename D::q5_k>);
     set(dtype::q6_k, &D::template tile<typename D::q6_k>);
     set(dtype::f32, &D::template tile<typename F::f32>);  // dispatch.cpp drops it unless Eigen runs 4-wide

@@ -33,6 +33,15 @@ struct x86_prims16 {
     }
     // acc + u . y per int32 lane (u unsigned, y signed: vpdpbusd, exact).
     static iv dot_u(iv acc, iv u, iv y) noexcept { return _mm512_dpbusd_epi32(acc, u, y); }
+    static iv zero() noexcept { return _mm512_setzero_si512(); }
+    static iv load(const void* p) noexcept { return _mm512_loadu_si512(p); }  // 64 bytes
+    static iv add32(iv a, iv b) noexcept { return _mm512_add_epi32(a, b); }
+    static iv mullo32(iv a, iv b) noexcept { return _mm512_mullo_epi32(a, b); }
+    static iv madd16(iv a, iv b) noexcept { return _mm512_madd_epi16(a, b); }
+    // An eight-lane register of the first group in lanes 0-7 and one of the next group in lanes 8-15.
+    static iv join(__m256i lo, __m256i hi) noexcept { return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1); }
+    static fv fjoin(__m256 lo, __m256 hi) noexcept { return _mm512_insertf32x8(_mm512_castps256_ps512(lo), hi, 1); }
+    static fv fsub(fv a, fv b) noexcept { return _mm512_sub_ps(a, b); }
 
     static fv fzero() noexcept { return _mm512_setzero_ps(); }
     static fv fset1(float d) noexcept { return _mm512_set1_ps(d); }
