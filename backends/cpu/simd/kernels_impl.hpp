@@ -484,6 +484,7 @@ struct dots {
         static void dot(const uint8_t* wp, const uint8_t* const* a, int64_t k, float* res) noexcept {
             const auto* x = reinterpret_cast<const moe::block_q4_k*>(wp);
             float acc[NA], acc_m[NA];
+            MOE_SIMD_UNROLL
             for (int j = 0; j < NA; ++j) acc[j] = acc_m[j] = 0.0f;
             for (int64_t i = 0; i < k / moe::qk_k; ++i) {
                 alignas(16) uint8_t sc_m[16];
@@ -493,17 +494,20 @@ struct dots {
                 const iv mins = P::dup_widen8(sc_m + 8);
                 for (int g = 0; g < 4; g += Pairs) {
                     iv isum[NA];
+                    MOE_SIMD_UNROLL
                     for (int j = 0; j < NA; ++j) isum[j] = P::zero();
                     for (int c = g; c < g + Pairs; ++c) {
                         const iv q = P::load(x[i].qs + 32 * c);
                         const iv lo = P::lo4(q), hi = P::hi4(q);
                         const iv s_lo = P::set16(sc_m[2 * c]), s_hi = P::set16(sc_m[2 * c + 1]);
+                        MOE_SIMD_UNROLL
                         for (int j = 0; j < NA; ++j) {
                             const int8_t* yq = rows<moe::block_q8_k>(a, j)[i].qs + 64 * c;
                             isum[j] = P::dot_u_scaled(isum[j], lo, P::load(yq), s_lo);
                             isum[j] = P::dot_u_scaled(isum[j], hi, P::load(yq + 32), s_hi);
                         }
                     }
+                    MOE_SIMD_UNROLL
                     for (int j = 0; j < NA; ++j) {
                         const moe::block_q8_k& y = rows<moe::block_q8_k>(a, j)[i];
                         int32_t summ = 0;
@@ -627,22 +631,26 @@ struct dots {
             const auto* x = reinterpret_cast<const moe::block_q5_k*>(wp);
             fv acc[NA];
             float summs[NA];
+            MOE_SIMD_UNROLL
             for (int j = 0; j < NA; ++j) acc[j] = P::fzero(), summs[j] = 0.0f;
             for (int64_t i = 0; i < k / moe::qk_k; ++i) {
                 int sc[8], m[8];
                 scales_k4(x[i].scales, sc, m);
                 const iv qh = P::load(x[i].qh);
                 iv isum[NA];
+                MOE_SIMD_UNROLL
                 for (int j = 0; j < NA; ++j) isum[j] = P::zero();
                 for (int c = 0; c < 8; ++c) {
                     const iv q = P::load(x[i].qs + 32 * (c / 2));
                     const iv h = P::and_(P::sll16(P::srl16(qh, c), 4), P::set8(0x10));
                     const iv v = P::or_(c % 2 == 0 ? P::lo4(q) : P::hi4(q), h);
                     const iv s = P::set16(sc[c]);
+                    MOE_SIMD_UNROLL
                     for (int j = 0; j < NA; ++j)
                         isum[j] = P::dot_u_scaled(isum[j], v, P::load(rows<moe::block_q8_k>(a, j)[i].qs + 32 * c), s);
                 }
                 const float dx = P::h2f(x[i].d), dmx = P::h2f(x[i].dmin);
+                MOE_SIMD_UNROLL
                 for (int j = 0; j < NA; ++j) {
                     const moe::block_q8_k& y = rows<moe::block_q8_k>(a, j)[i];
                     int32_t prod = 0;
@@ -665,10 +673,12 @@ struct dots {
         static void dot(const uint8_t* wp, const uint8_t* const* a, int64_t k, float* res) noexcept {
             const auto* x = reinterpret_cast<const moe::block_q6_k*>(wp);
             fv acc[NA];
+            MOE_SIMD_UNROLL
             for (int j = 0; j < NA; ++j) acc[j] = P::fzero();
             const iv m4 = P::set8(0x0f), m3 = P::set8(0x03), m30 = P::set8(0x30);
             for (int64_t i = 0; i < k / moe::qk_k; ++i) {
                 iv isum[NA];
+                MOE_SIMD_UNROLL
                 for (int j = 0; j < NA; ++j) isum[j] = P::zero();
                 for (int h = 0; h < 2; ++h) {
                     const iv ql0 = P::load(x[i].ql + 64 * h), ql1 = P::load(x[i].ql + 64 * h + 32);
@@ -678,9 +688,11 @@ struct dots {
                     v[1] = P::or_(P::and_(ql1, m4), P::and_(P::sll16(qh, 2), m30));
                     v[2] = P::or_(P::hi4(ql0), P::and_(qh, m30));
                     v[3] = P::or_(P::hi4(ql1), P::and_(P::srl16(qh, 2), m30));
+                    MOE_SIMD_UNROLL
                     for (int t = 0; t < 4; ++t) {
                         const int c = 4 * h + t;
                         const iv s = P::set16x2(x[i].scales[2 * c], x[i].scales[2 * c + 1]);
+                        MOE_SIMD_UNROLL
                         for (int j = 0; j < NA; ++j)
                             isum[j] =
                                 P::dot_u_scaled(isum[j], v[t], P::load(rows<moe::block_q8_k>(a, j)[i].qs + 32 * c), s);
@@ -688,6 +700,7 @@ struct dots {
                 }
                 const iv sc16 = P::widen8(x[i].scales);
                 const float dx = P::h2f(x[i].d);
+                MOE_SIMD_UNROLL
                 for (int j = 0; j < NA; ++j) {
                     const moe::block_q8_k& y = rows<moe::block_q8_k>(a, j)[i];
                     const iv sub = P::sll32(P::madd16(P::load16(y.bsums), sc16), 5);
