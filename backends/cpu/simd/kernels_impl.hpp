@@ -487,6 +487,10 @@ struct dots {
             MOE_SIMD_UNROLL
             for (int j = 0; j < NA; ++j) acc[j] = acc_m[j] = 0.0f;
             for (int64_t i = 0; i < k / moe::qk_k; ++i) {
+                if (NA == 1) {  // decode streams short rows one by one: stay ~4 KiB ahead of the hardware prefetcher
+                    const uint8_t* ahead = reinterpret_cast<const uint8_t*>(x + i) + 4096;
+                    for (int l = 0; l < 3; ++l) __builtin_prefetch(ahead + 64 * l);
+                }
                 alignas(16) uint8_t sc_m[16];
                 scales_k4(x[i].scales, sc_m);
                 const float d = P::h2f(x[i].d), dmin = P::h2f(x[i].dmin);
@@ -634,6 +638,10 @@ struct dots {
             MOE_SIMD_UNROLL
             for (int j = 0; j < NA; ++j) acc[j] = P::fzero(), summs[j] = 0.0f;
             for (int64_t i = 0; i < k / moe::qk_k; ++i) {
+                if (NA == 1) {  // decode: ~4 KiB ahead in the row stream, as q4_k
+                    const uint8_t* ahead = reinterpret_cast<const uint8_t*>(x + i) + 4096;
+                    for (int l = 0; l < 3; ++l) __builtin_prefetch(ahead + 64 * l);
+                }
                 int sc[8], m[8];
                 scales_k4(x[i].scales, sc, m);
                 const iv qh = P::load(x[i].qh);
@@ -677,6 +685,10 @@ struct dots {
             for (int j = 0; j < NA; ++j) acc[j] = P::fzero();
             const iv m4 = P::set8(0x0f), m3 = P::set8(0x03), m30 = P::set8(0x30);
             for (int64_t i = 0; i < k / moe::qk_k; ++i) {
+                if (NA == 1) {  // decode: ~4 KiB ahead in the row stream, as q4_k
+                    const uint8_t* ahead = reinterpret_cast<const uint8_t*>(x + i) + 4096;
+                    for (int l = 0; l < 4; ++l) __builtin_prefetch(ahead + 64 * l);
+                }
                 iv isum[NA];
                 MOE_SIMD_UNROLL
                 for (int j = 0; j < NA; ++j) isum[j] = P::zero();
