@@ -434,10 +434,10 @@ TEST_CASE("simd: q4_k in llama.cpp's GEMM order equals the reference's repacked_
         REQUIRE(simd::set_isa(level));
         moe_test::rng g(777);
         for (int64_t k : lengths(dtype::q4_k)) {
-            for (int na : {5, 9}) {  // four and eight activation rows at a time, with a padded rest
-                CAPTURE(k);
+            for (int na : {5, 9, 70}) {  // four and eight activation rows at a time, a padded rest; 70: past the
+                CAPTURE(k);                // AVX-512 tile's 64-activation chunks, with 16-row groups and a short one
                 CAPTURE(na);
-                const int64_t rows = 11;
+                const int64_t rows = na == 70 ? 37 : 11;
                 const std::vector<uint8_t> w = quantized_weights(g, dtype::q4_k, rows, k);
                 const size_t arb = row_bytes(dtype::q8_k, k), wrb = row_bytes(dtype::q4_k, k);
                 std::vector<uint8_t> act(arb * na);
@@ -462,6 +462,7 @@ TEST_CASE("simd: q4_k in llama.cpp's GEMM order equals the reference's repacked_
                     }
                 CHECK(bad == 0);
                 if (k >= 512) CHECK(differs_from_gemv > 0);  // the order is really another one
+                if (na == 70) check_tile(dtype::q4_k, w, rows, k, act, na);  // the GEMV order's tiles, as many rows
             }
         }
     }

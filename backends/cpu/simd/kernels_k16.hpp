@@ -17,94 +17,125 @@ struct q4_k_wide {
     using iv = typename W::iv;
     using fv = typename W::fv;
 
-    // q4_k_rows8<RN, Pairs> for sixteen weight rows w[0 .. 15]: each group of eight is transposed as there, then the
-    // two are joined lane-wise.
-    template <int RN, int Pairs>
-    static void rows16(const uint8_t* const* w, const uint8_t* const* a, int64_t nb, fv* acc, fv* acc_m) noexcept {
-        const moe::block_q4_k* x[16];
-        const moe::block_q8_k* y[RN];
-        MOE_SIMD_UNROLL
-        for (int r = 0; r < 16; ++r) x[r] = reinterpret_cast<const moe::block_q4_k*>(w[r]);
-        MOE_SIMD_UNROLL
-        for (int j = 0; j < RN; ++j) y[j] = D::template rows<moe::block_q8_k>(a, j);
-        for (int64_t i = 0; i < nb; ++i) {
-            alignas(64) int32_t sc[8][16], mn[8][16];  // [sub-block][row]; mn: the min in both 16-bit halves
+    // Sixteen rows' super-blocks c0 .. c0 + n - 1 laid out for the inner loop, once for every activation that meets
+    // them: each 32-value sub-block's nibbles transposed (q4_k_rows8's transpose8x32 per eight rows, the two groups
+    // joined lane-wise), each row's 6-bit scales and mins per sub-block, d and dmin.
+    struct prepared {
+        static constexpr int max_sb = 8;  // super-blocks per chunk: ~41 KiB, in L1/L2 while the activations pass
+        iv v[max_sb][8][8];                // [super-block][sub-block][register]
+        alignas(64) int32_t sc[max_sb][8][16], mn[max_sb][8][16];  // [super-block][sub-block][row]; mn: both halves
+        fv d[max_sb], dmin[max_sb];
+    };
+    static void prepare(const moe::block_q4_k* const* x, int64_t c0, int n, prepared& p) noexcept {
+        for (int ii = 0; ii < n; ++ii) {
+            const int64_t i = c0 + ii;
             const uint16_t* hd[16];
             const uint16_t* hm[16];
             for (int r = 0; r < 16; ++r) {
                 alignas(16) uint8_t sc_m[16];
                 D::scales_k4(x[r][i].scales, sc_m);
-                for (int t = 0; t < 8; ++t) sc[t][r] = sc_m[t], mn[t][r] = sc_m[8 + t] * 0x10001;
+                for (int t = 0; t < 8; ++t) p.sc[ii][t][r] = sc_m[t], p.mn[ii][t][r] = sc_m[8 + t] * 0x10001;
                 hd[r] = &x[r][i].d;
                 hm[r] = &x[r][i].dmin;
             }
-            const fv d = W::fjoin(N::h2f8(hd), N::h2f8(hd + 8)), dmin = W::fjoin(N::h2f8(hm), N::h2f8(hm + 8));
-            for (int g = 0; g < 8; g += 2 * Pairs) {
+            p.d[ii] = W::fjoin(N::h2f8(hd), N::h2f8(hd + 8));
+            p.dmin[ii] = W::fjoin(N::h2f8(hm), N::h2f8(hm + 8));
+            for (int sb = 0; sb < 8; ++sb) {  // sub-block sb: low (even) or high (odd) nibbles
+                typename N::iv lo[8], hi[8];
+                MOE_SIMD_UNROLL
+                for (int r = 0; r < 8; ++r) {
+                    const typename N::iv ql = N::load(x[r][i].qs + 32 * (sb / 2));
+                    const typename N::iv qh = N::load(x[r + 8][i].qs + 32 * (sb / 2));
+                    lo[r] = sb % 2 == 0 ? N::lo4(ql) : N::hi4(ql);
+                    hi[r] = sb % 2 == 0 ? N::lo4(qh) : N::hi4(qh);
+                }
+                N::transpose8x32(lo);
+                N::transpose8x32(hi);
+                MOE_SIMD_UNROLL
+                for (int m = 0; m < 8; ++m) p.v[ii][sb][m] = W::join(lo[m], hi[m]);
+            }
+        }
+    }
+
+    // q4_k_rows8<RN, Pairs>'s arithmetic for the prepared rows against RN activation rows (super-blocks c0 ..
+    // c0 + n - 1), continuing the accumulators acc / acc_m.
+    template <int RN, int Pairs>
+    static void run(const prepared& p, int64_t c0, int n, const moe::block_q8_k* const* y, fv* acc,
+                    fv* acc_m) noexcept {
+        for (int ii = 0; ii < n; ++ii) {
+            const int64_t i = c0 + ii;
+            for (int g = 0; g < 8; g += 2 * Pairs) {  // sub-blocks g .. g + 2 Pairs - 1 enter the floats together
                 iv isum[RN];
                 MOE_SIMD_UNROLL
                 for (int j = 0; j < RN; ++j) isum[j] = W::zero();
                 for (int sb = g; sb < g + 2 * Pairs; ++sb) {
-                    typename N::iv lo[8], hi[8];
-                    MOE_SIMD_UNROLL
-                    for (int r = 0; r < 8; ++r) {
-                        const typename N::iv ql = N::load(x[r][i].qs + 32 * (sb / 2));
-                        const typename N::iv qh = N::load(x[r + 8][i].qs + 32 * (sb / 2));
-                        lo[r] = sb % 2 == 0 ? N::lo4(ql) : N::hi4(ql);
-                        hi[r] = sb % 2 == 0 ? N::lo4(qh) : N::hi4(qh);
-                    }
-                    N::transpose8x32(lo);
-                    N::transpose8x32(hi);
-                    iv v[8];
-                    MOE_SIMD_UNROLL
-                    for (int m = 0; m < 8; ++m) v[m] = W::join(lo[m], hi[m]);
-                    const iv scale = W::load(sc[sb]);
+                    const iv scale = W::load(p.sc[ii][sb]);
                     MOE_SIMD_UNROLL
                     for (int j = 0; j < RN; ++j) {
                         const int8_t* yq = y[j][i].qs + 32 * sb;
                         iv t = W::zero();
                         MOE_SIMD_UNROLL
-                        for (int m = 0; m < 8; ++m) t = W::dot_u(t, v[m], W::bcast32(yq + 4 * m));
+                        for (int m = 0; m < 8; ++m) t = W::dot_u(t, p.v[ii][sb][m], W::bcast32(yq + 4 * m));
                         isum[j] = W::add32(isum[j], W::mullo32(t, scale));
                     }
                 }
                 MOE_SIMD_UNROLL
                 for (int j = 0; j < RN; ++j) {
                     iv summ = W::zero();
-                    for (int t = g; t < g + 2 * Pairs; ++t)
-                        summ = W::add32(summ, W::madd16(W::load(mn[t]), W::bcast32(reinterpret_cast<const int8_t*>(
-                                                                            y[j][i].bsums + 2 * t))));
+                    for (int t = g; t < g + 2 * Pairs; ++t) {
+                        const int8_t* bs = reinterpret_cast<const int8_t*>(y[j][i].bsums + 2 * t);
+                        summ = W::add32(summ, W::madd16(W::load(p.mn[ii][t]), W::bcast32(bs)));
+                    }
                     const fv yd = W::fset1(y[j][i].d);
-                    acc[j] = W::fmadd_v(W::fmul(d, yd), isum[j], acc[j]);
-                    acc_m[j] = W::fmadd_v(W::fmul(dmin, yd), summ, acc_m[j]);
+                    acc[j] = W::fmadd_v(W::fmul(p.d[ii], yd), isum[j], acc[j]);
+                    acc_m[j] = W::fmadd_v(W::fmul(p.dmin[ii], yd), summ, acc_m[j]);
                 }
             }
         }
     }
 
-    // tile_q4_k_rows8's loops with sixteen rows at a time (a short last group padded with its last row).
+    // Up to act_chunk activation rows at a time, sixteen weight rows at a time (a short last group padded with its
+    // last row), the super-blocks in chunks prepared once and met by every activation of the chunk in groups of RN;
+    // the accumulators wait in `accs` between super-block chunks, so each output's operations stay in order.
     template <int RN, int Pairs>
     static void tile_rows16(const uint8_t* w, size_t wrb, int64_t r0, int64_t r1, const uint8_t* const* a, int na,
                             float* const* out, int64_t k) noexcept {
-        constexpr int64_t row_block = 64;
+        constexpr int act_chunk = 64;
         const int64_t nb = k / moe::qk_k;
-        for (int64_t rb = r0; rb < r1; rb += row_block) {
-            const int64_t re = rb + row_block < r1 ? rb + row_block : r1;
-            for (int i = 0; i < na; i += RN) {
-                const int rn = na - i < RN ? na - i : RN;
-                const uint8_t* ap[RN];
-                D::template pad_acts<RN>(a + i, rn, ap);
-                for (int64_t r = rb; r < re; r += 16) {
-                    const int rm = re - r < 16 ? static_cast<int>(re - r) : 16;
-                    const uint8_t* wp[16];
-                    D::template pad_rows<16>(w, wrb, r, rm, wp);
-                    fv acc[RN], acc_m[RN];
-                    for (int j = 0; j < RN; ++j) acc[j] = acc_m[j] = W::fzero();
-                    rows16<RN, Pairs>(wp, ap, nb, acc, acc_m);
-                    for (int j = 0; j < rn; ++j) {
-                        alignas(64) float res[16];
-                        W::fstoreu(res, W::fsub(acc[j], acc_m[j]));
-                        for (int ii = 0; ii < rm; ++ii) out[i + j][r + ii] = res[ii];
+        prepared p;
+        fv accs[act_chunk][2];
+        for (int a0 = 0; a0 < na; a0 += act_chunk) {
+            const int an = na - a0 < act_chunk ? na - a0 : act_chunk;
+            for (int64_t r = r0; r < r1; r += 16) {
+                const int rm = r1 - r < 16 ? static_cast<int>(r1 - r) : 16;
+                const uint8_t* wp[16];
+                D::template pad_rows<16>(w, wrb, r, rm, wp);
+                const moe::block_q4_k* x[16];
+                for (int q = 0; q < 16; ++q) x[q] = reinterpret_cast<const moe::block_q4_k*>(wp[q]);
+                for (int j = 0; j < an; ++j) accs[j][0] = accs[j][1] = W::fzero();
+                for (int64_t c0 = 0; c0 < nb; c0 += prepared::max_sb) {
+                    const int n = nb - c0 < prepared::max_sb ? static_cast<int>(nb - c0) : prepared::max_sb;
+                    prepare(x, c0, n, p);
+                    for (int i = 0; i < an; i += RN) {
+                        const int rn = an - i < RN ? an - i : RN;
+                        const uint8_t* ap[RN];
+                        D::template pad_acts<RN>(a + a0 + i, rn, ap);
+                        const moe::block_q8_k* y[RN];
+                        fv acc[RN], acc_m[RN];
+                        MOE_SIMD_UNROLL
+                        for (int j = 0; j < RN; ++j) {
+                            y[j] = D::template rows<moe::block_q8_k>(ap, j);
+                            const int jj = i + (j < rn ? j : rn - 1);
+                            acc[j] = accs[jj][0], acc_m[j] = accs[jj][1];
+                        }
+                        run<RN, Pairs>(p, c0, n, y, acc, acc_m);
+                        for (int j = 0; j < rn; ++j) accs[i + j][0] = acc[j], accs[i + j][1] = acc_m[j];
                     }
+                }
+                for (int j = 0; j < an; ++j) {
+                    alignas(64) float res[16];
+                    W::fstoreu(res, W::fsub(accs[j][0], accs[j][1]));
+                    for (int ii = 0; ii < rm; ++ii) out[a0 + j][r + ii] = res[ii];
                 }
             }
         }
