@@ -40,19 +40,17 @@ struct q4_k_wide {
             }
             p.d[ii] = W::fjoin(N::h2f8(hd), N::h2f8(hd + 8));
             p.dmin[ii] = W::fjoin(N::h2f8(hm), N::h2f8(hm + 8));
-            for (int sb = 0; sb < 8; ++sb) {  // sub-block sb: low (even) or high (odd) nibbles
-                typename N::iv lo[8], hi[8];
+            for (int c = 0; c < 4; ++c) {  // 32 bytes per row: sub-blocks 2c (low nibbles) and 2c + 1 (high)
+                iv lo[8], hi[8];
                 MOE_SIMD_UNROLL
                 for (int r = 0; r < 8; ++r) {
-                    const typename N::iv ql = N::load(x[r][i].qs + 32 * (sb / 2));
-                    const typename N::iv qh = N::load(x[r + 8][i].qs + 32 * (sb / 2));
-                    lo[r] = sb % 2 == 0 ? N::lo4(ql) : N::hi4(ql);
-                    hi[r] = sb % 2 == 0 ? N::lo4(qh) : N::hi4(qh);
+                    const iv q = W::load2(x[r][i].qs + 32 * c, x[r + 8][i].qs + 32 * c);
+                    lo[r] = W::lo4(q), hi[r] = W::hi4(q);
                 }
-                N::transpose8x32(lo);
-                N::transpose8x32(hi);
+                W::transpose2x8x32(lo);
+                W::transpose2x8x32(hi);
                 MOE_SIMD_UNROLL
-                for (int m = 0; m < 8; ++m) p.v[ii][sb][m] = W::join(lo[m], hi[m]);
+                for (int m = 0; m < 8; ++m) p.v[ii][2 * c][m] = lo[m], p.v[ii][2 * c + 1][m] = hi[m];
             }
         }
     }

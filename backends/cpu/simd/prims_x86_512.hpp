@@ -42,6 +42,28 @@ struct x86_prims16 {
     static iv join(__m256i lo, __m256i hi) noexcept { return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1); }
     static fv fjoin(__m256 lo, __m256 hi) noexcept { return _mm512_insertf32x8(_mm512_castps256_ps512(lo), hi, 1); }
     static fv fsub(fv a, fv b) noexcept { return _mm512_sub_ps(a, b); }
+    // narrow::transpose8x32 on both halves at once: v[r]'s half h holds row 8h + r; afterwards v[m]'s half h holds
+    // int32 lane m of rows 8h .. 8h + 7 (the unpacks work within 128-bit lanes; one two-source permute per output
+    // replaces permute2x128 within each half).
+    static void transpose2x8x32(iv* v) noexcept {
+        iv t[8], u[8];
+        for (int h = 0; h < 8; h += 4) {
+            t[h] = _mm512_unpacklo_epi32(v[h], v[h + 1]);
+            t[h + 1] = _mm512_unpackhi_epi32(v[h], v[h + 1]);
+            t[h + 2] = _mm512_unpacklo_epi32(v[h + 2], v[h + 3]);
+            t[h + 3] = _mm512_unpackhi_epi32(v[h + 2], v[h + 3]);
+            u[h] = _mm512_unpacklo_epi64(t[h], t[h + 2]);
+            u[h + 1] = _mm512_unpackhi_epi64(t[h], t[h + 2]);
+            u[h + 2] = _mm512_unpacklo_epi64(t[h + 1], t[h + 3]);
+            u[h + 3] = _mm512_unpackhi_epi64(t[h + 1], t[h + 3]);
+        }
+        const __m512i lo = _mm512_setr_epi64(0, 1, 8, 9, 4, 5, 12, 13);
+        const __m512i hi = _mm512_setr_epi64(2, 3, 10, 11, 6, 7, 14, 15);
+        for (int m = 0; m < 4; ++m) {
+            v[m] = _mm512_permutex2var_epi64(u[m], lo, u[m + 4]);
+            v[m + 4] = _mm512_permutex2var_epi64(u[m], hi, u[m + 4]);
+        }
+    }
 
     static fv fzero() noexcept { return _mm512_setzero_ps(); }
     static fv fset1(float d) noexcept { return _mm512_set1_ps(d); }
