@@ -139,6 +139,63 @@ struct q4_k_wide {
         }
     }
 
+    // dots<N>::q6_k's arithmetic with two of its 32-value chunks per 512-bit register: the low half takes chunk c's
+    // lanes, the high half chunk c + 1's, and the halves are added (int32, exact) before the super-block's float
+    // step, which is the eight-lane one. maddubs saturates per byte pair exactly as the eight-lane kernel's does.
+    struct q6_k {
+        template <int NA>
+        static void dot(const uint8_t* wp, const uint8_t* const* a, int64_t k, float* res) noexcept {
+            using niv = typename N::iv;
+            using nfv = typename N::fv;
+            const auto* x = reinterpret_cast<const moe::block_q6_k*>(wp);
+            nfv acc[NA];
+            MOE_SIMD_UNROLL
+            for (int j = 0; j < NA; ++j) acc[j] = N::fzero();
+            const iv m4 = W::set8(0x0f), m30 = W::set8(0x30);
+            for (int64_t i = 0; i < k / moe::qk_k; ++i) {
+                const niv sc16 = N::widen8(x[i].scales);
+                iv isum[NA];
+                MOE_SIMD_UNROLL
+                for (int j = 0; j < NA; ++j) isum[j] = W::zero();
+                for (int h = 0; h < 2; ++h) {
+                    const iv ql = W::load(x[i].ql + 64 * h);  // chunk 4h's low nibbles | chunk 4h + 1's
+                    const iv qh = W::bcast256(x[i].qh + 32 * h);
+                    iv v[2];
+                    // the two high bits of each value to bits 4-5: qh bits 0-1 | 2-3, then bits 4-5 | 6-7
+                    const iv qh_lo = W::and_(W::shift_halves_left(qh, 4, 2), m30);
+                    const iv qh_hi = W::and_(W::shift_halves_right(qh, 0, 2), m30);
+                    v[0] = W::or_(W::and_(ql, m4), qh_lo);
+                    v[1] = W::or_(W::hi4(ql), qh_hi);
+                    MOE_SIMD_UNROLL
+                    for (int t = 0; t < 2; ++t) {  // chunks 4h + 2t, 4h + 2t + 1: scales 2c .. 2c + 3
+                        const int c = 4 * h + 2 * t;
+                        const iv s = W::spread16(sc16, 2 * c);  // 16-bit lanes 8q .. 8q + 7: scale 2c + q
+                        MOE_SIMD_UNROLL
+                        for (int j = 0; j < NA; ++j) {
+                            const int8_t* yq = D::template rows<moe::block_q8_k>(a, j)[i].qs + 32 * c;
+                            isum[j] = W::dot_u_scaled(isum[j], v[t], W::load(yq), s);
+                        }
+                    }
+                }
+                const float dx = N::h2f(x[i].d);
+                MOE_SIMD_UNROLL
+                for (int j = 0; j < NA; ++j) {
+                    const moe::block_q8_k& y = D::template rows<moe::block_q8_k>(a, j)[i];
+                    const niv folded = N::add32(W::half(isum[j], 0), W::half(isum[j], 1));
+                    const niv sub = N::sll32(N::madd16(N::load16(y.bsums), sc16), 5);
+                    acc[j] = N::fmadd(y.d * dx, N::sub32(folded, sub), acc[j]);
+                }
+            }
+            MOE_SIMD_UNROLL
+            for (int j = 0; j < NA; ++j) res[j] = N::hsum(acc[j]);
+        }
+    };
+    static void tile_q6_k(const uint8_t* w, size_t wrb, int64_t r0, int64_t r1, const uint8_t* const* a, int na,
+                          float* const* out, int64_t k) noexcept {
+        if (na == 1) D::template tile<typename D::q6_k>(w, wrb, r0, r1, a, na, out, k);  // decode: memory-bound
+        else D::template tile<q6_k>(w, wrb, r0, r1, a, na, out, k);
+    }
+
     // The table's q4_k entries: fewer than four activation rows keep the eight-lane GEMV tiles.
     static void tile_q4_k(const uint8_t* w, size_t wrb, int64_t r0, int64_t r1, const uint8_t* const* a, int na,
                           float* const* out, int64_t k) noexcept {

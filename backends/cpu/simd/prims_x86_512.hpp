@@ -42,6 +42,34 @@ struct x86_prims16 {
     static iv join(__m256i lo, __m256i hi) noexcept { return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1); }
     static fv fjoin(__m256 lo, __m256 hi) noexcept { return _mm512_insertf32x8(_mm512_castps256_ps512(lo), hi, 1); }
     static fv fsub(fv a, fv b) noexcept { return _mm512_sub_ps(a, b); }
+    // 32 bytes at p in both halves; half h (0: lanes 0-7) as an eight-lane register.
+    static iv bcast256(const void* p) noexcept {
+        return _mm512_broadcast_i64x4(_mm256_loadu_si256(static_cast<const __m256i*>(p)));
+    }
+    static __m256i half(iv v, int h) noexcept {
+        return h ? _mm512_extracti64x4_epi64(v, 1) : _mm512_castsi512_si256(v);
+    }
+    // q6_k's two-chunk registers: bytes, masks, per-half shifts (64-bit lanes), the 16-bit lane spread of its scales.
+    static iv set8(int v) noexcept { return _mm512_set1_epi8(static_cast<char>(v)); }
+    static iv and_(iv a, iv b) noexcept { return _mm512_and_si512(a, b); }
+    static iv or_(iv a, iv b) noexcept { return _mm512_or_si512(a, b); }
+    static iv shift_halves_left(iv v, int lo, int hi) noexcept {
+        return _mm512_sllv_epi64(v, _mm512_setr_epi64(lo, lo, lo, lo, hi, hi, hi, hi));
+    }
+    static iv shift_halves_right(iv v, int lo, int hi) noexcept {
+        return _mm512_srlv_epi64(v, _mm512_setr_epi64(lo, lo, lo, lo, hi, hi, hi, hi));
+    }
+    // 16-bit lanes 8q .. 8q + 7 (q < 4) of the result: lane s + q of the sixteen 16-bit lanes v.
+    static iv spread16(__m256i v, int s) noexcept {
+        const long long q1 = 0x0001000100010001LL, q2 = 2 * q1, q3 = 3 * q1;
+        const __m512i quarter = _mm512_setr_epi64(0, 0, q1, q1, q2, q2, q3, q3);
+        const __m512i idx = _mm512_add_epi16(quarter, _mm512_set1_epi16(static_cast<short>(s)));
+        return _mm512_permutexvar_epi16(idx, _mm512_castsi256_si512(v));
+    }
+    // narrow::dot_u_scaled on both halves: acc + madd(maddubs(u, y), s16), each byte pair's saturation as there.
+    static iv dot_u_scaled(iv acc, iv u, iv y, iv s16) noexcept {
+        return _mm512_dpwssd_epi32(acc, _mm512_maddubs_epi16(u, y), s16);
+    }
     // narrow::transpose8x32 on both halves at once: v[r]'s half h holds row 8h + r; afterwards v[m]'s half h holds
     // int32 lane m of rows 8h .. 8h + 7 (the unpacks work within 128-bit lanes; one two-source permute per output
     // replaces permute2x128 within each half).
