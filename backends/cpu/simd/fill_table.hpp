@@ -39,9 +39,10 @@ void fill_kernels(moe::cpu::simd::kernel_table& t) noexcept {
     set(dtype::q5_k, &D::template tile<typename D::q5_k>);
     set(dtype::q6_k, &D::template tile<typename D::q6_k>);
     if constexpr (!std::is_same<P, PK>::value) {  // sixteen lanes: K-quant prompts, two halves per register
-        set(dtype::q4_k, &q4_k_wide<PK>::tile_q4_k);
-        t.q4_k_gemm = &q4_k_wide<PK>::tile_q4_k_gemm;
-        set(dtype::q6_k, &q4_k_wide<PK>::tile_q6_k);
+        set(dtype::q4_k, &k_wide<PK>::tile_q4_k);
+        t.q4_k_gemm = &k_wide<PK>::tile_q4_k_gemm;
+        set(dtype::q5_k, &k_wide<PK>::tile_q5_k);
+        set(dtype::q6_k, &k_wide<PK>::tile_q6_k);
     }
     set(dtype::f32, &D::template tile<typename F::f32>);  // dispatch.cpp drops it unless Eigen runs 4-wide
     t.dot_f32 = &F::f32::one;                              // likewise

@@ -1,7 +1,8 @@
-// kernels_k16.hpp — q4_k prompt tiles with sixteen weight rows per register (AVX-512): kernels_impl.hpp's q4_k_rows8
-// with two eight-row groups side by side, lanes 0-7 one group's rows and 8-15 the next's, so each vpdpbusd, scale
-// multiply and fused multiply-add serves sixteen rows. Each lane does exactly what an eight-lane lane does (the same
-// integer sums, the same floats in the same order), so the results are bit-identical to the eight-lane tiles.
+// kernels_k16.hpp — K-quant prompt tiles with two halves per 512-bit register (AVX-512). q4_k: kernels_impl.hpp's
+// q4_k_rows8 with two eight-row groups side by side, lanes 0-7 one group's rows and 8-15 the next's, so each vpdpbusd,
+// scale multiply and fused multiply-add serves sixteen rows. q5_k, q6_k: their dots with two 32-value chunks per
+// register. Each lane does exactly what an eight-lane lane does (the same integer sums, the same floats in the same
+// order), so the results are bit-identical to the eight-lane tiles.
 // Before: kernels_impl.hpp (dots<N>, the eight-lane kernels) and prims_x86_512.hpp. After: fill_table.hpp.
 #pragma once
 
@@ -11,7 +12,7 @@ namespace {
 
 // W: the sixteen-lane primitives (x86_prims16); W::narrow: the eight-lane ones they pair.
 template <class W>
-struct q4_k_wide {
+struct k_wide {
     using N = typename W::narrow;
     using D = dots<N>;
     using iv = typename W::iv;
@@ -190,6 +191,56 @@ struct q4_k_wide {
             for (int j = 0; j < NA; ++j) res[j] = N::hsum(acc[j]);
         }
     };
+    // dots<N>::q5_k's arithmetic with chunks c and c + 1 (the low and high nibbles of the same 32 bytes) in the two
+    // halves of a register, folded as exact int32 before the super-block's float step, which is the eight-lane one.
+    struct q5_k {
+        template <int NA>
+        static void dot(const uint8_t* wp, const uint8_t* const* a, int64_t k, float* res) noexcept {
+            using niv = typename N::iv;
+            using nfv = typename N::fv;
+            const auto* x = reinterpret_cast<const moe::block_q5_k*>(wp);
+            nfv acc[NA];
+            float summs[NA];
+            MOE_SIMD_UNROLL
+            for (int j = 0; j < NA; ++j) acc[j] = N::fzero(), summs[j] = 0.0f;
+            const iv m4 = W::set8(0x0f), m10 = W::set8(0x10);
+            for (int64_t i = 0; i < k / moe::qk_k; ++i) {
+                int sc[8], m[8];
+                D::scales_k4(x[i].scales, sc, m);
+                const iv qh = W::bcast256(x[i].qh);
+                iv isum[NA];
+                MOE_SIMD_UNROLL
+                for (int j = 0; j < NA; ++j) isum[j] = W::zero();
+                for (int c = 0; c < 8; c += 2) {
+                    const iv q = W::bcast256(x[i].qs + 16 * c);  // the 32 bytes of chunks c (low) and c + 1 (high)
+                    const iv h = W::and_(W::shift_halves_left(W::shift_halves_right(qh, c, c + 1), 4, 4), m10);
+                    const iv v = W::or_(W::and_(W::shift_halves_right(q, 0, 4), m4), h);
+                    const iv s = W::set16w(sc[c], sc[c + 1]);
+                    MOE_SIMD_UNROLL
+                    for (int j = 0; j < NA; ++j) {
+                        const int8_t* yq = D::template rows<moe::block_q8_k>(a, j)[i].qs + 32 * c;
+                        isum[j] = W::dot_u_scaled(isum[j], v, W::load(yq), s);
+                    }
+                }
+                const float dx = N::h2f(x[i].d), dmx = N::h2f(x[i].dmin);
+                MOE_SIMD_UNROLL
+                for (int j = 0; j < NA; ++j) {
+                    const moe::block_q8_k& y = D::template rows<moe::block_q8_k>(a, j)[i];
+                    const int32_t prod = W::pair_sums_dot(y.bsums, m);  // the eight-lane kernel's prod
+                    summs[j] = std::fma(-y.d * dmx, static_cast<float>(prod), summs[j]);
+                    const niv folded = N::add32(W::half(isum[j], 0), W::half(isum[j], 1));
+                    acc[j] = N::fmadd(y.d * dx, folded, acc[j]);
+                }
+            }
+            MOE_SIMD_UNROLL
+            for (int j = 0; j < NA; ++j) res[j] = N::hsum(acc[j]) + summs[j];
+        }
+    };
+    static void tile_q5_k(const uint8_t* w, size_t wrb, int64_t r0, int64_t r1, const uint8_t* const* a, int na,
+                          float* const* out, int64_t k) noexcept {
+        if (na == 1) D::template tile<typename D::q5_k>(w, wrb, r0, r1, a, na, out, k);  // decode: memory-bound
+        else D::template tile<q5_k>(w, wrb, r0, r1, a, na, out, k);
+    }
     static void tile_q6_k(const uint8_t* w, size_t wrb, int64_t r0, int64_t r1, const uint8_t* const* a, int na,
                           float* const* out, int64_t k) noexcept {
         if (na == 1) D::template tile<typename D::q6_k>(w, wrb, r0, r1, a, na, out, k);  // decode: memory-bound

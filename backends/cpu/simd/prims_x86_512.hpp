@@ -59,6 +59,22 @@ struct x86_prims16 {
     static iv shift_halves_right(iv v, int lo, int hi) noexcept {
         return _mm512_srlv_epi64(v, _mm512_setr_epi64(lo, lo, lo, lo, hi, hi, hi, hi));
     }
+    // sum over t < 8 of m[t] * int16(b[2t] + b[2t + 1]): the 16-bit pair sums wrap as int16 casts do, the products
+    // and their total are exact int32 (q5_k's min term).
+    static int32_t pair_sums_dot(const int16_t* b, const int* m) noexcept {
+        const __m128i pairs = _mm_hadd_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b)),
+                                             _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 8)));
+        const __m128i mm = _mm_packs_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(m)),
+                                           _mm_loadu_si128(reinterpret_cast<const __m128i*>(m + 4)));
+        __m128i p = _mm_madd_epi16(pairs, mm);
+        p = _mm_add_epi32(p, _mm_shuffle_epi32(p, 0x4e));
+        p = _mm_add_epi32(p, _mm_shuffle_epi32(p, 0xb1));
+        return _mm_cvtsi128_si32(p);
+    }
+    // 16-bit lanes 0-15 get a, 16-31 get b.
+    static iv set16w(int a, int b) noexcept {
+        return join(_mm256_set1_epi16(static_cast<short>(a)), _mm256_set1_epi16(static_cast<short>(b)));
+    }
     // 16-bit lanes 8q .. 8q + 7 (q < 4) of the result: lane s + q of the sixteen 16-bit lanes v.
     static iv spread16(__m256i v, int s) noexcept {
         const long long q1 = 0x0001000100010001LL, q2 = 2 * q1, q3 = 3 * q1;
