@@ -529,97 +529,8 @@ struct dots {
             for (int j = 0; j < NA; ++j) res[j] = acc[j] - acc_m[j];
         }
     };
-    // q4_k in the GEMV order above (q4_k_grouped<4>) against RN activation rows, eight weight rows in the lanes as in
-    // q4_0_rows8: each 32-value sub-block is transposed so that products with broadcast activation values leave
-    // every lane its row's sub-block sum; the 6-bit scales multiply per lane, the min term is a 16-bit madd of each
-    // row's min (twice per lane) against the activation's bsums pairs. The integer totals equal the reference's,
-    // and each lane's fused multiply-adds are the reference's. acc / acc_m: the two accumulators per activation.
-    // Pairs 1: the GEMM order instead (q4_k_grouped<1>: both terms enter the accumulators every two sub-blocks).
-    template <int RN, int Pairs = 4>
-    static void q4_k_rows8(const uint8_t* const* w, const uint8_t* const* a, int64_t nb, fv* acc, fv* acc_m) noexcept {
-        const moe::block_q4_k* x[8];
-        const moe::block_q8_k* y[RN];
-        MOE_SIMD_UNROLL
-        for (int r = 0; r < 8; ++r) x[r] = reinterpret_cast<const moe::block_q4_k*>(w[r]);
-        MOE_SIMD_UNROLL
-        for (int j = 0; j < RN; ++j) y[j] = rows<moe::block_q8_k>(a, j);
-        for (int64_t i = 0; i < nb; ++i) {
-            alignas(32) int32_t sc[8][8], mn[8][8];  // [sub-block][row]; mn: the min in both 16-bit halves
-            const uint16_t* hd[8];
-            const uint16_t* hm[8];
-            for (int r = 0; r < 8; ++r) {
-                alignas(16) uint8_t sc_m[16];
-                scales_k4(x[r][i].scales, sc_m);
-                for (int t = 0; t < 8; ++t) sc[t][r] = sc_m[t], mn[t][r] = sc_m[8 + t] * 0x10001;
-                hd[r] = &x[r][i].d;
-                hm[r] = &x[r][i].dmin;
-            }
-            const fv d = P::h2f8(hd), dmin = P::h2f8(hm);
-            for (int g = 0; g < 8; g += 2 * Pairs) {  // sub-blocks g .. g + 2 Pairs - 1 enter the floats together
-                iv isum[RN];
-                MOE_SIMD_UNROLL
-                for (int j = 0; j < RN; ++j) isum[j] = P::zero();
-                for (int sb = g; sb < g + 2 * Pairs; ++sb) {  // sub-block sb: low (even) or high (odd) nibbles
-                    iv v[8];
-                    MOE_SIMD_UNROLL
-                    for (int r = 0; r < 8; ++r) {
-                        const iv q = P::load(x[r][i].qs + 32 * (sb / 2));
-                        v[r] = sb % 2 == 0 ? P::lo4(q) : P::hi4(q);
-                    }
-                    P::transpose8x32(v);
-                    const iv scale = P::load(sc[sb]);
-                    MOE_SIMD_UNROLL
-                    for (int j = 0; j < RN; ++j) {
-                        const int8_t* yq = y[j][i].qs + 32 * sb;
-                        iv t = P::zero();
-                        MOE_SIMD_UNROLL
-                        for (int m = 0; m < 8; ++m) t = P::dot_u(t, v[m], P::bcast32(yq + 4 * m));
-                        isum[j] = P::add32(isum[j], P::mullo32(t, scale));
-                    }
-                }
-                MOE_SIMD_UNROLL
-                for (int j = 0; j < RN; ++j) {
-                    iv summ = P::zero();
-                    for (int t = g; t < g + 2 * Pairs; ++t)
-                        summ = P::add32(summ, P::madd16(P::load(mn[t]), P::bcast32(reinterpret_cast<const int8_t*>(
-                                                                             y[j][i].bsums + 2 * t))));
-                    const fv yd = P::fset1(y[j][i].d);
-                    acc[j] = P::fmadd_v(P::fmul(d, yd), isum[j], acc[j]);
-                    acc_m[j] = P::fmadd_v(P::fmul(dmin, yd), summ, acc_m[j]);
-                }
-            }
-        }
-    }
-
-    // The tile_fn for q4_k: four or more activation rows go through q4_k_rows8 (64-row blocks, eight rows at a time,
-    // short groups padded as in tile_q4_0_n), fewer through the row-by-row GEMV tile. Pairs: as q4_k_rows8.
-    template <int RN, int Pairs = 4>
-    static void tile_q4_k_rows8(const uint8_t* w, size_t wrb, int64_t r0, int64_t r1, const uint8_t* const* a, int na,
-                                float* const* out, int64_t k) noexcept {
-        constexpr int64_t row_block = 64;
-        const int64_t nb = k / moe::qk_k;
-        for (int64_t rb = r0; rb < r1; rb += row_block) {
-            const int64_t re = rb + row_block < r1 ? rb + row_block : r1;
-            for (int i = 0; i < na; i += RN) {
-                const int rn = na - i < RN ? na - i : RN;
-                const uint8_t* ap[RN];
-                pad_acts<RN>(a + i, rn, ap);
-                for (int64_t r = rb; r < re; r += 8) {
-                    const int rm = re - r < 8 ? static_cast<int>(re - r) : 8;
-                    const uint8_t* wp[8];
-                    pad_rows<8>(w, wrb, r, rm, wp);
-                    fv acc[RN], acc_m[RN];
-                    for (int j = 0; j < RN; ++j) acc[j] = acc_m[j] = P::fzero();
-                    q4_k_rows8<RN, Pairs>(wp, ap, nb, acc, acc_m);
-                    for (int j = 0; j < rn; ++j) {
-                        alignas(32) float res[8];
-                        P::fstoreu(res, P::fsub(acc[j], acc_m[j]));
-                        for (int ii = 0; ii < rm; ++ii) out[i + j][r + ii] = res[ii];
-                    }
-                }
-            }
-        }
-    }
+    // q4_k's tiles in the GEMV and the GEMM order, row by row (the AVX-512 table puts sixteen rows in the lanes for
+    // prompts: kernels_k16.hpp; AVX2's emulated vpdpbusd makes rows in the lanes slower than this, measured).
     static void tile_q4_k(const uint8_t* w, size_t wrb, int64_t r0, int64_t r1, const uint8_t* const* a, int na,
                           float* const* out, int64_t k) noexcept;
     static void tile_q4_k_gemm(const uint8_t* w, size_t wrb, int64_t r0, int64_t r1, const uint8_t* const* a, int na,
@@ -752,16 +663,12 @@ struct dots {
 template <class P>
 void dots<P>::tile_q4_k(const uint8_t* w, size_t wrb, int64_t r0, int64_t r1, const uint8_t* const* a, int na,
                         float* const* out, int64_t k) noexcept {
-    if (na < 4 || !P::q4_k_rows8) tile<q4_k>(w, wrb, r0, r1, a, na, out, k);
-    else if (na < 8) tile_q4_k_rows8<4>(w, wrb, r0, r1, a, na, out, k);
-    else tile_q4_k_rows8<P::tile_acts_rows8>(w, wrb, r0, r1, a, na, out, k);
+    tile<q4_k>(w, wrb, r0, r1, a, na, out, k);
 }
 template <class P>
 void dots<P>::tile_q4_k_gemm(const uint8_t* w, size_t wrb, int64_t r0, int64_t r1, const uint8_t* const* a, int na,
                              float* const* out, int64_t k) noexcept {
-    if (na < 4 || !P::q4_k_rows8) tile<q4_k_gemm>(w, wrb, r0, r1, a, na, out, k);
-    else if (na < 8) tile_q4_k_rows8<4, 1>(w, wrb, r0, r1, a, na, out, k);
-    else tile_q4_k_rows8<P::tile_acts_rows8, 1>(w, wrb, r0, r1, a, na, out, k);
+    tile<q4_k_gemm>(w, wrb, r0, r1, a, na, out, k);
 }
 
 }  // namespace

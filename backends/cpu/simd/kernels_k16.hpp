@@ -1,8 +1,8 @@
-// kernels_k16.hpp — K-quant prompt tiles with two halves per 512-bit register (AVX-512). q4_k: kernels_impl.hpp's
-// q4_k_rows8 with two eight-row groups side by side, lanes 0-7 one group's rows and 8-15 the next's, so each vpdpbusd,
-// scale multiply and fused multiply-add serves sixteen rows. q5_k, q6_k: their dots with two 32-value chunks per
-// register. Each lane does exactly what an eight-lane lane does (the same integer sums, the same floats in the same
-// order), so the results are bit-identical to the eight-lane tiles.
+// kernels_k16.hpp — K-quant prompt tiles with two halves per 512-bit register (AVX-512). q4_k: sixteen weight rows in
+// the lanes (two transposed eight-row groups side by side), so each vpdpbusd, scale multiply and fused multiply-add
+// serves sixteen rows, every lane doing one row's operations of kernels_impl.hpp's q4_k_grouped dot. q5_k, q6_k:
+// their dots with two 32-value chunks per register, folded as exact int32 before the eight-lane float steps. The
+// results are bit-identical to the eight-lane dots.
 // Before: kernels_impl.hpp (dots<N>, the eight-lane kernels) and prims_x86_512.hpp. After: fill_table.hpp.
 #pragma once
 
@@ -19,8 +19,8 @@ struct k_wide {
     using fv = typename W::fv;
 
     // Sixteen rows' super-blocks c0 .. c0 + n - 1 laid out for the inner loop, once for every activation that meets
-    // them: each 32-value sub-block's nibbles transposed (q4_k_rows8's transpose8x32 per eight rows, the two groups
-    // joined lane-wise), each row's 6-bit scales and mins per sub-block, d and dmin.
+    // them: each 32-value sub-block's nibbles transposed (register m, lane r: values 4m .. 4m + 3 of row r), each
+    // row's 6-bit scales and mins per sub-block, d and dmin.
     struct prepared {
         static constexpr int max_sb = 8;  // super-blocks per chunk: ~41 KiB, in L1/L2 while the activations pass
         iv v[max_sb][8][8];                // [super-block][sub-block][register]
@@ -56,8 +56,12 @@ struct k_wide {
         }
     }
 
-    // q4_k_rows8<RN, Pairs>'s arithmetic for the prepared rows against RN activation rows (super-blocks c0 ..
-    // c0 + n - 1), continuing the accumulators acc / acc_m.
+    // q4_k_grouped<Pairs>'s arithmetic for the prepared rows against RN activation rows (super-blocks c0 ..
+    // c0 + n - 1), continuing the accumulators acc / acc_m: products with broadcast activation values leave every
+    // lane its row's sub-block sum; the scales multiply per lane; the min term is a 16-bit madd of each row's min
+    // (twice per lane) against the activation's bsums pairs; Pairs sub-block pairs enter the floats together (4: the
+    // GEMV order, 1: llama.cpp's GEMM order for dense prompts). The integer totals equal the reference's, and each
+    // lane's fused multiply-adds are the reference's.
     template <int RN, int Pairs>
     static void run(const prepared& p, int64_t c0, int n, const moe::block_q8_k* const* y, fv* acc,
                     fv* acc_m) noexcept {

@@ -37,8 +37,6 @@ struct neon_prims {
     static constexpr int tile_rows = 2, tile_acts = 4;
     // Activation rows of the q4_0 GEMM with eight weight rows in the lanes (its accumulators: one register pair each).
     static constexpr int tile_acts_rows8 = 4;
-    // q4_k's eight-rows GEMM: not measured on ARM hardware, so the GEMV tile stays.
-    static constexpr bool q4_k_rows8 = false;
     static constexpr bool exact_dot_u = false;  // dot_u multiplies as signed: u8 values past 127 wrap
 
     static iv load(const void* p) noexcept {

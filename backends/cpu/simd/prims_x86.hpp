@@ -24,8 +24,6 @@ struct x86_prims {
     static constexpr int tile_rows = VNNI ? 4 : 2, tile_acts = 4;
     // Activation rows of the q4_0 GEMM with eight weight rows in the lanes (its accumulators: one register each).
     static constexpr int tile_acts_rows8 = VNNI ? 8 : 4;
-    // q4_k's eight-rows GEMM pays off with vpdpbusd (measured); AVX2's three-instruction dot is slower than its GEMV.
-    static constexpr bool q4_k_rows8 = VNNI;
     // dot_u exact for every u8 (vpdpbusd; AVX2's maddubs saturates its 16-bit pair sums): the q8_0x8 kernel
     static constexpr bool exact_dot_u = VNNI;
 
