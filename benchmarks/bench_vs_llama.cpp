@@ -8,6 +8,7 @@
 #include <ggml-backend.h>
 #include <llama.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -27,6 +28,7 @@ struct options {
     int reps = 3;
     bool flash = false;
     bool kv_f32 = false;
+    int64_t depth = 0;  // tokens in the KV cache before each test (llama-bench's -d)
 };
 
 void print_help(std::FILE* f) {
@@ -43,6 +45,7 @@ void print_help(std::FILE* f) {
         "  -r N           repetitions (default 3)\n"
         "  --flash on|off llama.cpp flash attention (default off)\n"
         "  --kv f16|f32   KV cache type of both engines (default f16, llama-bench's default)\n"
+        "  -d N           tokens already in both KV caches when pp and tg start (default 0), as llama-bench -d\n"
         "environment: MOE_LLAMA_REF_LIB (folder of llama.cpp's libggml-cpu-*.so)\n",
         f);
 }
@@ -79,9 +82,9 @@ public:
         if (model_ == nullptr) return "llama.cpp could not load " + path;
         llama_context_params cp = llama_context_default_params();
         const int64_t p = o.p > 0 ? o.p : 1;
-        cp.n_ctx = static_cast<uint32_t>(o.p + o.n);
-        cp.n_batch = static_cast<uint32_t>(p);
-        cp.n_ubatch = static_cast<uint32_t>(p);
+        cp.n_ctx = static_cast<uint32_t>(o.depth + o.p + o.n);
+        cp.n_batch = static_cast<uint32_t>(std::max<int64_t>(p, 512));  // pp in one batch; the depth in 512s
+        cp.n_ubatch = cp.n_batch;
         cp.n_seq_max = 1;
         cp.n_threads = o.threads;
         cp.n_threads_batch = o.threads;
@@ -91,16 +94,30 @@ public:
         cp.no_perf = true;
         ctx_ = llama_init_from_model(model_, cp);
         if (ctx_ == nullptr) return "llama.cpp could not create a context for " + path;
+        depth_ = moe_bench::bench_tokens(o.depth, llama_vocab_n_tokens(llama_model_get_vocab(model_)), 999);
         return {};
+    }
+    // Empties the cache, or brings it to the depth tokens: evaluated once, then kept by removing what came after.
+    bool reset() {
+        llama_memory_t mem = llama_get_memory(ctx_);
+        const auto d = static_cast<llama_pos>(depth_.size());
+        if (d > 0 && filled_) return llama_memory_seq_rm(mem, 0, d, -1);
+        llama_memory_clear(mem, true);
+        for (llama_pos i = 0; i < d; i += 512) {
+            const int32_t n = std::min<llama_pos>(512, d - i);
+            if (llama_decode(ctx_, llama_batch_get_one(depth_.data() + i, n)) != 0) return false;
+        }
+        llama_synchronize(ctx_);
+        return filled_ = true;
     }
     // Seconds for one batch of all `tokens` at positions 0.. into an empty cache; negative on failure.
     double time_pp(const std::vector<int32_t>& tokens) {
-        llama_memory_clear(llama_get_memory(ctx_), true);
+        if (!reset()) return -1.0;
         const int n = static_cast<int>(tokens.size());
         llama_batch b = llama_batch_init(n, 0, 1);
         for (int i = 0; i < n; ++i) {
             b.token[i] = tokens[static_cast<size_t>(i)];
-            b.pos[i] = i;
+            b.pos[i] = static_cast<llama_pos>(depth_.size()) + i;
             b.n_seq_id[i] = 1;
             b.seq_id[i][0] = 0;
             b.logits[i] = static_cast<int8_t>(i == n - 1);
@@ -115,7 +132,7 @@ public:
     }
     // Seconds for tokens.size() single-token decodes into an empty cache; negative on failure.
     double time_tg(const std::vector<int32_t>& tokens) {
-        llama_memory_clear(llama_get_memory(ctx_), true);
+        if (!reset()) return -1.0;
         const auto t0 = std::chrono::steady_clock::now();
         for (int32_t tok : tokens) {
             llama_token t = tok;
@@ -128,6 +145,8 @@ public:
 private:
     llama_model* model_ = nullptr;
     llama_context* ctx_ = nullptr;
+    std::vector<int32_t> depth_;
+    bool filled_ = false;
 };
 
 struct row {
@@ -182,6 +201,7 @@ int main(int argc, char** argv) {
         else if (a == "-r" && moe_bench::parse_int(v, 1, x)) o.reps = static_cast<int>(x);
         else if (a == "--flash" && (vs == "on" || vs == "off")) o.flash = vs == "on";
         else if (a == "--kv" && (vs == "f16" || vs == "f32")) o.kv_f32 = vs == "f32";
+        else if (a == "-d" && moe_bench::parse_int(v, 0, x)) o.depth = x;
         else return fail("invalid option or value: " + a + " " + vs);
     }
     if (o.models.empty()) return fail("no model (-m FILE); see --help");
@@ -198,13 +218,14 @@ int main(int argc, char** argv) {
     llama_backend_init();
 
     const std::string load_before = load_average();
+    const std::string at_depth = o.depth > 0 ? " @ d" + std::to_string(o.depth) : "";
     std::vector<row> rows;
     int rc = 0;
     for (const std::string& path : o.models) {
         moe::result<moe::model> m = moe::model::load(path);
         if (!m) { rc = fail(path + ": " + m.error().to_string()); break; }
-        moe::result<moe_bench::moe_timer> mt = moe_bench::moe_timer::create(*m, o.p, o.n, o.threads, "cpu", 1,
-                                                                            o.kv_f32 ? moe::dtype::f32 : moe::dtype::f16);
+        moe::result<moe_bench::moe_timer> mt = moe_bench::moe_timer::create(
+            *m, o.p, o.n, o.threads, "cpu", 1, o.kv_f32 ? moe::dtype::f32 : moe::dtype::f16, o.depth);
         if (!mt) { rc = fail(path + ": " + mt.error().to_string()); break; }
         llama_timer lt;
         if (std::string e = lt.open(path, o); !e.empty()) { rc = fail(e); break; }
@@ -214,7 +235,7 @@ int main(int argc, char** argv) {
         const std::vector<int32_t> gen = moe_bench::bench_tokens(o.n, n_vocab, 4321);
         std::string err;
         if (o.p > 0) {
-            row r{base_name(path), "pp" + std::to_string(o.p), {}, {}};
+            row r{base_name(path), "pp" + std::to_string(o.p) + at_depth, {}, {}};
             if (!run_test(r, o.reps, static_cast<double>(o.p), [&] { return mt->time_pp(prompt); },
                           [&] { return lt.time_pp(prompt); }, err)) {
                 rc = fail(path + ": pp: " + err);
@@ -223,7 +244,7 @@ int main(int argc, char** argv) {
             rows.push_back(r);
         }
         if (o.n > 0) {
-            row r{base_name(path), "tg" + std::to_string(o.n), {}, {}};
+            row r{base_name(path), "tg" + std::to_string(o.n) + at_depth, {}, {}};
             if (!run_test(r, o.reps, static_cast<double>(o.n), [&] { return mt->time_tg(gen); },
                           [&] { return lt.time_tg(gen); }, err)) {
                 rc = fail(path + ": tg: " + err);

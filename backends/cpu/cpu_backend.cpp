@@ -3,6 +3,7 @@
 #include "backends/cpu/cpu_backend.hpp"
 
 #include "backends/cpu/ref/vec_dot.hpp"
+#include "io/mapped_file.hpp"
 
 #include <moe/quant.hpp>
 
@@ -80,6 +81,7 @@ result<void*> cpu_backend::alloc(size_t bytes) {
     if (rounded == 0) rounded = align;
     void* p = ::operator new(rounded, std::align_val_t(align), std::nothrow);
     if (!p) return status(errc::out_of_memory, "CPU allocation of " + std::to_string(bytes) + " bytes failed");
+    if (rounded >= (size_t(4) << 20)) advise_huge_pages(p, rounded);  // KV caches, large arenas
     return p;
 }
 

@@ -27,6 +27,7 @@ struct options {
     bool pack = true;
     int batch_seqs = 1;  // > 1: also tg with this many sequences per eval_batch
     moe::dtype kv_type = moe::dtype::f32;
+    int64_t depth = 0;  // tokens already in the KV cache when pp / tg start (llama-bench's -d)
 };
 
 void print_help(std::FILE* f) {
@@ -40,6 +41,7 @@ void print_help(std::FILE* f) {
         "  -m, --model FILE     GGUF model (repeatable)\n"
         "  -p, --n-prompt N     prompt tokens; 0 skips pp (default 512)\n"
         "  -n, --n-gen N        generated tokens; 0 skips tg (default 128)\n"
+        "  -d, --depth N        tokens already in the KV cache when pp and tg start (default 0), as llama-bench -d\n"
         "  -t, --threads N      CPU threads (default: hardware threads)\n"
         "  -r, --repetitions N  repetitions (default 5)\n"
         "  -o, --output FMT     md (default) or csv\n"
@@ -96,6 +98,7 @@ int main(int argc, char** argv) {
         else if (a == "--backend") o.backend = v;
         else if ((a == "-p" || a == "--n-prompt") && moe_bench::parse_int(v, 0, x)) o.p = x;
         else if ((a == "-n" || a == "--n-gen") && moe_bench::parse_int(v, 0, x)) o.n = x;
+        else if ((a == "-d" || a == "--depth") && moe_bench::parse_int(v, 0, x)) o.depth = x;
         else if ((a == "-t" || a == "--threads") && moe_bench::parse_int(v, 1, x)) o.threads = static_cast<int>(x);
         else if ((a == "-r" || a == "--repetitions") && moe_bench::parse_int(v, 1, x)) o.reps = static_cast<int>(x);
         else if (a == "--batch-seqs" && moe_bench::parse_int(v, 1, x) && x <= 4096) o.batch_seqs = static_cast<int>(x);
@@ -105,11 +108,13 @@ int main(int argc, char** argv) {
     }
     if (o.models.empty()) return fail("no model (-m FILE); see --help");
     if (o.output != "md" && o.output != "csv") return fail("-o takes md or csv");
+    if (o.depth > 0 && o.batch_seqs > 1) return fail("-d and --batch-seqs do not go together");
     if (o.threads <= 0) {
         const unsigned hc = std::thread::hardware_concurrency();
         o.threads = hc ? static_cast<int>(hc) : 1;
     }
 
+    const std::string at_depth = o.depth > 0 ? " @ d" + std::to_string(o.depth) : "";
     std::vector<row> rows;
     std::vector<std::string> ratios;  // --batch-seqs: batched / single tg
     for (const std::string& path : o.models) {
@@ -120,7 +125,7 @@ int main(int argc, char** argv) {
         moe::result<moe_bench::weight_traffic> w = moe_bench::measure_weight_traffic(path);
         if (!w) return fail(path + ": " + w.error().to_string());
         moe::result<moe_bench::moe_timer> timer =
-            moe_bench::moe_timer::create(*m, o.p, o.n, o.threads, o.backend, o.batch_seqs, o.kv_type);
+            moe_bench::moe_timer::create(*m, o.p, o.n, o.threads, o.backend, o.batch_seqs, o.kv_type, o.depth);
         if (!timer) return fail(path + ": " + timer.error().to_string());
 
         const moe::model_info& info = m->info();
@@ -133,7 +138,7 @@ int main(int argc, char** argv) {
 
         if (o.p > 0) {
             row r = base;
-            r.test = "pp" + std::to_string(o.p);
+            r.test = "pp" + std::to_string(o.p) + at_depth;
             for (int rep = -1; rep < o.reps; ++rep) {  // rep -1: warm-up
                 moe::result<double> s = timer->time_pp(prompt);
                 if (!s) return fail(path + ": pp: " + s.error().to_string());
@@ -143,7 +148,7 @@ int main(int argc, char** argv) {
         }
         if (o.n > 0) {
             row r = base, rb = base;
-            r.test = "tg" + std::to_string(o.n);
+            r.test = "tg" + std::to_string(o.n) + at_depth;
             rb.test = "tg" + std::to_string(o.n) + " x" + std::to_string(o.batch_seqs) + " seqs (aggregate)";
             const bool batched = o.batch_seqs > 1;
             const std::vector<int32_t> warm(gen.begin(), gen.begin() + 1);

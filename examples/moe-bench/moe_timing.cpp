@@ -47,21 +47,30 @@ std::vector<int32_t> bench_tokens(int64_t n, int64_t n_vocab, uint32_t seed) {
 }
 
 moe::result<moe_timer> moe_timer::create(const moe::model& m, int64_t p, int64_t n, int n_threads,
-                                         const std::string& backend, int n_seq, moe::dtype kv_type) {
+                                         const std::string& backend, int n_seq, moe::dtype kv_type,
+                                         int64_t depth) {
+    if (depth > 0 && n_seq > 1) return moe::status(moe::errc::invalid_argument, "a depth with several sequences");
     moe::session_params sp;
     sp.kv_type = kv_type;
-    sp.n_ctx = p + n;
+    sp.n_ctx = depth + p + n;
     sp.n_seq = n_seq;
     sp.n_threads = n_threads;
     sp.backend = backend;
     sp.max_batch = p > 512 ? p : 512;  // the whole prompt as one batch, as llama-bench's n_ubatch >= p
     moe::result<moe::session> s = moe::session::create(m, sp);
     if (!s) return s.error();
-    return moe_timer(std::move(*s));
+    return moe_timer(std::move(*s), bench_tokens(depth, m.info().n_vocab, 999));
+}
+
+moe::status moe_timer::reset() {
+    const auto d = static_cast<int64_t>(depth_.size());
+    if (d > 0 && session_.n_past() >= d) return session_.truncate(d);
+    session_.clear();
+    return d > 0 ? session_.eval(depth_.data(), depth_.size(), moe::logits_mode::last) : moe::status{};
 }
 
 moe::result<double> moe_timer::time_pp(const std::vector<int32_t>& tokens) {
-    session_.clear();
+    MOE_TRY(reset());
     const auto t0 = std::chrono::steady_clock::now();
     moe::status st = session_.eval(tokens.data(), tokens.size(), moe::logits_mode::last);
     const auto t1 = std::chrono::steady_clock::now();
@@ -70,7 +79,7 @@ moe::result<double> moe_timer::time_pp(const std::vector<int32_t>& tokens) {
 }
 
 moe::result<double> moe_timer::time_tg(const std::vector<int32_t>& tokens) {
-    session_.clear();
+    MOE_TRY(reset());
     const auto t0 = std::chrono::steady_clock::now();
     for (const int32_t& tok : tokens) {
         moe::status st = session_.eval(&tok, 1, moe::logits_mode::last);

@@ -62,6 +62,11 @@ private:
     size_t size_ = 0;
 };
 
+// Asks the OS to back the 2 MiB-aligned part of [p, p + bytes) with huge pages (Linux transparent huge pages in
+// "madvise" or "always" mode): one TLB entry per 2 MiB for buffers read by strided walks (the KV cache, whose rows
+// of one head are pages apart). Advice only; without it the memory works the same.
+void advise_huge_pages(void* p, size_t bytes) noexcept;
+
 // Physical memory of this machine in bytes; UINT64_MAX when the OS does not say.
 uint64_t physical_memory_bytes() noexcept;
 

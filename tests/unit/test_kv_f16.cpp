@@ -125,7 +125,7 @@ struct isa_guard {
 
 }  // namespace
 
-TEST_CASE("f16 rows: f16_to_f32 and f32_to_f16 equal half.hpp bit for bit on every ISA") {
+TEST_CASE("f16 rows: f16_to_f32, f16_rows_to_f32 and f32_to_f16 equal half.hpp bit for bit on every ISA") {
     moe_test::rng rnd(77);
     std::vector<float> x = rnd.floats(1000, -70000.0f, 70000.0f);  // past f16's range: infinities
     const std::vector<float> small = rnd.floats(1000, -1e-4f, 1e-4f);  // subnormal halves
@@ -147,6 +147,16 @@ TEST_CASE("f16 rows: f16_to_f32 and f32_to_f16 equal half.hpp bit for bit on eve
             for (int64_t i = 0; i < n; ++i) bad += got[static_cast<size_t>(i)] != f32_to_fp16(x[static_cast<size_t>(i)]);
             CHECK(bad == 0);
         }
+        // strided rows (a KV head's rows inside the cache): rows of 20 out of every 37 halves
+        std::vector<float> rows_out(5 * 20);
+        simd::f16_rows_to_f32(h.data() + 3, 37, 5, 20, rows_out.data());
+        size_t bad_rows = 0;
+        for (int j = 0; j < 5; ++j)
+            for (int e = 0; e < 20; ++e) {
+                const float want = fp16_to_f32(h[static_cast<size_t>(3 + 37 * j + e)]);
+                bad_rows += std::memcmp(&rows_out[static_cast<size_t>(20 * j + e)], &want, sizeof(float)) != 0;
+            }
+        CHECK(bad_rows == 0);
         std::vector<float> back(h.size());
         simd::f16_to_f32(h.data(), back.data(), static_cast<int64_t>(h.size()));
         size_t bad = 0;

@@ -64,10 +64,16 @@ void softmax_scores(float* s, int64_t n, float scale, const float* sink) {
 // stays in L1 while the item's queries pass over it. An f16 cache is widened here (exactly), so every kernel after
 // this reads floats.
 void pack_rows(const void* src, bool f16, int64_t stride, int64_t d, int64_t j0, int64_t j1, float* dst) {
+    if (f16) return simd::f16_rows_to_f32(static_cast<const uint16_t*>(src) + j0 * stride, stride, j1 - j0, d, dst);
+    // rows a page or more apart, where the hardware prefetchers do not follow: fetch rows ahead here, also past j1
+    // (the next block; prefetches never fault)
+    constexpr int64_t ahead = 16;
+    const float* f = static_cast<const float*>(src);
+    const int64_t lines = (d * 4 + 63) / 64;
     for (int64_t j = j0; j < j1; ++j) {
-        if (f16) simd::f16_to_f32(static_cast<const uint16_t*>(src) + j * stride, dst + (j - j0) * d, d);
-        else std::memcpy(dst + (j - j0) * d, static_cast<const float*>(src) + j * stride,
-                         static_cast<size_t>(d) * sizeof(float));
+        for (int64_t l = 0; l < lines; ++l)
+            __builtin_prefetch(reinterpret_cast<const char*>(f + (j + ahead) * stride) + 64 * l);
+        std::memcpy(dst + (j - j0) * d, f + j * stride, static_cast<size_t>(d) * sizeof(float));
     }
 }
 

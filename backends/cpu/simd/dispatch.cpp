@@ -207,6 +207,11 @@ void f16_to_f32(const uint16_t* h, float* f, int64_t n) noexcept {
     for (int64_t i = 0; i < n; ++i) f[i] = fp16_to_f32(h[i]);
 }
 
+void f16_rows_to_f32(const uint16_t* h, int64_t stride, int64_t rows, int64_t d, float* f) noexcept {
+    if (active().f16_rows_to_f32 != nullptr) return active().f16_rows_to_f32(h, stride, rows, d, f);
+    for (int64_t j = 0; j < rows; ++j) f16_to_f32(h + j * stride, f + j * d, d);
+}
+
 void f32_to_f16(const float* f, uint16_t* h, int64_t n) noexcept {
     if (active().f32_to_f16 != nullptr) return active().f32_to_f16(f, h, n);
     for (int64_t i = 0; i < n; ++i) h[i] = f32_to_fp16(f[i]);

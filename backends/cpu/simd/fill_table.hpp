@@ -48,6 +48,7 @@ void fill_kernels(moe::cpu::simd::kernel_table& t) noexcept {
     t.dot_f32 = &F::f32::one;                              // likewise
     t.axpy_f32 = &F::axpy;
     t.f16_to_f32 = &F::f16_to_f32;
+    t.f16_rows_to_f32 = &F::f16_rows_to_f32;
     t.f32_to_f16 = &F::f32_to_f16;
     t.dot_f32_rows = &F::dot_rows;  // dispatch.cpp drops these two with dot_f32
     t.dot_f32_rows_multi = &F::template dot_rows_multi<PK>;

@@ -48,6 +48,18 @@ struct f32_kernels {
         for (; i + 8 <= n; i += 8) P::fstoreu(f + i, P::h2f8c(h + i));
         for (; i < n; ++i) f[i] = P::h2f(h[i]);
     }
+    // rows j < `rows` of d halves, `stride` halves apart -> dst rows d floats apart. The rows of one KV head sit a page
+    // or more apart, where the hardware prefetchers do not follow: each row fetches the one `ahead` rows on, also
+    // past the last (the caller's next block; prefetches never fault).
+    static void f16_rows_to_f32(const uint16_t* h, int64_t stride, int64_t rows, int64_t d, float* f) noexcept {
+        constexpr int64_t ahead = 16;
+        const int64_t lines = (d * 2 + 63) / 64;
+        for (int64_t j = 0; j < rows; ++j) {
+            for (int64_t l = 0; l < lines; ++l)
+                __builtin_prefetch(reinterpret_cast<const char*>(h + (j + ahead) * stride) + 64 * l);
+            f16_to_f32(h + j * stride, f + j * d, d);
+        }
+    }
     static void f32_to_f16(const float* f, uint16_t* h, int64_t n) noexcept {
         int64_t i = 0;
         for (; i + 8 <= n; i += 8) P::f2h8c(P::floadu(f + i), h + i);

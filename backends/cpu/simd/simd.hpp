@@ -40,6 +40,8 @@ struct kernel_table {
     // binary16 rows <-> float rows, as half.hpp converts (the f16 KV cache); nullptr: half.hpp element by element
     void (*f16_to_f32)(const uint16_t* h, float* f, int64_t n) = nullptr;
     void (*f32_to_f16)(const float* f, uint16_t* h, int64_t n) = nullptr;
+    // f16_to_f32 of `rows` rows of d halves, `stride` halves apart, into rows d floats apart (prefetching ahead)
+    void (*f16_rows_to_f32)(const uint16_t* h, int64_t stride, int64_t rows, int64_t d, float* f) = nullptr;
     // out[j] = dot_f32(x, y + j * stride, n) for j < rows; nullptr: the reference dot row by row
     void (*dot_f32_rows)(const float* x, const float* y, int64_t stride, int64_t rows, int64_t n, float* out) = nullptr;
     // out[i][j] = dot_f32(x[i], y + j * stride, n) for i < nx, j < rows; nullptr: dot_f32_rows per query
@@ -128,6 +130,8 @@ void ref_tile_q4_0x8(const uint8_t* w, size_t wrb, int64_t r0, int64_t r1, const
 // h[0 .. n) -> f[0 .. n) and back, bit for bit as fp16_to_f32 / f32_to_fp16 (half.hpp), through the active table.
 void f16_to_f32(const uint16_t* h, float* f, int64_t n) noexcept;
 void f32_to_f16(const float* f, uint16_t* h, int64_t n) noexcept;
+// f16_to_f32 of `rows` rows of d halves, `stride` halves apart, into rows d floats apart: one call for a block.
+void f16_rows_to_f32(const uint16_t* h, int64_t stride, int64_t rows, int64_t d, float* f) noexcept;
 void dot_f32_rows(const float* x, const float* y, int64_t stride, int64_t rows, int64_t n, float* out) noexcept;
 void axpy_f32_rows(const float* p, const float* v, int64_t stride, int64_t rows, int64_t n, float* out) noexcept;
 // dot_f32_rows for nx queries x[i] over the same rows, results at out[i], each key row read once per few queries.
