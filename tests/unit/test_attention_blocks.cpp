@@ -24,14 +24,6 @@ namespace {
     SUBCASE("2 threads") { n = 2; }    \
     CAPTURE(n)
 
-// How many of the floats differ in their bits.
-size_t differing_bits(const std::vector<float>& got, const std::vector<float>& want) {
-    REQUIRE(got.size() == want.size());
-    size_t differ = 0;
-    for (size_t i = 0; i < got.size(); ++i) differ += std::memcmp(&got[i], &want[i], sizeof(float)) != 0;
-    return differ;
-}
-
 struct blocked_case {
     blocked_case(int64_t t, int64_t hq, int64_t hkv, int64_t dk, int64_t dv, int64_t s, int64_t c, int64_t past = 0)
         : T(t), Hq(hq), Hkv(hkv), Dk(dk), Dv(dv), S(s), C(c), n_past(past) {}
@@ -105,7 +97,7 @@ void check_blocked(const blocked_case& bc, int nt) {
                     vc.data() + base * vs + h / group * bc.Dv, vs, bc.Dk, bc.Dv, first, p + 1, scale,
                     bc.sinks ? sk.data() + h : nullptr, want.data() + (t * bc.Hq + h) * bc.Dv);
     }
-    CHECK(differing_bits(got, want) == 0);
+    CHECK(moe_test::differing_bits(got, want) == 0);
 }
 
 }  // namespace
@@ -189,7 +181,7 @@ void check_mla(int64_t T, int64_t H, int64_t D, int64_t Dv, int64_t S, int64_t C
             mla_one_row(q.data() + (t * H + h) * D, slot, D, Dv, p + 1, scale, tile_scores, tile_values,
                         want.data() + (t * H + h) * Dv);
     }
-    CHECK(differing_bits(got, want) == 0);
+    CHECK(moe_test::differing_bits(got, want) == 0);
 }
 
 }  // namespace

@@ -35,13 +35,6 @@ std::vector<uint16_t> halves(const std::vector<float>& x) {
     return h;
 }
 
-size_t differing(const std::vector<float>& a, const std::vector<float>& b) {
-    REQUIRE(a.size() == b.size());
-    size_t n = 0;
-    for (size_t i = 0; i < a.size(); ++i) n += std::memcmp(&a[i], &b[i], sizeof(float)) != 0;
-    return n;
-}
-
 // One attention op (attention, attention_ext or attention_mla) with its inputs; run() evaluates it over an f32
 // cache or an f16 one and returns the output and the cache as floats afterwards.
 struct att_case {
@@ -106,8 +99,8 @@ void check_same(const att_case& c) {
         CAPTURE(nt);
         std::vector<float> c16, c32;
         const std::vector<float> o16 = c.run(true, nt, &c16), o32 = c.run(false, nt, &c32);
-        CHECK(differing(o16, o32) == 0);
-        CHECK(differing(c16, c32) == 0);
+        CHECK(moe_test::differing_bits(o16, o32) == 0);
+        CHECK(moe_test::differing_bits(c16, c32) == 0);
     }
 }
 
@@ -290,10 +283,10 @@ TEST_CASE("sessions with an f16 KV cache: near the f32 cache, half the state, sa
         moe::session r = open_session(m, dtype::f16);
         REQUIRE(r.load_state(state.data(), state.size()).ok());
         CHECK(r.n_past() == 30);
-        CHECK(differing(logits_of(r), at30) == 0);
+        CHECK(moe_test::differing_bits(logits_of(r), at30) == 0);
         REQUIRE(h.eval(p.data(), 3).ok());
         REQUIRE(r.eval(p.data(), 3).ok());
-        CHECK(differing(logits_of(r), logits_of(h)) == 0);  // the restored cache is the saved one, bit for bit
+        CHECK(moe_test::differing_bits(logits_of(r), logits_of(h)) == 0);  // the restored cache is the saved one, bit for bit
         // another cache type is refused, and leaves an empty cache
         CHECK(r.load_state(state32.data(), state32.size()).code() == moe::errc::shape_mismatch);
         CHECK(r.n_past() == 0);
@@ -306,7 +299,7 @@ TEST_CASE("sessions with an f16 KV cache: near the f32 cache, half the state, sa
         moe::session a1 = open_session(m, dtype::f32);
         REQUIRE(a1.load_state(v1.data(), v1.size()).ok());
         CHECK(a1.n_past() == 30);
-        CHECK(differing(logits_of(a1), a_at30) == 0);
+        CHECK(moe_test::differing_bits(logits_of(a1), a_at30) == 0);
     }
     std::vector<uint8_t> bytes;
     moe::model m = random_model("llama", bytes);

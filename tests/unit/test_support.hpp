@@ -79,6 +79,14 @@ inline std::vector<uint8_t> encode_rows(moe::dtype t, const std::vector<float>& 
     return out;
 }
 
+// How many of the floats differ in their bits (the bit-exactness checks).
+inline size_t differing_bits(const std::vector<float>& got, const std::vector<float>& want) {
+    REQUIRE(got.size() == want.size());
+    size_t differ = 0;
+    for (size_t i = 0; i < got.size(); ++i) differ += std::memcmp(&got[i], &want[i], sizeof(float)) != 0;
+    return differ;
+}
+
 // |got - want| <= tol * mag, with mag > 0 the scale the error is measured against.
 inline bool near(double got, double want, double tol, double mag) {
     return std::fabs(got - want) <= tol * (mag > 0 ? mag : 1.0);

@@ -167,8 +167,13 @@ void attend_cached(context& c, const kv_rows& rows, const cached_attention& a, c
                    float* out) {
     // An item: KV head hk, query heads g0 .. g0 + gc - 1 of its group, tokens t0 .. t0 + tb - 1. Items run latest
     // tokens first (causal rows grow with the position), taken by whichever thread is free.
-    const int64_t group = a.Hq / a.Hkv;
-    const int64_t gc = std::min(group, item_rows), n_gc = (group + gc - 1) / gc;
+    // Decoding with few KV heads (one token of a 32-head group is one item) splits the groups so that every thread
+    // has an item.
+    const int64_t group = a.Hq / a.Hkv, nth = c.pool.size();
+    int64_t gc = std::min(group, item_rows);
+    if (a.Hkv * ((group + gc - 1) / gc) * ((a.T + item_rows / gc - 1) / (item_rows / gc)) < nth)
+        gc = std::max<int64_t>(1, (group * a.Hkv + nth - 1) / nth / a.Hkv);
+    const int64_t n_gc = (group + gc - 1) / gc;
     const int64_t tb = std::max<int64_t>(1, item_rows / gc), n_tb = (a.T + tb - 1) / tb;
     const int64_t items = a.Hkv * n_gc * n_tb, C = rows.C;
     const head_rows h{a.Hkv * a.Dk, a.Dk, a.Hkv * a.Dv, a.Dv, cache.f16};

@@ -156,7 +156,12 @@ status attention_mla(context& c, const node& n, const tensor_view& out, const te
     float* o = static_cast<float*>(out.data);
     // An item: heads h0 .. h0 + hc - 1 of tokens t0 .. t0 + tb - 1, latest tokens first, taken by whichever thread
     // is free. Its query rows read the same cache rows (one shared head), block by block (mla_attend_item).
-    const int64_t hc = std::min<int64_t>(H, mla_item_rows), n_hc = (H + hc - 1) / hc;
+    // Decoding (one token of 16 heads is one item) splits the heads so that every thread has an item.
+    const int64_t nth = c.pool.size();
+    int64_t hc = std::min<int64_t>(H, mla_item_rows);
+    if ((T + mla_item_rows / hc - 1) / (mla_item_rows / hc) * ((H + hc - 1) / hc) < nth)
+        hc = std::max<int64_t>(1, (H + nth - 1) / nth);
+    const int64_t n_hc = (H + hc - 1) / hc;
     const int64_t tb = std::max<int64_t>(1, mla_item_rows / hc), n_tb = (T + tb - 1) / tb;
     const int64_t items = n_tb * n_hc, srow = C + pad;
     std::atomic<int64_t> next{0};
