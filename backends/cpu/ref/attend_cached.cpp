@@ -91,15 +91,13 @@ int same_slot(const query_row* qr, int nq, int i, int64_t j0, int64_t j1, bool* 
     return n;
 }
 
-// Attends nq query rows that read the same KV head. Row i's scores sit at s + i * C, indexed by cache row. Keys,
-// then values, are visited in blocks of key_block rows, each block meeting every query row before the next is read;
-// splitting a row's dots and axpys into blocks changes no operation. Where several rows read one slot's block, or
-// the cache is f16, the block is first copied (widened) to pack (key_block * max(dk, dv) floats) and read from there.
-void attend_block(const query_row* qr, int nq, const head_rows& h, float scale, float* s, int64_t C, float* pack) {
-    int64_t lo = qr[0].first, hi = qr[0].len;
-    for (int i = 1; i < nq; ++i) lo = std::min(lo, qr[i].first), hi = std::max(hi, qr[i].len);
-    const float* xs[item_rows];
-    float* outs[item_rows];
+// Visits the cache rows lo .. hi - 1 of an item in blocks of key_block rows and, within a block, the item's rows
+// slot by slot: fn(j0, j1, idx, n, b0, e0, packs) for the n rows idx[] of one slot, which see part b0 .. e0 of block
+// j0 .. j1 - 1, after that part of the slot's keys (k_side) or values was copied (widened) to pack where several rows
+// read it or the cache is f16 (packs).
+template <class Fn>
+void slot_blocks(const query_row* qr, int nq, int64_t lo, int64_t hi, bool k_side, const head_rows& h, float* pack,
+                 Fn fn) {
     int idx[item_rows];
     bool done[item_rows];
     int64_t b0, e0;
@@ -110,41 +108,53 @@ void attend_block(const query_row* qr, int nq, const head_rows& h, float scale, 
             if (done[i]) continue;
             const int n = same_slot(qr, nq, i, j0, j1, done, idx, b0, e0);
             const bool packs = h.f16 || n > 1;
-            if (packs && b0 < e0) pack_rows(qr[i].k, h.f16, h.ks, h.dk, b0, e0, pack);
-            int nfull = 0;  // rows that see all of b0 .. e0: one pass over the packed rows for all of them
-            for (int r = 0; r < n; ++r) {
-                const query_row& m = qr[idx[r]];
-                const int64_t b = std::max(j0, m.first), e = std::min(j1, m.len);
-                if (b >= e) continue;
-                float* sm = s + idx[r] * C + b;
-                if (!packs) simd::dot_f32_rows(m.q, static_cast<const float*>(m.k) + b * h.ks, h.ks, e - b, h.dk, sm);
-                else if (b > b0 || e < e0) simd::dot_f32_rows(m.q, pack + (b - b0) * h.dk, h.dk, e - b, h.dk, sm);
-                else xs[nfull] = m.q, outs[nfull++] = sm;
-            }
-            if (nfull > 0) simd::dot_f32_rows_multi(xs, nfull, pack, h.dk, e0 - b0, h.dk, outs);
+            if (packs && b0 < e0)
+                pack_rows(k_side ? qr[i].k : qr[i].v, h.f16, k_side ? h.ks : h.vs, k_side ? h.dk : h.dv, b0, e0, pack);
+            fn(j0, j1, idx, n, b0, e0, packs);
         }
     }
+}
+
+// Attends nq query rows that read the same KV head. Row i's scores sit at s + i * C, indexed by cache row. Keys,
+// then values, are visited in blocks of key_block rows, each block meeting every query row before the next is read;
+// splitting a row's dots and axpys into blocks changes no operation. Where several rows read one slot's block, or
+// the cache is f16, the block is first copied (widened) to pack (key_block * max(dk, dv) floats) and read there.
+void attend_block(const query_row* qr, int nq, const head_rows& h, float scale, float* s, int64_t C, float* pack) {
+    int64_t lo = qr[0].first, hi = qr[0].len;
+    for (int i = 1; i < nq; ++i) lo = std::min(lo, qr[i].first), hi = std::max(hi, qr[i].len);
+    const float* xs[item_rows];
+    float* outs[item_rows];
+    slot_blocks(qr, nq, lo, hi, true, h, pack,
+                [&](int64_t j0, int64_t j1, const int* idx, int n, int64_t b0, int64_t e0, bool packs) {
+                    int nfull = 0;  // rows that see all of b0 .. e0: one pass over the packed rows for all of them
+                    for (int r = 0; r < n; ++r) {
+                        const query_row& m = qr[idx[r]];
+                        const int64_t b = std::max(j0, m.first), e = std::min(j1, m.len);
+                        if (b >= e) continue;
+                        float* sm = s + idx[r] * C + b;
+                        if (!packs)
+                            simd::dot_f32_rows(m.q, static_cast<const float*>(m.k) + b * h.ks, h.ks, e - b, h.dk, sm);
+                        else if (b > b0 || e < e0)
+                            simd::dot_f32_rows(m.q, pack + (b - b0) * h.dk, h.dk, e - b, h.dk, sm);
+                        else
+                            xs[nfull] = m.q, outs[nfull++] = sm;
+                    }
+                    if (nfull > 0) simd::dot_f32_rows_multi(xs, nfull, pack, h.dk, e0 - b0, h.dk, outs);
+                });
     for (int i = 0; i < nq; ++i) {
         softmax_scores(s + i * C + qr[i].first, qr[i].len - qr[i].first, scale, qr[i].sink);
         std::memset(qr[i].out, 0, static_cast<size_t>(h.dv) * sizeof(float));
     }
-    for (int64_t j0 = lo; j0 < hi; j0 += key_block) {
-        const int64_t j1 = std::min(hi, j0 + key_block);
-        std::fill(done, done + nq, false);
-        for (int i = 0; i < nq; ++i) {
-            if (done[i]) continue;
-            const int n = same_slot(qr, nq, i, j0, j1, done, idx, b0, e0);
-            const bool packs = h.f16 || n > 1;
-            if (packs && b0 < e0) pack_rows(qr[i].v, h.f16, h.vs, h.dv, b0, e0, pack);
-            for (int r = 0; r < n; ++r) {
-                const query_row& m = qr[idx[r]];
-                const int64_t b = std::max(j0, m.first), e = std::min(j1, m.len);
-                if (b >= e) continue;
-                const float* vb = packs ? pack + (b - b0) * h.dv : static_cast<const float*>(m.v) + b * h.vs;
-                simd::axpy_f32_rows(s + idx[r] * C + b, vb, packs ? h.dv : h.vs, e - b, h.dv, m.out);
-            }
-        }
-    }
+    slot_blocks(qr, nq, lo, hi, false, h, pack,
+                [&](int64_t j0, int64_t j1, const int* idx, int n, int64_t b0, int64_t, bool packs) {
+                    for (int r = 0; r < n; ++r) {
+                        const query_row& m = qr[idx[r]];
+                        const int64_t b = std::max(j0, m.first), e = std::min(j1, m.len);
+                        if (b >= e) continue;
+                        const float* vb = packs ? pack + (b - b0) * h.dv : static_cast<const float*>(m.v) + b * h.vs;
+                        simd::axpy_f32_rows(s + idx[r] * C + b, vb, packs ? h.dv : h.vs, e - b, h.dv, m.out);
+                    }
+                });
 }
 
 }  // namespace
