@@ -1,7 +1,7 @@
 // test_attention_blocks.cpp — the attention ops' blocked evaluation (ref/attend_cached.cpp: work items of several
 // query rows, keys and values in 64-row blocks) against one query row at a time, bit for bit, on shapes that span
 // several token blocks, key blocks and head chunks, with windows, sinks and several sequences; and the same for
-// attention_mla (ref/attention_mla.cpp: llama.cpp's f32 orders, value columns in slabs).
+// attention_mla (ref/attention_mla.cpp: llama.cpp's f32 orders, the value sums of a slot's rows at once).
 #include "backends/cpu/ref/ggml_f32_order.hpp"
 #include "backends/cpu/simd/simd.hpp"
 
@@ -192,6 +192,7 @@ TEST_CASE("attention_mla: blocked rows equal one row at a time") {
         check_mla(70, 5, 72, 40, 0, 160, 50, nt);
     }
     SUBCASE("40 heads: two head chunks; one token") { check_mla(1, 40, 64, 32, 0, 90, 80, nt); }
+    SUBCASE("one token over 1100 rows: three value blocks") { check_mla(1, 16, 72, 40, 0, 1200, 1099, nt); }
     SUBCASE("one head: tinyBLAS's score order") { check_mla(9, 1, 64, 48, 0, 100, 70, nt); }
     SUBCASE("several sequences") { check_mla(20, 3, 48, 16, 3, 40, 0, nt); }
 }

@@ -202,6 +202,11 @@ TEST_CASE("attention_mla over an f16 cache equals attention_mla over an f32 cach
         c.fill(6);
         check_same(c);
     }
+    SUBCASE("decode: 16 heads over 1100 rows (three value blocks), value columns not a multiple of 16") {
+        c.T = 1, c.Hq = 16, c.Dk = 72, c.Dv = 40, c.C = 1200, c.n_past = 1099;
+        c.fill(8);
+        check_same(c);
+    }
     SUBCASE("several sequences") {
         c.T = 20, c.Hq = 3, c.Dk = 48, c.Dv = 16, c.C = 40;
         c = several(c, 3, 3);

@@ -317,6 +317,44 @@ TEST_CASE("simd: llama.cpp's f32 orders (MLA attention's dots and value sums) eq
                     CHECK(bad == 0);
                 }
             }
+            // decoding's MLA: every head of a token over the same rows in the one-query order, float and binary16
+            // rows (past one and two 512-row blocks; outputs with a part-chunk; 8 + 2 + 1 queries)
+            for (int64_t n : {1, 70, 600, 1100}) {
+                for (int64_t dv : {12, 40, 512}) {
+                    for (int nq : {1, 3, 11}) {
+                        CAPTURE(n);
+                        CAPTURE(dv);
+                        CAPTURE(nq);
+                        const int64_t stride = dv + 64;
+                        std::vector<float> v = floats(g, n * stride, fill::spiky);
+                        std::vector<uint16_t> h(v.size());
+                        for (size_t i = 0; i < v.size(); ++i) h[i] = f32_to_fp16(v[i]), v[i] = fp16_to_f32(h[i]);
+                        const std::vector<float> ps = floats(g, nq * n, fill::normal);
+                        std::vector<float> acc(static_cast<size_t>(simd::ggml_weighted_vec_acc_floats(nq, dv)));
+                        std::vector<float> got(static_cast<size_t>(nq * dv)), goth(got.size()), want(got.size());
+                        std::vector<const float*> pp(static_cast<size_t>(nq));
+                        std::vector<float*> op(pp.size()), oph(pp.size());
+                        for (int i = 0; i < nq; ++i) {
+                            pp[static_cast<size_t>(i)] = ps.data() + i * n;
+                            op[static_cast<size_t>(i)] = got.data() + i * dv;
+                            oph[static_cast<size_t>(i)] = goth.data() + i * dv;
+                            cpu::ggml_f32::weighted_rows(W, false, pp[static_cast<size_t>(i)], v.data(), stride, n, dv,
+                                                         want.data() + i * dv, acc.data());
+                        }
+                        simd::ggml_weighted_rows_vec_multi(W, pp.data(), nq, v.data(), stride, n, dv, op.data(),
+                                                           acc.data());
+                        simd::ggml_weighted_rows_vec_multi_f16(W, pp.data(), nq, h.data(), stride, n, dv, oph.data(),
+                                                               acc.data());
+                        int bad = 0, badh = 0;
+                        for (size_t d = 0; d < got.size(); ++d) {
+                            bad += same(got[d], want[d]) ? 0 : 1;
+                            badh += same(goth[d], want[d]) ? 0 : 1;
+                        }
+                        CHECK(bad == 0);
+                        CHECK(badh == 0);
+                    }
+                }
+            }
         }
     }
 }

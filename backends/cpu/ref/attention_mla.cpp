@@ -19,23 +19,34 @@ namespace {
 
 constexpr int mla_item_rows = 32;    // query rows per work item
 constexpr int64_t mla_key_block = 64;  // cache rows whose scores all of an item's rows take before the next block
-constexpr int64_t mla_value_cols = 32; // value columns all of an item's rows sum before the next columns
 
-// The query rows of one work item: query, cache slot (row 0), rows attended (0 .. len - 1), scores, output.
+// The query rows of one work item: query, cache slot (row 0: floats, or with hslot set an f16 cache's own rows),
+// rows attended (0 .. len - 1), scores, output.
 struct mla_rows {
     int n = 0;
     const float* q[mla_item_rows];
     const float* slot[mla_item_rows];
+    const uint16_t* hslot[mla_item_rows];
     int64_t len[mla_item_rows];
     float* s[mla_item_rows];
     float* out[mla_item_rows];
-    float* acc = nullptr;  // the value sums' scratch: 4 * 16 * Dv floats, and (16 * mla_item_rows + 256) * 16
+    bool f16 = false;      // rows read from hslot (decoding over an f16 cache), widened block by block into kbuf
+    float* kbuf = nullptr;  // mla_key_block rows of D floats
+    float* acc = nullptr;   // the value sums' scratch (attention_mla sizes it)
+
+    bool same_slot(int i, int j) const noexcept { return f16 ? hslot[i] == hslot[j] : slot[i] == slot[j]; }
+    // Rows j0 .. j1 - 1 of row i's slot as floats: the cache's own, or an f16 block widened (exactly) into kbuf.
+    const float* key_rows(int i, int64_t j0, int64_t j1, int64_t D) const noexcept {
+        if (!f16) return slot[i] + j0 * D;
+        simd::f16_rows_to_f32(hslot[i] + j0 * D, D, j1 - j0, D, kbuf);
+        return kbuf;
+    }
 };
 
 // Each row's arithmetic is the one-row-at-a-time order (attention_mla's comment); only the visiting order changes:
-// keys in blocks that every row scores before the next block (rows of the first row's slot that take the whole
-// block share its loads), and values in column slabs that every row sums before the next slab, so the item's rows
-// read each cache row from L2 instead of each from memory.
+// keys in blocks that every row scores before the next block (rows of one slot that take the whole block share
+// its loads), and values summed for all rows of one slot and length at once, so the item's rows read each cache
+// row from L2 instead of each from memory.
 void mla_attend_item(mla_rows& r, int W, int64_t D, int64_t Dv, float scale, bool tile_scores, bool tile_values) {
     const int64_t pad = W > 0 ? 4 * W : 1;
     int64_t hi = 0;
@@ -44,19 +55,25 @@ void mla_attend_item(mla_rows& r, int W, int64_t D, int64_t Dv, float scale, boo
     float* outs[mla_item_rows];
     for (int64_t j0 = 0; j0 < hi; j0 += mla_key_block) {
         const int64_t j1 = std::min(hi, j0 + mla_key_block);
-        int nfull = 0;
-        for (int i = 0; i < r.n; ++i) {
-            const int64_t e = std::min(j1, r.len[i]);
-            if (!tile_scores && e == j1 && r.slot[i] == r.slot[0]) {
-                xs[nfull] = r.q[i], outs[nfull++] = r.s[i] + j0;
-                continue;
+        for (int i0 = 0, i1 = 0; i0 < r.n; i0 = i1) {  // runs of rows over one slot
+            int64_t last = j0;  // the run's rows read rows j0 .. last - 1 of this block
+            for (i1 = i0; i1 < r.n && r.same_slot(i1, i0); ++i1) last = std::max(last, std::min(j1, r.len[i1]));
+            if (last == j0) continue;
+            const float* kb = r.key_rows(i0, j0, last, D);
+            int nfull = 0;
+            for (int i = i0; i < i1; ++i) {
+                const int64_t e = std::min(j1, r.len[i]);
+                if (!tile_scores && e == j1) {
+                    xs[nfull] = r.q[i], outs[nfull++] = r.s[i] + j0;
+                    continue;
+                }
+                for (int64_t j = j0; j < e; ++j) {
+                    const float* kr = kb + (j - j0) * D;
+                    r.s[i][j] = tile_scores ? simd::ggml_dot_tile(W, kr, r.q[i], D) : simd::ggml_dot(W, kr, r.q[i], D);
+                }
             }
-            for (int64_t j = j0; j < e; ++j) {
-                const float* kr = r.slot[i] + j * D;
-                r.s[i][j] = tile_scores ? simd::ggml_dot_tile(W, kr, r.q[i], D) : simd::ggml_dot(W, kr, r.q[i], D);
-            }
+            if (nfull > 0) simd::ggml_dot_rows_multi(W, xs, nfull, kb, D, j1 - j0, D, outs);
         }
-        if (nfull > 0) simd::ggml_dot_rows_multi(W, xs, nfull, r.slot[0] + j0 * D, D, j1 - j0, D, outs);
     }
     for (int i = 0; i < r.n; ++i) {
         float* s = r.s[i];
@@ -70,8 +87,8 @@ void mla_attend_item(mla_rows& r, int W, int64_t D, int64_t Dv, float scale, boo
         const float inv = static_cast<float>(1.0 / ggml_f32::exp_sum(W, s, mx, s, padded));
         for (int64_t j = 0; j < len; ++j) s[j] *= inv;
     }
+    const float* ps[mla_item_rows];
     if (tile_values) {  // rows of the first row's slot together, row blocks in L1; any others one by one
-        const float* ps[mla_item_rows];
         int64_t ns[mla_item_rows];
         int nsame = 0;
         for (int i = 0; i < r.n; ++i) {
@@ -81,10 +98,12 @@ void mla_attend_item(mla_rows& r, int W, int64_t D, int64_t Dv, float scale, boo
         simd::ggml_weighted_rows_multi(W, ps, ns, nsame, r.slot[0], D, Dv, outs, r.acc);
         return;
     }
-    for (int64_t d0 = 0; d0 < Dv; d0 += mla_value_cols)  // slabs start at multiples of the lanes: same groups
-        for (int i = 0; i < r.n; ++i)
-            simd::ggml_weighted_rows(W, false, r.s[i], r.slot[i] + d0, D, r.len[i], std::min(mla_value_cols, Dv - d0),
-                                     r.out[i] + d0, r.acc);
+    for (int i0 = 0, i1 = 0; i0 < r.n; i0 = i1) {  // runs of rows over the same rows of one slot
+        for (i1 = i0; i1 < r.n && r.same_slot(i1, i0) && r.len[i1] == r.len[i0]; ++i1)
+            ps[i1 - i0] = r.s[i1], outs[i1 - i0] = r.out[i1];
+        if (r.f16) simd::ggml_weighted_rows_vec_multi_f16(W, ps, i1 - i0, r.hslot[i0], D, r.len[i0], Dv, outs, r.acc);
+        else simd::ggml_weighted_rows_vec_multi(W, ps, i1 - i0, r.slot[i0], D, r.len[i0], Dv, outs, r.acc);
+    }
 }
 
 // An f16 cache's rows, widened to f32 once for all of the op's work items: each slot's rows 0 .. the last row a
@@ -141,12 +160,16 @@ status attention_mla(context& c, const node& n, const tensor_view& out, const te
         if (f16) simd::f32_to_f16(src, static_cast<uint16_t*>(cache.data) + rows.row(t) * D, D);
         else std::memcpy(static_cast<float*>(cache.data) + rows.row(t) * D, src, sizeof(float) * size_t(D));
     }
-    // The rows the queries read, as floats: the cache itself, or an f16 cache's filled rows widened once per op
-    const float* kc = f16 ? widen_slots(c, rows, cache, T, D) : static_cast<const float*>(cache.data);
+    // The rows the queries read, as floats: the cache itself; an f16 cache's rows widened block by block inside
+    // each work item when decoding one token (two or so items read each row); for a batch, its filled rows widened
+    // once per op.
+    const bool direct = f16 && T == 1;
+    const float* kc = f16 && !direct ? widen_slots(c, rows, cache, T, D) : static_cast<const float*>(cache.data);
     auto slot_of = [&](int64_t t) {
         const size_t slot = static_cast<size_t>(rows.seq ? rows.seq[t] : 0);
-        return f16 ? kc + c.offset_scratch[slot] * D : kc + rows.first(t) * D;
+        return f16 && !direct ? kc + c.offset_scratch[slot] * D : kc + rows.first(t) * D;
     };
+    const uint16_t* hc_rows = static_cast<const uint16_t*>(cache.data);
 
     const int W = ggml_f32::lanes();
     const int64_t pad = W > 0 ? 4 * W : 1;                       // softmax chunks; rows past the query are -inf
@@ -167,17 +190,22 @@ status attention_mla(context& c, const node& n, const tensor_view& out, const te
     std::atomic<int64_t> next{0};
     c.pool.run([&](int ith, int) {
         // scores for the whole cache (+ padding) per row, then the value accumulators: no growth while decoding
-        const int64_t acc_floats = std::max<int64_t>(4 * 16 * Dv, (mla_item_rows * 16 + 256) * 16);
-        float* s = c.scratch(ith, static_cast<size_t>(mla_item_rows * srow + acc_floats));
+        const int64_t acc_floats = std::max<int64_t>(simd::ggml_weighted_vec_acc_floats(mla_item_rows, Dv),
+                                                     (mla_item_rows * 16 + 256) * 16);
+        const int64_t kbuf_floats = direct ? mla_key_block * D : 0;
+        float* s = c.scratch(ith, static_cast<size_t>(mla_item_rows * srow + acc_floats + kbuf_floats));
         mla_rows r;
         r.acc = s + mla_item_rows * srow;
+        r.f16 = direct;
+        r.kbuf = r.acc + acc_floats;
         for (int64_t it; (it = next.fetch_add(1, std::memory_order_relaxed)) < items;) {
             const int64_t t0 = (n_tb - 1 - it / n_hc) * tb, h0 = it % n_hc * hc;
             r.n = 0;
             for (int64_t t = t0; t < std::min(T, t0 + tb); ++t)
                 for (int64_t h = h0; h < std::min(H, h0 + hc); ++h, ++r.n) {
                     r.q[r.n] = qp + (t * H + h) * D;
-                    r.slot[r.n] = slot_of(t);
+                    if (direct) r.hslot[r.n] = hc_rows + rows.first(t) * D;
+                    else r.slot[r.n] = slot_of(t);
                     r.len[r.n] = rows.position(t) + 1;
                     r.s[r.n] = s + r.n * srow;
                     r.out[r.n] = o + (t * H + h) * Dv;

@@ -4,6 +4,8 @@
 
 #include "backends/cpu/ref/ref_kernels.hpp"
 
+#include <moe/half.hpp>
+
 #include <cmath>
 #include <cstring>
 
@@ -119,12 +121,17 @@ double exp_sum(int W, const float* x, float max, float* y, int64_t n) noexcept {
     return sum;
 }
 
-MOE_FMA_TARGET void weighted_rows(int W, bool tile, const float* p, const float* v, int64_t stride, int64_t n,
-                                  int64_t dv, float* out, float* acc) noexcept {
+namespace {
+float value_of(float v) { return v; }
+float value_of(uint16_t h) { return fp16_to_f32(h); }
+
+template <class T>
+MOE_FMA_TARGET void weighted_rows_of(int W, bool tile, const float* p, const T* v, int64_t stride, int64_t n,
+                                     int64_t dv, float* out, float* acc) noexcept {
     if (W != 8 && W != 16) {
         for (int64_t d = 0; d < dv; ++d) out[d] = 0.0f;
         for (int64_t j = 0; j < n; ++j)
-            for (int64_t d = 0; d < dv; ++d) out[d] += p[j] * v[j * stride + d];
+            for (int64_t d = 0; d < dv; ++d) out[d] += p[j] * value_of(v[j * stride + d]);
         return;
     }
     const int64_t per = tile ? W : 4 * W;  // accumulator lanes per output
@@ -132,8 +139,8 @@ MOE_FMA_TARGET void weighted_rows(int W, bool tile, const float* p, const float*
     for (int64_t j = 0; j < n; ++j) {
         const int64_t lane = tile ? j % W : j % (4 * W);  // vec order: accumulator (j / W) % 4, lane j % W
         const float pj = p[j];
-        const float* row = v + j * stride;
-        for (int64_t d = 0; d < dv; ++d) acc[d * per + lane] = std::fma(row[d], pj, acc[d * per + lane]);
+        const T* row = v + j * stride;
+        for (int64_t d = 0; d < dv; ++d) acc[d * per + lane] = std::fma(value_of(row[d]), pj, acc[d * per + lane]);
     }
     for (int64_t d = 0; d < dv; ++d) {
         float* a = acc + d * per;
@@ -144,6 +151,17 @@ MOE_FMA_TARGET void weighted_rows(int W, bool tile, const float* p, const float*
         pair_accumulators(W, a, plus);
         out[d] = lanes_vec(W, a);
     }
+}
+}  // namespace
+
+void weighted_rows(int W, bool tile, const float* p, const float* v, int64_t stride, int64_t n, int64_t dv, float* out,
+                   float* acc) noexcept {
+    weighted_rows_of(W, tile, p, v, stride, n, dv, out, acc);
+}
+
+void weighted_rows_f16(int W, const float* p, const uint16_t* v, int64_t stride, int64_t n, int64_t dv, float* out,
+                       float* acc) noexcept {
+    weighted_rows_of(W, false, p, v, stride, n, dv, out, acc);
 }
 
 }  // namespace ggml_f32

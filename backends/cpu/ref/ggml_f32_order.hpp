@@ -73,6 +73,10 @@ double exp_sum(int W, const float* x, float max, float* y, int64_t n) noexcept;
 // (!tile). Rows past n count as zeros, as llama.cpp's masked cache rows do. acc: scratch of 4 * W * dv floats.
 void weighted_rows(int W, bool tile, const float* p, const float* v, int64_t stride, int64_t n, int64_t dv, float* out,
                    float* acc) noexcept;
+// The one-query order (!tile) over binary16 rows (an f16 KV cache), each value widened exactly: equal to
+// weighted_rows over the widened rows.
+void weighted_rows_f16(int W, const float* p, const uint16_t* v, int64_t stride, int64_t n, int64_t dv, float* out,
+                       float* acc) noexcept;
 
 }  // namespace ggml_f32
 }  // namespace cpu

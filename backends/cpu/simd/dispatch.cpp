@@ -195,6 +195,20 @@ void ggml_weighted_rows_multi(int W, const float* const* p, const int64_t* n, in
     for (int i = 0; i < nq; ++i) ggml_weighted_rows(W, true, p[i], v, stride, n[i], dv, out[i], acc);
 }
 
+void ggml_weighted_rows_vec_multi(int W, const float* const* p, int nq, const float* v, int64_t stride, int64_t n,
+                                  int64_t dv, float* const* out, float* acc) noexcept {
+    if (active().ggml_weighted_rows_vec_multi != nullptr && (W == 8 || W == 16))
+        return active().ggml_weighted_rows_vec_multi(W, p, nq, v, stride, n, dv, out, acc);
+    for (int i = 0; i < nq; ++i) ggml_weighted_rows(W, false, p[i], v, stride, n, dv, out[i], acc);
+}
+
+void ggml_weighted_rows_vec_multi_f16(int W, const float* const* p, int nq, const uint16_t* v, int64_t stride,
+                                      int64_t n, int64_t dv, float* const* out, float* acc) noexcept {
+    if (active().ggml_weighted_rows_vec_multi_f16 != nullptr && (W == 8 || W == 16))
+        return active().ggml_weighted_rows_vec_multi_f16(W, p, nq, v, stride, n, dv, out, acc);
+    for (int i = 0; i < nq; ++i) ggml_f32::weighted_rows_f16(W, p[i], v, stride, n, dv, out[i], acc);
+}
+
 void ggml_weighted_rows(int W, bool tile, const float* p, const float* v, int64_t stride, int64_t n, int64_t dv,
                         float* out, float* acc) noexcept {
     if (active().ggml_weighted_rows != nullptr && (W == 8 || W == 16))

@@ -59,6 +59,8 @@ void fill_kernels(moe::cpu::simd::kernel_table& t) noexcept {
     t.ggml_dot_rows_multi = &G::dot_rows_multi;
     t.ggml_weighted_rows_multi = &G::weighted_rows_multi;
     t.ggml_weighted_rows = &G::weighted_rows;
+    t.ggml_weighted_rows_vec_multi = &G::template weighted_rows_vec_multi<float>;
+    t.ggml_weighted_rows_vec_multi_f16 = &G::template weighted_rows_vec_multi<uint16_t>;
 }
 
 }  // namespace

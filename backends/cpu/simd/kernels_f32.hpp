@@ -408,6 +408,107 @@ struct ggml_f32_kernels {
         for (int l = 0; l < W; ++l) PF::fstoreu(acc + l * L, a[l]);
     }
 
+    // weighted_rows' ggml_vec_dot_f32 order (out_vec's arithmetic) for nq queries p[i] over the same n rows of v:
+    // floats, or (T = uint16_t) binary16 rows, widened exactly on the way. Lane j % 4W of each output takes rows j,
+    // j + 4W, .. in turn. vec_chunks * L outputs at a time, the rows in blocks of vec_block: a block's chunks are
+    // copied into acc once, lane after lane (lane l's rows next to each other); then for each lane the
+    // accumulators of vec_queries queries x the chunks stay in registers over the lane's rows of the block (one
+    // load of a row's chunk serves them all), in acc between blocks; at the end, out_vec's pairing and lane tree.
+    // A last part-chunk of outputs runs with zero-filled lanes, whose sums are dropped. acc: simd.hpp's
+    // ggml_weighted_vec_acc_floats(nq).
+    static constexpr int vec_queries = 8, vec_chunks = 2;
+    static constexpr int64_t vec_block = moe::cpu::simd::ggml_weighted_vec_block;
+    template <int W, class T>
+    static void weighted_rows_vec_multi(const float* const* p, int nq, const T* v, int64_t stride, int64_t n,
+                                        int64_t dv, float* const* out, float* acc) noexcept {
+        int64_t d = 0;
+        for (; d + vec_chunks * L <= dv; d += vec_chunks * L)
+            vec_cols<W, vec_chunks>(p, nq, v, stride, n, d, dv, out, acc);
+        for (; d < dv; d += L) vec_cols<W, 1>(p, nq, v, stride, n, d, dv, out, acc);
+    }
+    static fv load_value(const float* p) noexcept { return PF::floadu(p); }
+    static fv load_value(const uint16_t* p) noexcept {
+        if constexpr (L == 16) return PF::h2f8c2(p, p + 8);
+        else return PF::h2f8c(p);
+    }
+    static float value_at(const float* p) noexcept { return *p; }
+    static float value_at(const uint16_t* p) noexcept { return moe::fp16_to_f32(*p); }
+    // Outputs d .. d + C * L - 1 (those below dv) of every query.
+    template <int W, int C, class T>
+    static void vec_cols(const float* const* p, int nq, const T* v, int64_t stride, int64_t n, int64_t d, int64_t dv,
+                         float* const* out, float* acc) noexcept {
+        constexpr int per = 4 * W;
+        constexpr int64_t tpl = vec_block / per;  // a block's rows per lane
+        float* buf = acc;                          // the block: [lane][row of the lane][C * L]
+        float* lanes = acc + vec_block * vec_chunks * L;  // [query][chunk][lane][L]
+        const int64_t cnt = dv - d < C * L ? dv - d : C * L;
+        for (int64_t j0 = 0; j0 < n; j0 += vec_block) {
+            const int64_t j1 = j0 + vec_block < n ? j0 + vec_block : n;
+            for (int64_t j = j0; j < j1; ++j) {
+                const T* row = v + j * stride + d;
+                float* dst = buf + (((j - j0) % per) * tpl + (j - j0) / per) * (C * L);
+                if (cnt == C * L) {
+                    MOE_SIMD_UNROLL
+                    for (int c = 0; c < C; ++c) PF::fstoreu(dst + c * L, load_value(row + c * L));
+                } else {
+                    for (int64_t e = 0; e < C * L; ++e) dst[e] = e < cnt ? value_at(row + e) : 0.0f;
+                }
+            }
+            int q = 0;
+            for (; q + vec_queries <= nq; q += vec_queries)
+                vec_lanes<W, C, vec_queries>(p + q, j0, j1, buf, lanes + q * C * per * L);
+            for (; q + 2 <= nq; q += 2) vec_lanes<W, C, 2>(p + q, j0, j1, buf, lanes + q * C * per * L);
+            for (; q < nq; ++q) vec_lanes<W, C, 1>(p + q, j0, j1, buf, lanes + q * C * per * L);
+        }
+        for (int q = 0; q < nq; ++q)
+            for (int c = 0; c < C && c * L < cnt; ++c) {
+                fv lv[per];
+                const float* a = lanes + (q * C + c) * per * L;
+                MOE_SIMD_UNROLL
+                for (int l = 0; l < per; ++l) lv[l] = n == 0 ? PF::fzero() : PF::floadu(a + l * L);
+                moe::cpu::ggml_f32::pair_accumulators(W, lv, add_v{});
+                const fv r = moe::cpu::ggml_f32::lanes_vec(W, lv, add_v{});
+                if (cnt - c * L >= L) {
+                    PF::fstoreu(out[q] + d + c * L, r);
+                } else {
+                    alignas(64) float t[L];
+                    PF::fstoreu(t, r);
+                    for (int64_t e = 0; e < cnt - c * L; ++e) out[q][d + c * L + e] = t[e];
+                }
+            }
+    }
+    // Rows j0 .. j1 - 1 (in buf, lane-major) into the lanes of Q queries (lanes: [query][chunk][lane][L], carried
+    // from the previous block unless j0 is 0).
+    template <int W, int C, int Q>
+    static void vec_lanes(const float* const* p, int64_t j0, int64_t j1, const float* buf, float* lanes) noexcept {
+        constexpr int per = 4 * W;
+        constexpr int64_t tpl = vec_block / per;
+        for (int l = 0; l < per; ++l) {
+            fv a[Q][C];
+            MOE_SIMD_UNROLL
+            for (int q = 0; q < Q; ++q)
+                MOE_SIMD_UNROLL
+                for (int c = 0; c < C; ++c)
+                    a[q][c] = j0 == 0 ? PF::fzero() : PF::floadu(lanes + ((q * C + c) * per + l) * L);
+            const float* x = buf + l * tpl * (C * L);
+            for (int64_t j = j0 + l; j < j1; j += per, x += C * L) {
+                fv xv[C];
+                MOE_SIMD_UNROLL
+                for (int c = 0; c < C; ++c) xv[c] = PF::floadu(x + c * L);
+                MOE_SIMD_UNROLL
+                for (int q = 0; q < Q; ++q) {
+                    const fv pq = PF::fset1(p[q][j]);
+                    MOE_SIMD_UNROLL
+                    for (int c = 0; c < C; ++c) a[q][c] = PF::ffma(xv[c], pq, a[q][c]);
+                }
+            }
+            MOE_SIMD_UNROLL
+            for (int q = 0; q < Q; ++q)
+                MOE_SIMD_UNROLL
+                for (int c = 0; c < C; ++c) PF::fstoreu(lanes + ((q * C + c) * per + l) * L, a[q][c]);
+        }
+    }
+
     // weighted_rows' ggml_vec_dot_f32 order (one query) for L outputs: 4W accumulator lanes per output, too many for
     // registers, kept in acc (4W x L floats, in L1): lane j % 4W of each takes row j, then the pairing and the tree.
     template <int W>
@@ -467,6 +568,12 @@ struct ggml_f32_entries {
                                     int64_t stride, int64_t dv, float* const* out, float* acc) noexcept {
         if (W == 16) K16::template weighted_rows_multi<16>(p, n, nq, v, stride, dv, out, acc);
         else K8::template weighted_rows_multi<8>(p, n, nq, v, stride, dv, out, acc);
+    }
+    template <class T>
+    static void weighted_rows_vec_multi(int W, const float* const* p, int nq, const T* v, int64_t stride, int64_t n,
+                                        int64_t dv, float* const* out, float* acc) noexcept {
+        if (W == 16) K16::template weighted_rows_vec_multi<16>(p, nq, v, stride, n, dv, out, acc);
+        else K8::template weighted_rows_vec_multi<8>(p, nq, v, stride, n, dv, out, acc);
     }
     static void weighted_rows(int W, bool tile, const float* p, const float* v, int64_t stride, int64_t n, int64_t dv,
                               float* out, float* acc) noexcept {

@@ -61,6 +61,11 @@ struct kernel_table {
     // floats
     void (*ggml_weighted_rows_multi)(int W, const float* const* p, const int64_t* n, int nq, const float* v,
                                      int64_t stride, int64_t dv, float* const* out, float* acc) = nullptr;
+    // ggml_weighted_rows(W, false, p[i], v, stride, n, dv, out[i], acc) for i < nq, over float or binary16 rows
+    void (*ggml_weighted_rows_vec_multi)(int W, const float* const* p, int nq, const float* v, int64_t stride,
+                                         int64_t n, int64_t dv, float* const* out, float* acc) = nullptr;
+    void (*ggml_weighted_rows_vec_multi_f16)(int W, const float* const* p, int nq, const uint16_t* v, int64_t stride,
+                                             int64_t n, int64_t dv, float* const* out, float* acc) = nullptr;
     tile_fn q4_0x8 = nullptr;  // q4_0 weights repacked by repack_q4_0x8; nullptr: the scalar ref_tile_q4_0x8
     tile_fn q8_0x8 = nullptr;  // repack_q8_0x8's layout (AVX-512 VNNI only); nullptr: the scalar ref_tile_q8_0x8
     tile_fn f16x8 = nullptr, bf16x8 = nullptr;  // repack_h16x8's layout; nullptr: the scalar ref_tile_h16x8
@@ -108,6 +113,20 @@ void ggml_weighted_rows(int W, bool tile, const float* p, const float* v, int64_
 // once per block for all of them); acc: (max(nq, 4) * W + 256) * 16 floats.
 void ggml_weighted_rows_multi(int W, const float* const* p, const int64_t* n, int nq, const float* v, int64_t stride,
                               int64_t dv, float* const* out, float* acc) noexcept;
+// The one-query (ggml_vec_dot_f32) order's value sums for nq queries p[i] over the same n rows of v, each output's
+// arithmetic that of ggml_weighted_rows(W, false, p[i], ..): decoding's MLA, every head of the token over the same
+// latent rows. The _f16 form reads binary16 rows (an f16 KV cache) and widens them exactly, so it equals the float
+// form over the widened rows. acc: ggml_weighted_vec_acc_floats(nq, dv) floats.
+constexpr int64_t ggml_weighted_vec_block = 512;  // rows per block (a multiple of 4W)
+constexpr int64_t ggml_weighted_vec_acc_floats(int nq, int64_t dv) noexcept {
+    // a block of two 16-float chunks, then 2 x 64 lanes of 16 floats per query; the reference's 64 lanes per output
+    const int64_t simd_floats = ggml_weighted_vec_block * 2 * 16 + int64_t(nq) * 2 * 64 * 16;
+    return simd_floats > 64 * dv ? simd_floats : 64 * dv;
+}
+void ggml_weighted_rows_vec_multi(int W, const float* const* p, int nq, const float* v, int64_t stride, int64_t n,
+                                  int64_t dv, float* const* out, float* acc) noexcept;
+void ggml_weighted_rows_vec_multi_f16(int W, const float* const* p, int nq, const uint16_t* v, int64_t stride,
+                                      int64_t n, int64_t dv, float* const* out, float* acc) noexcept;
 // q4_0 weights repacked eight rows at a time (the model loader repacks, backends/cpu/weight_packing.cpp), so that
 // one pass of the kernel yields eight rows' results with no transposes or scale gathers. Group g (rows 8g..8g+7)
 // starts at g * 8 * row_bytes(q4_0, k); its block b (q4_0x8_block_bytes) holds the eight rows' quant bytes, then
