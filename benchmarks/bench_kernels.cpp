@@ -4,12 +4,14 @@
 #include "backends/cpu/ref/vec_dot.hpp"
 #include "backends/cpu/simd/simd.hpp"
 
+#include <moe/half.hpp>
 #include <moe/quant.hpp>
 
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -92,7 +94,63 @@ void bm_matmul(benchmark::State& st, simd::isa level, dtype t, int na, bool is_p
     simd::set_isa(saved);
 }
 
+// Decoding's MLA attention over a 4096-row latent cache (DeepSeek-V2's shape: rows of 576 = 512 latent + 64 RoPE
+// values, 512 value columns), one work item of 8 heads on one thread, as attention_mla runs it: the scores key block
+// by key block (ggml_dot_rows_multi), or the value sums of all 8 heads (ggml_weighted_rows_vec_multi) over float or
+// binary16 rows. GFLOP/s counts 2 per multiply-add.
+enum class mla_part { scores, values, values_f16 };
+void bm_mla_decode(benchmark::State& st, simd::isa level, mla_part part) {
+    if (simd::table_for(level) == nullptr) return st.SkipWithError("ISA not available on this CPU");
+    const simd::isa saved = simd::active().level;
+    simd::set_isa(level);
+    constexpr int heads = 8, W = 16;
+    constexpr int64_t rows = 4096, D = 576, Dv = 512, block = 64;
+    std::vector<float> cache(static_cast<size_t>(rows * D)), q(static_cast<size_t>(heads * D));
+    std::vector<float> s(static_cast<size_t>(heads * rows)), out(static_cast<size_t>(heads * Dv));
+    std::vector<uint16_t> cache16(cache.size());
+    for (size_t i = 0; i < cache.size(); ++i) {
+        cache[i] = static_cast<float>(i % 89) / 89.0f - 0.5f;
+        cache16[i] = moe::f32_to_fp16(cache[i]);
+    }
+    for (size_t i = 0; i < q.size(); ++i) q[i] = static_cast<float>(i % 37) / 37.0f - 0.5f;
+    for (size_t i = 0; i < s.size(); ++i) s[i] = 1.0f / static_cast<float>(rows);
+    std::vector<float> acc(static_cast<size_t>(simd::ggml_weighted_vec_acc_floats(heads, Dv)));
+    const float* xs[heads];
+    float* so[heads];
+    const float* ps[heads];
+    float* os[heads];
+    for (int h = 0; h < heads; ++h) {
+        xs[h] = q.data() + h * D, ps[h] = s.data() + h * rows, os[h] = out.data() + h * Dv;
+    }
+    for (auto _ : st) {
+        if (part == mla_part::scores) {
+            for (int64_t j0 = 0; j0 < rows; j0 += block) {
+                for (int h = 0; h < heads; ++h) so[h] = s.data() + h * rows + j0;
+                simd::ggml_dot_rows_multi(W, xs, heads, cache.data() + j0 * D, D, block, D, so);
+            }
+        } else if (part == mla_part::values) {
+            simd::ggml_weighted_rows_vec_multi(W, ps, heads, cache.data(), D, rows, Dv, os, acc.data());
+        } else {
+            simd::ggml_weighted_rows_vec_multi_f16(W, ps, heads, cache16.data(), D, rows, Dv, os, acc.data());
+        }
+        benchmark::DoNotOptimize(s.data());
+        benchmark::DoNotOptimize(out.data());
+        benchmark::ClobberMemory();
+    }
+    const double flops = 2.0 * heads * rows * (part == mla_part::scores ? D : Dv);
+    st.counters["GFLOP/s"] = benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+    simd::set_isa(saved);
+}
+
 const int registered = [] {
+    for (simd::isa level : {simd::isa::ref, simd::isa::avx2, simd::isa::avx512, simd::isa::neon}) {
+        const std::pair<mla_part, const char*> parts[] = {
+            {mla_part::scores, "scores"}, {mla_part::values, "values"}, {mla_part::values_f16, "values_f16"}};
+        for (const auto& p : parts) {
+            const std::string name = std::string("mla_decode_4096/") + p.second + "/" + simd::isa_name(level);
+            benchmark::RegisterBenchmark(name.c_str(), bm_mla_decode, level, p.first)->Unit(benchmark::kMicrosecond);
+        }
+    }
     const dtype types[] = {dtype::f32,  dtype::f16,  dtype::q8_0, dtype::q4_0, dtype::q4_1, dtype::q5_0,
                            dtype::q5_1, dtype::q2_k, dtype::q3_k, dtype::q4_k, dtype::q5_k, dtype::q6_k,
                            dtype::iq4_nl, dtype::iq4_xs, dtype::mxfp4};

@@ -440,12 +440,16 @@ struct ggml_f32_kernels {
         constexpr int per = 4 * W;
         constexpr int64_t tpl = vec_block / per;  // a block's rows per lane
         float* buf = acc;                          // the block: [lane][row of the lane][C * L]
-        float* lanes = acc + vec_block * vec_chunks * L;  // [query][chunk][lane][L]
+        float* lanes = acc + vec_block * vec_chunks * L;  // [lane][query][chunk][L]: a lane's sums side by side
+        const int64_t ls = nq * C * L;                     // (4 KiB strides would share one L1 set)
         const int64_t cnt = dv - d < C * L ? dv - d : C * L;
         for (int64_t j0 = 0; j0 < n; j0 += vec_block) {
             const int64_t j1 = j0 + vec_block < n ? j0 + vec_block : n;
             for (int64_t j = j0; j < j1; ++j) {
                 const T* row = v + j * stride + d;
+                // the rows sit stride apart: ask for the chunk 16 rows on (also past the block: prefetches never fault)
+                __builtin_prefetch(row + 16 * stride);
+                if (sizeof(T) * C * L > 64) __builtin_prefetch(reinterpret_cast<const char*>(row + 16 * stride) + 64);
                 float* dst = buf + (((j - j0) % per) * tpl + (j - j0) / per) * (C * L);
                 if (cnt == C * L) {
                     MOE_SIMD_UNROLL
@@ -456,16 +460,16 @@ struct ggml_f32_kernels {
             }
             int q = 0;
             for (; q + vec_queries <= nq; q += vec_queries)
-                vec_lanes<W, C, vec_queries>(p + q, j0, j1, buf, lanes + q * C * per * L);
-            for (; q + 2 <= nq; q += 2) vec_lanes<W, C, 2>(p + q, j0, j1, buf, lanes + q * C * per * L);
-            for (; q < nq; ++q) vec_lanes<W, C, 1>(p + q, j0, j1, buf, lanes + q * C * per * L);
+                vec_lanes<W, C, vec_queries>(p + q, j0, j1, buf, lanes + q * C * L, ls);
+            for (; q + 2 <= nq; q += 2) vec_lanes<W, C, 2>(p + q, j0, j1, buf, lanes + q * C * L, ls);
+            for (; q < nq; ++q) vec_lanes<W, C, 1>(p + q, j0, j1, buf, lanes + q * C * L, ls);
         }
         for (int q = 0; q < nq; ++q)
             for (int c = 0; c < C && c * L < cnt; ++c) {
                 fv lv[per];
-                const float* a = lanes + (q * C + c) * per * L;
+                const float* a = lanes + (q * C + c) * L;
                 MOE_SIMD_UNROLL
-                for (int l = 0; l < per; ++l) lv[l] = n == 0 ? PF::fzero() : PF::floadu(a + l * L);
+                for (int l = 0; l < per; ++l) lv[l] = n == 0 ? PF::fzero() : PF::floadu(a + l * ls);
                 moe::cpu::ggml_f32::pair_accumulators(W, lv, add_v{});
                 const fv r = moe::cpu::ggml_f32::lanes_vec(W, lv, add_v{});
                 if (cnt - c * L >= L) {
@@ -477,10 +481,11 @@ struct ggml_f32_kernels {
                 }
             }
     }
-    // Rows j0 .. j1 - 1 (in buf, lane-major) into the lanes of Q queries (lanes: [query][chunk][lane][L], carried
-    // from the previous block unless j0 is 0).
+    // Rows j0 .. j1 - 1 (in buf, lane-major) into the lanes of Q queries (lane l's Q x C sums at lanes + l * ls,
+    // carried from the previous block unless j0 is 0).
     template <int W, int C, int Q>
-    static void vec_lanes(const float* const* p, int64_t j0, int64_t j1, const float* buf, float* lanes) noexcept {
+    static void vec_lanes(const float* const* p, int64_t j0, int64_t j1, const float* buf, float* lanes,
+                          int64_t ls) noexcept {
         constexpr int per = 4 * W;
         constexpr int64_t tpl = vec_block / per;
         for (int l = 0; l < per; ++l) {
@@ -489,7 +494,7 @@ struct ggml_f32_kernels {
             for (int q = 0; q < Q; ++q)
                 MOE_SIMD_UNROLL
                 for (int c = 0; c < C; ++c)
-                    a[q][c] = j0 == 0 ? PF::fzero() : PF::floadu(lanes + ((q * C + c) * per + l) * L);
+                    a[q][c] = j0 == 0 ? PF::fzero() : PF::floadu(lanes + l * ls + (q * C + c) * L);
             const float* x = buf + l * tpl * (C * L);
             for (int64_t j = j0 + l; j < j1; j += per, x += C * L) {
                 fv xv[C];
@@ -505,7 +510,7 @@ struct ggml_f32_kernels {
             MOE_SIMD_UNROLL
             for (int q = 0; q < Q; ++q)
                 MOE_SIMD_UNROLL
-                for (int c = 0; c < C; ++c) PF::fstoreu(lanes + ((q * C + c) * per + l) * L, a[q][c]);
+                for (int c = 0; c < C; ++c) PF::fstoreu(lanes + l * ls + (q * C + c) * L, a[q][c]);
         }
     }
 
