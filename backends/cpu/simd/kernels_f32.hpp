@@ -305,7 +305,9 @@ struct ggml_f32_kernels {
                     for (int k = 0; k < NK; ++k) s[q][k][a] = PF::ffma(yv[k], xv, s[q][k][a]);
                 }
             }
+        MOE_SIMD_UNROLL
         for (int q = 0; q < NQ; ++q)
+            MOE_SIMD_UNROLL
             for (int k = 0; k < NK; ++k) {
                 fv* sp = s[q][k];
                 MOE_SIMD_UNROLL
