@@ -1,6 +1,7 @@
 // session.cpp — a model plus per-conversation state: KV cache (one slot per sequence), CPU backend, cached executors
 // per batch shape. eval()/eval_batch() split long batches, fill the graph inputs, run the executor, keep the logits.
 #include "backends/cpu/cpu_backend.hpp"
+#include "graph/kv_layout.hpp"
 #include "model/model_impl.hpp"
 #include "runtime/backend_registry.hpp"
 #include "plan/memory_planner.hpp"
@@ -494,6 +495,32 @@ const float* last_logits_of_seq0(const detail::session_impl& s) {
     return r < 0 ? nullptr : s.logits.data() + static_cast<size_t>(r) * static_cast<size_t>(s.n_vocab);
 }
 
+// Rows 0 .. n - 1 of one cache (its layout: graph/kv_layout.hpp) into the blob's row-major bytes (ToBlob), or from
+// them.
+template <bool ToBlob, class Byte>
+void copy_rows(const kv_layout& l, size_t elem, size_t n, uint8_t* cache, Byte* blob) {
+    auto copy = [](uint8_t* c, Byte* b, size_t bytes) {
+        if constexpr (ToBlob) std::memcpy(b, c, bytes);
+        else std::memcpy(c, b, bytes);
+    };
+    const size_t run = static_cast<size_t>(l.dim) * elem;  // one head's elements of a row
+    if (!l.head_major) {
+        if (n) copy(cache, blob, n * static_cast<size_t>(l.heads) * run);
+        return;
+    }
+    for (size_t r = 0; r < n; ++r)
+        for (int64_t h = 0; h < l.heads; ++h, blob += run)
+            copy(cache + static_cast<size_t>(l.offset(static_cast<int64_t>(r), h)) * elem, blob, run);
+}
+
+// The layouts of layer i's key and value caches.
+kv_layout key_layout(const detail::session_impl& s, size_t i) {
+    return kv_layout::of(s.params.kv_type, s.n_seq * s.n_ctx, s.kv[i].n_head_kv, s.kv[i].key_dim);
+}
+kv_layout value_layout(const detail::session_impl& s, size_t i) {
+    return kv_layout::of(s.params.kv_type, s.n_seq * s.n_ctx, s.kv[i].n_head_kv, s.kv[i].value_dim);
+}
+
 template <class T>
 void put(uint8_t*& p, T v) {
     std::memcpy(p, &v, sizeof v);
@@ -538,9 +565,9 @@ result<size_t> session::save_state(void* dst, size_t capacity) const {
     for (size_t i = 0; i < s.kv.size(); ++i) {
         const size_t kb = rows * row_floats(s.kv[i].n_head_kv, s.kv[i].key_dim) * s.kv_elem;
         const size_t vb = rows * row_floats(s.kv[i].n_head_kv, s.kv[i].value_dim) * s.kv_elem;
-        if (kb) std::memcpy(p, s.k_cache[i].data(), kb);
+        copy_rows<true>(key_layout(s, i), s.kv_elem, rows, static_cast<uint8_t*>(s.k_cache[i].data()), p);
         p += kb;
-        if (vb) std::memcpy(p, s.v_cache[i].data(), vb);
+        copy_rows<true>(value_layout(s, i), s.kv_elem, rows, static_cast<uint8_t*>(s.v_cache[i].data()), p);
         p += vb;
     }
     if (last) {
@@ -592,9 +619,9 @@ status session::load_state(const void* src, size_t size) {
     for (size_t i = 0; i < s.kv.size(); ++i) {
         const size_t kb = rows * row_floats(s.kv[i].n_head_kv, s.kv[i].key_dim) * s.kv_elem;
         const size_t vb = rows * row_floats(s.kv[i].n_head_kv, s.kv[i].value_dim) * s.kv_elem;
-        if (kb) std::memcpy(s.k_cache[i].data(), p, kb);
+        copy_rows<false>(key_layout(s, i), s.kv_elem, rows, static_cast<uint8_t*>(s.k_cache[i].data()), p);
         p += kb;
-        if (vb) std::memcpy(s.v_cache[i].data(), p, vb);
+        copy_rows<false>(value_layout(s, i), s.kv_elem, rows, static_cast<uint8_t*>(s.v_cache[i].data()), p);
         p += vb;
     }
     s.seq_past[0] = n_past;

@@ -2,6 +2,7 @@
 // the attention ops over an f16 cache against the same ops over an f32 cache holding the same, f16-exact, values,
 // bit for bit; and sessions with an f16 cache: near f32, half the state, save/restore, refusals.
 #include "backends/cpu/simd/simd.hpp"
+#include "graph/kv_layout.hpp"
 #include "testgen/model_writer.hpp"
 
 #include "test_support.hpp"
@@ -29,10 +30,24 @@ std::vector<float> rounded(const std::vector<float>& x) {
     return r;
 }
 
-std::vector<uint16_t> halves(const std::vector<float>& x) {
+// A row-major cache x [rows, heads, d] as an f16 cache holds it (graph/kv_layout.hpp: head-major), and back.
+std::vector<uint16_t> halves(const std::vector<float>& x, const kv_layout& l) {
     std::vector<uint16_t> h(x.size());
-    for (size_t i = 0; i < x.size(); ++i) h[i] = f32_to_fp16(x[i]);
+    for (int64_t r = 0; r < l.rows; ++r)
+        for (int64_t hd = 0; hd < l.heads; ++hd)
+            for (int64_t e = 0; e < l.dim; ++e)
+                h[static_cast<size_t>(l.offset(r, hd) + e)] =
+                    f32_to_fp16(x[static_cast<size_t>((r * l.heads + hd) * l.dim + e)]);
     return h;
+}
+std::vector<float> row_major(const std::vector<uint16_t>& h, const kv_layout& l) {
+    std::vector<float> x(h.size());
+    for (int64_t r = 0; r < l.rows; ++r)
+        for (int64_t hd = 0; hd < l.heads; ++hd)
+            for (int64_t e = 0; e < l.dim; ++e)
+                x[static_cast<size_t>((r * l.heads + hd) * l.dim + e)] =
+                    fp16_to_f32(h[static_cast<size_t>(l.offset(r, hd) + e)]);
+    return x;
 }
 
 // One attention op (attention, attention_ext or attention_mla) with its inputs; run() evaluates it over an f32
@@ -58,7 +73,9 @@ struct att_case {
     // already rounded (so both see the same values). caches_after: the K cache, then the V cache, as floats.
     std::vector<float> run(bool f16, int nt, std::vector<float>* caches_after = nullptr) const {
         std::vector<float> kf = rounded(kc), vf = rounded(vc);
-        std::vector<uint16_t> kh = halves(kc), vh = halves(vc);
+        const int64_t rows = (S ? S : 1) * C;
+        const kv_layout kl = kv_layout::of(dtype::f16, rows, Hkv, Dk), vl = kv_layout::of(dtype::f16, rows, Hkv, Dv);
+        std::vector<uint16_t> kh = halves(kc, kl), vh = halves(vc, vl);
         void* kp = f16 ? static_cast<void*>(kh.data()) : static_cast<void*>(kf.data());
         void* vp = f16 ? static_cast<void*>(vh.data()) : static_cast<void*>(vf.data());
         const dtype ct = f16 ? dtype::f16 : dtype::f32;
@@ -86,8 +103,9 @@ struct att_case {
         REQUIRE(b.run(n_past).ok());
         if (caches_after) {
             caches_after->clear();
-            for (size_t i = 0; i < kh.size(); ++i) caches_after->push_back(f16 ? fp16_to_f32(kh[i]) : kf[i]);
-            for (size_t i = 0; !mla && i < vh.size(); ++i) caches_after->push_back(f16 ? fp16_to_f32(vh[i]) : vf[i]);
+            const std::vector<float> ka = f16 ? row_major(kh, kl) : kf, va = f16 ? row_major(vh, vl) : vf;
+            caches_after->insert(caches_after->end(), ka.begin(), ka.end());
+            if (!mla) caches_after->insert(caches_after->end(), va.begin(), va.end());
         }
         return b.get<float>(out);
     }
@@ -284,6 +302,22 @@ TEST_CASE("sessions with an f16 KV cache: near the f32 cache, half the state, sa
         std::vector<uint8_t> state(sh), state32(sa);
         REQUIRE(h.save_state(state.data(), state.size()).ok());
         REQUIRE(a.save_state(state32.data(), state32.size()).ok());
+        {  // the blob is row-major whatever the cache's layout: layer 0's keys (projections of the embeddings, the
+           // same with either cache) are the f32 state's, rounded to binary16
+            const size_t shapes = 8 + 4 + 4 + 4 + 8 + 8, rows_at = shapes + 2 * 3 * 8;  // two layers
+            int64_t hk = 0, dk = 0;
+            std::memcpy(&hk, state.data() + shapes, 8);
+            std::memcpy(&dk, state.data() + shapes + 8, 8);
+            int bad = 0;
+            for (size_t i = 0; i < static_cast<size_t>(30 * hk * dk); ++i) {
+                uint16_t x16 = 0;
+                float x32 = 0;
+                std::memcpy(&x16, state.data() + rows_at + 2 * i, 2);
+                std::memcpy(&x32, state32.data() + rows_at + 4 * i, 4);
+                bad += x16 == f32_to_fp16(x32) ? 0 : 1;
+            }
+            CHECK(bad == 0);
+        }
         const std::vector<float> at30 = logits_of(h);
         moe::session r = open_session(m, dtype::f16);
         REQUIRE(r.load_state(state.data(), state.size()).ok());

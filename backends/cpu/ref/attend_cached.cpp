@@ -161,11 +161,14 @@ void attend_block(const query_row* qr, int nq, const head_rows& h, float scale, 
 
 void write_kv(const kv_rows& rows, const cached_attention& a, const float* k, const float* v, const kv_cache& cache) {
     const int64_t kn = a.Hkv * a.Dk, vn = a.Hkv * a.Dv;
+    const kv_layout kl = cache.keys(a), vl = cache.values(a);
     for (int64_t t = 0; t < a.T; ++t) {
         const int64_t r = rows.row(t);
         if (cache.f16) {
-            simd::f32_to_f16(k + t * kn, static_cast<uint16_t*>(cache.k) + r * kn, kn);
-            simd::f32_to_f16(v + t * vn, static_cast<uint16_t*>(cache.v) + r * vn, vn);
+            for (int64_t h = 0; h < a.Hkv; ++h) {
+                simd::f32_to_f16(k + t * kn + h * a.Dk, static_cast<uint16_t*>(cache.k) + kl.offset(r, h), a.Dk);
+                simd::f32_to_f16(v + t * vn + h * a.Dv, static_cast<uint16_t*>(cache.v) + vl.offset(r, h), a.Dv);
+            }
         } else {
             std::memcpy(static_cast<float*>(cache.k) + r * kn, k + t * kn, static_cast<size_t>(kn) * sizeof(float));
             std::memcpy(static_cast<float*>(cache.v) + r * vn, v + t * vn, static_cast<size_t>(vn) * sizeof(float));
@@ -186,7 +189,8 @@ void attend_cached(context& c, const kv_rows& rows, const cached_attention& a, c
     const int64_t n_gc = (group + gc - 1) / gc;
     const int64_t tb = std::max<int64_t>(1, item_rows / gc), n_tb = (a.T + tb - 1) / tb;
     const int64_t items = a.Hkv * n_gc * n_tb, C = rows.C;
-    const head_rows h{a.Hkv * a.Dk, a.Dk, a.Hkv * a.Dv, a.Dv, cache.f16};
+    const kv_layout kl = cache.keys(a), vl = cache.values(a);
+    const head_rows h{kl.row_stride(), a.Dk, vl.row_stride(), a.Dv, cache.f16};
     std::atomic<int64_t> next{0};
     c.pool.run([&](int ith, int) {
         // scores, then the packed block: sized for the whole cache, so no growth while decoding
@@ -200,8 +204,8 @@ void attend_cached(context& c, const kv_rows& rows, const cached_attention& a, c
                 const int64_t first = a.window > 0 ? std::max<int64_t>(0, len - a.window) : 0;
                 for (int64_t hq = hk * group + g0; hq < hk * group + std::min(group, g0 + gc); ++hq)
                     qr[nq++] = {q + (t * a.Hq + hq) * a.Dk,
-                                element(cache.k, h.f16, rows.first(t) * h.ks + hk * a.Dk),
-                                element(cache.v, h.f16, rows.first(t) * h.vs + hk * a.Dv),
+                                element(cache.k, h.f16, kl.offset(rows.first(t), hk)),
+                                element(cache.v, h.f16, vl.offset(rows.first(t), hk)),
                                 a.sinks ? a.sinks + hq : nullptr,
                                 out + (t * a.Hq + hq) * a.Dv,
                                 first,

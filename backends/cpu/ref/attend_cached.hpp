@@ -4,13 +4,15 @@
 
 #include "backends/cpu/ref/kv_rows.hpp"
 #include "backends/cpu/ref/ref_kernels.hpp"
+#include "graph/kv_layout.hpp"
 
 #include <cstdint>
 
 MOE_BEGIN_NAMESPACE
 namespace cpu {
 
-// The cache layout: kcache [S * C, Hkv, Dk], vcache [S * C, Hkv, Dv]; q [T, Hq, Dk]; out [T, Hq, Dv].
+// The caches: kcache [S * C, Hkv, Dk], vcache [S * C, Hkv, Dv] (an f16 cache head-major: graph/kv_layout.hpp);
+// q [T, Hq, Dk]; out [T, Hq, Dv].
 struct cached_attention {
     int64_t T = 0, Hq = 0, Hkv = 0, Dk = 0, Dv = 0;
     float scale = 1.0f;
@@ -24,10 +26,16 @@ struct kv_cache {
     void* k = nullptr;
     void* v = nullptr;
     bool f16 = false;
+    int64_t rows = 0;  // S * C
+
+    kv_layout keys(const cached_attention& a) const { return kv_layout::of(type(), rows, a.Hkv, a.Dk); }
+    kv_layout values(const cached_attention& a) const { return kv_layout::of(type(), rows, a.Hkv, a.Dv); }
+    dtype type() const { return f16 ? dtype::f16 : dtype::f32; }
 };
 // The cache inputs k (in[kc]) and v (in[vc]) of an attention node: both f32 or both f16 (cpu_backend::supports).
 inline kv_cache cache_inputs(const tensor_view* in, int kc, int vc) {
-    return {in[kc].data, in[vc].data, in[kc].type == dtype::f16};
+    const shape& s = in[kc].sh;  // [C, Hkv, Dk] or [S, C, Hkv, Dk]
+    return {in[kc].data, in[vc].data, in[kc].type == dtype::f16, s.rows() / s[s.rank - 2]};
 }
 
 // Copies this batch's k [T, Hkv, Dk] and v [T, Hkv, Dv] into their cache rows (rows.row(t)), rounded to nearest
