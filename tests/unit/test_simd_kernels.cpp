@@ -2,6 +2,7 @@
 // for every ISA this CPU runs x every type with a kernel x several lengths, activation bytes and dot products.
 #include "backends/cpu/cpu_backend.hpp"
 #include "backends/cpu/ref/vec_dot.hpp"
+#include "backends/cpu/ref/expf_ref.hpp"
 #include "backends/cpu/ref/ggml_f32_order.hpp"
 #include "backends/cpu/simd/simd.hpp"
 
@@ -14,6 +15,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -612,4 +614,61 @@ TEST_CASE("simd: f16 and bf16 repacked eight rows at a time give the GGUF rows' 
             }
         }
     }
+}
+
+// The softmax's e^x (ref/expf_ref.hpp): every ISA's exp_f32 equals expf_ref bit for bit over a sweep of all float
+// bit patterns (every 251st, plus the special values and the edges of its special ranges), in place and not; and
+// expf_ref is an exp: within one unit in the last place of e^x computed in double.
+TEST_CASE("simd: exp_f32 equals expf_ref bit for bit; expf_ref is within 1 ulp") {
+    std::vector<float> x;
+    for (uint64_t b = 0; b < (uint64_t(1) << 32); b += 251) {
+        float f;
+        const auto u = static_cast<uint32_t>(b);
+        std::memcpy(&f, &u, sizeof f);
+        x.push_back(f);
+    }
+    for (float f : {0.0f, -0.0f, 1.0f, -1.0f, 88.0f, -88.0f, 0x1.62e42ep6f, 0x1.62e430p6f, -0x1.9fe368p6f,
+                    -0x1.9fe36ap6f, -0x1.9d1d9ep6f, -0x1.9d1da0p6f, -0x1.9d1d9cp6f, -103.5f, -104.0f,
+                    std::numeric_limits<float>::infinity(), -std::numeric_limits<float>::infinity(),
+                    std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::denorm_min()})
+        x.push_back(f);
+    std::vector<float> want(x.size());
+    int far = 0;
+    for (size_t i = 0; i < x.size(); ++i) {
+        want[i] = cpu::expf_ref(x[i]);
+        if (std::isnan(x[i])) {
+            far += std::isnan(want[i]) ? 0 : 1;
+            continue;
+        }
+        const double e = std::exp(static_cast<double>(x[i]));
+        if (e > 3.4e38 || e < 1e-45) continue;  // overflow and deep underflow: checked below
+        const float lo = std::nextafter(static_cast<float>(e), 0.0f);
+        const float hi = std::nextafter(static_cast<float>(e), INFINITY);
+        far += want[i] >= lo && want[i] <= hi ? 0 : 1;
+    }
+    CHECK(far == 0);
+    CHECK(cpu::expf_ref(100.0f) == INFINITY);
+    CHECK(cpu::expf_ref(-200.0f) == 0.0f);
+    CHECK(cpu::expf_ref(-INFINITY) == 0.0f);
+    isa_guard guard;
+    for (simd::isa level : simd_levels()) {
+        const std::string level_name = simd::isa_name(level);
+        CAPTURE(level_name);
+        REQUIRE(simd::set_isa(level));
+        for (int64_t off : {0, 3}) {  // whole groups of eight, and a start and tail off them
+            std::vector<float> got(x.size()), inplace(x.begin(), x.end());
+            const int64_t n = static_cast<int64_t>(x.size()) - off;
+            simd::exp_f32(x.data() + off, got.data() + off, n);
+            simd::exp_f32(inplace.data() + off, inplace.data() + off, n);
+            int bad = 0;
+            for (size_t i = static_cast<size_t>(off); i < x.size(); ++i)
+                bad += (same(got[i], want[i]) ? 0 : 1) + (same(inplace[i], want[i]) ? 0 : 1);
+            CHECK(bad == 0);
+        }
+    }
+#if defined(__GLIBC__) && defined(__x86_64__)
+    int libm = 0;  // informative: glibc's FMA build of expf computes the same operations
+    for (size_t i = 0; i < x.size(); ++i) libm += same(std::exp(x[i]), want[i]) ? 0 : 1;
+    MESSAGE("expf_ref vs this host's libm expf: " << libm << " of " << x.size() << " differ");
+#endif
 }

@@ -2,6 +2,7 @@
 // Before: kv_rows (where each token sits in the cache). After: the attention ops' output rows [T, Hq * Dv].
 #include "backends/cpu/ref/attend_cached.hpp"
 
+#include "backends/cpu/ref/expf_ref.hpp"
 #include "backends/cpu/simd/simd.hpp"
 
 #include <algorithm>
@@ -41,7 +42,7 @@ const void* element(const void* base, bool f16, int64_t i) {
                : static_cast<const void*>(static_cast<const float*>(base) + i);
 }
 
-// s[0 .. n): scores -> probabilities, in the reference order (attend_cached.hpp).
+// s[0 .. n): scores -> probabilities, in the reference order (attend_cached.hpp; e^x is expf_ref's).
 void softmax_scores(float* s, int64_t n, float scale, const float* sink) {
     float mx = -INFINITY;
     for (int64_t j = 0; j < n; ++j) {
@@ -49,12 +50,11 @@ void softmax_scores(float* s, int64_t n, float scale, const float* sink) {
         mx = s[j] > mx ? s[j] : mx;
     }
     if (sink) mx = std::max(mx, *sink);
+    for (int64_t j = 0; j < n; ++j) s[j] = s[j] - mx;
+    simd::exp_f32(s, s, n);
     double sum = 0.0;
-    for (int64_t j = 0; j < n; ++j) {
-        s[j] = std::exp(s[j] - mx);
-        sum += s[j];
-    }
-    if (sink) sum += static_cast<double>(std::exp(*sink - mx));
+    for (int64_t j = 0; j < n; ++j) sum += s[j];
+    if (sink) sum += static_cast<double>(expf_ref(*sink - mx));
     const float inv = static_cast<float>(1.0 / sum);
     for (int64_t j = 0; j < n; ++j) s[j] = s[j] * inv;
 }

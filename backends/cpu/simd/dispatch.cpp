@@ -3,6 +3,7 @@
 // Compiled with the library's baseline flags: nothing here may use an instruction the per-ISA files own.
 #include "backends/cpu/simd/simd.hpp"
 
+#include "backends/cpu/ref/expf_ref.hpp"
 #include "backends/cpu/ref/ggml_f32_order.hpp"
 #include "backends/cpu/ref/ref_kernels.hpp"
 #include "backends/cpu/ref/vec_dot.hpp"
@@ -214,6 +215,11 @@ void ggml_weighted_rows(int W, bool tile, const float* p, const float* v, int64_
     if (active().ggml_weighted_rows != nullptr && (W == 8 || W == 16))
         return active().ggml_weighted_rows(W, tile, p, v, stride, n, dv, out, acc);
     ggml_f32::weighted_rows(W, tile, p, v, stride, n, dv, out, acc);
+}
+
+void exp_f32(const float* x, float* y, int64_t n) noexcept {
+    if (active().exp_f32 != nullptr) return active().exp_f32(x, y, n);
+    for (int64_t i = 0; i < n; ++i) y[i] = expf_ref(x[i]);
 }
 
 void f16_to_f32(const uint16_t* h, float* f, int64_t n) noexcept {

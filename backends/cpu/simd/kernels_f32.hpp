@@ -6,6 +6,7 @@
 // Included only by fill_table.hpp; all in an anonymous namespace, so every instantiation has internal linkage.
 #pragma once
 
+#include "backends/cpu/ref/expf_ref.hpp"
 #include "backends/cpu/ref/ggml_f32_order.hpp"
 #include "backends/cpu/simd/kernels_impl.hpp"
 
@@ -37,9 +38,31 @@ struct key_chunks<P, PF, std::void_t<decltype(static_cast<void>(PF::fbcast8(null
     static fv add(fv a, fv b) noexcept { return PF::fadd(a, b); }
 };
 
+// Whether primitives P have expf8_main / expf8_special (prims_x86.hpp).
+template <class P, class = void>
+struct has_expf8 : std::false_type {};
+template <class P>
+struct has_expf8<P, std::void_t<decltype(static_cast<void>(P::expf8_main(typename P::fv{})))>> : std::true_type {};
+
 template <class P>
 struct f32_kernels {
     using fv = typename P::fv;
+
+    // y[i] = expf_ref(x[i]) (ref/expf_ref.hpp; x and y may be the same), eight at a time; lanes with |x| >= 88 or
+    // NaN again one by one, through expf_ref's special cases. Only for P with has_expf8.
+    static void exp_rows(const float* x, float* y, int64_t n) noexcept {
+        int64_t i = 0;
+        for (; i + 8 <= n; i += 8) {
+            const fv v = P::floadu(x + i);
+            const int special = P::expf8_special(v);
+            alignas(32) float in[8];
+            if (special) P::fstoreu(in, v);
+            P::fstoreu(y + i, P::expf8_main(v));
+            for (int l = 0; special && l < 8; ++l)
+                if (special >> l & 1) y[i + l] = moe::cpu::expf_ref(in[l]);
+        }
+        for (; i < n; ++i) y[i] = moe::cpu::expf_ref(x[i]);
+    }
 
     // binary16 <-> float rows (the f16 KV cache): groups of eight by the prims, the rest one by one. Both directions
     // are those of half.hpp: exact widening, narrowing rounded to nearest even.

@@ -7,6 +7,8 @@
 // never be picked by the linker for a caller in the AVX2 or baseline code.
 #pragma once
 
+#include "backends/cpu/ref/expf_ref.hpp"
+
 #include <immintrin.h>
 
 #include <cstdint>
@@ -177,6 +179,32 @@ struct x86_prims {
         v = _mm_insert_epi16(v, *p[6], 6);
         v = _mm_insert_epi16(v, *p[7], 7);
         return _mm256_cvtph_ps(v);
+    }
+    // expf_main (ref/expf_ref.hpp) of eight floats, lane for lane: the same double operations, fused where it fuses;
+    // expf8_special: the lanes (bit mask) where |x| >= 88 or x is NaN, which expf_ref treats apart.
+    static fv expf8_main(fv x) noexcept {
+        namespace d = moe::cpu::expf_data;
+        const __m256d inv = _mm256_set1_pd(d::inv_ln2_32), sh = _mm256_set1_pd(d::shift), one = _mm256_set1_pd(1.0);
+        const __m256d c0 = _mm256_set1_pd(d::c0), c1 = _mm256_set1_pd(d::c1), c2 = _mm256_set1_pd(d::c2);
+        __m128 half[2];
+        for (int h = 0; h < 2; ++h) {
+            const __m256d xd = _mm256_cvtps_pd(h ? _mm256_extractf128_ps(x, 1) : _mm256_castps256_ps128(x));
+            const __m256d z = _mm256_fmadd_pd(inv, xd, sh);
+            const __m256i ki = _mm256_castpd_si256(z);
+            const __m256d kd = _mm256_sub_pd(z, sh);
+            const __m256d r = _mm256_fmsub_pd(inv, xd, kd);
+            const __m256i t = _mm256_i64gather_epi64(reinterpret_cast<const long long*>(d::tab),
+                                                     _mm256_and_si256(ki, _mm256_set1_epi64x(31)), 8);
+            const __m256d s = _mm256_castsi256_pd(_mm256_add_epi64(t, _mm256_slli_epi64(ki, 47)));
+            const __m256d p = _mm256_fmadd_pd(r, c0, c1), r2 = _mm256_mul_pd(r, r), y = _mm256_fmadd_pd(r, c2, one);
+            half[h] = _mm256_cvtpd_ps(_mm256_mul_pd(_mm256_fmadd_pd(p, r2, y), s));
+        }
+        return _mm256_insertf128_ps(_mm256_castps128_ps256(half[0]), half[1], 1);
+    }
+    static int expf8_special(fv x) noexcept {
+        const __m256i a = _mm256_and_si256(_mm256_castps_si256(x), _mm256_set1_epi32(0x7fffffff));
+        const __m256i big = _mm256_cmpgt_epi32(a, _mm256_set1_epi32(static_cast<int>(moe::cpu::expf_data::big) - 1));
+        return _mm256_movemask_ps(_mm256_castsi256_ps(big));
     }
     // The eight contiguous halves at p -> eight floats.
     static fv h2f8c(const uint16_t* p) noexcept {

@@ -37,6 +37,8 @@ struct kernel_table {
     tile_fn q4_k_gemm = nullptr;  // q4_k in llama.cpp's GEMM order (dot_path::repacked_gemm), for prompt rows
     float (*dot_f32)(const float* x, const float* y, int64_t n) = nullptr;  // Eigen's dot order; nullptr: Eigen
     void (*axpy_f32)(float a, const float* x, float* y, int64_t n) = nullptr;  // y[i] += a * x[i], each rounded
+    // y[i] = expf_ref(x[i]) (ref/expf_ref.hpp), x and y may be the same; nullptr: expf_ref one by one
+    void (*exp_f32)(const float* x, float* y, int64_t n) = nullptr;
     // binary16 rows <-> float rows, as half.hpp converts (the f16 KV cache); nullptr: half.hpp element by element
     void (*f16_to_f32)(const uint16_t* h, float* f, int64_t n) = nullptr;
     void (*f32_to_f16)(const float* f, uint16_t* h, int64_t n) = nullptr;
@@ -151,6 +153,8 @@ void f16_to_f32(const uint16_t* h, float* f, int64_t n) noexcept;
 void f32_to_f16(const float* f, uint16_t* h, int64_t n) noexcept;
 // f16_to_f32 of `rows` rows of d halves, `stride` halves apart, into rows d floats apart: one call for a block.
 void f16_rows_to_f32(const uint16_t* h, int64_t stride, int64_t rows, int64_t d, float* f) noexcept;
+// y[i] = expf_ref(x[i]) for i < n (the reference's expf, ref/expf_ref.hpp), bit for bit; x and y may be the same.
+void exp_f32(const float* x, float* y, int64_t n) noexcept;
 void dot_f32_rows(const float* x, const float* y, int64_t stride, int64_t rows, int64_t n, float* out) noexcept;
 void axpy_f32_rows(const float* p, const float* v, int64_t stride, int64_t rows, int64_t n, float* out) noexcept;
 // dot_f32_rows for nx queries x[i] over the same rows, results at out[i], each key row read once per few queries.
