@@ -30,23 +30,23 @@ std::vector<float> rounded(const std::vector<float>& x) {
     return r;
 }
 
-// A row-major cache x [rows, heads, d] as an f16 cache holds it (graph/kv_layout.hpp: head-major), and back.
-std::vector<uint16_t> halves(const std::vector<float>& x, const kv_layout& l) {
-    std::vector<uint16_t> h(x.size());
+// fn(i, at) for every element of a cache: i its index in row-major [rows, heads, dim], at its place in layout l.
+template <class Fn>
+void each_element(const kv_layout& l, Fn fn) {
     for (int64_t r = 0; r < l.rows; ++r)
         for (int64_t hd = 0; hd < l.heads; ++hd)
             for (int64_t e = 0; e < l.dim; ++e)
-                h[static_cast<size_t>(l.offset(r, hd) + e)] =
-                    f32_to_fp16(x[static_cast<size_t>((r * l.heads + hd) * l.dim + e)]);
+                fn(static_cast<size_t>((r * l.heads + hd) * l.dim + e), static_cast<size_t>(l.offset(r, hd) + e));
+}
+// A row-major cache x as an f16 cache holds it (graph/kv_layout.hpp: head-major), and back.
+std::vector<uint16_t> halves(const std::vector<float>& x, const kv_layout& l) {
+    std::vector<uint16_t> h(x.size());
+    each_element(l, [&](size_t i, size_t at) { h[at] = f32_to_fp16(x[i]); });
     return h;
 }
 std::vector<float> row_major(const std::vector<uint16_t>& h, const kv_layout& l) {
     std::vector<float> x(h.size());
-    for (int64_t r = 0; r < l.rows; ++r)
-        for (int64_t hd = 0; hd < l.heads; ++hd)
-            for (int64_t e = 0; e < l.dim; ++e)
-                x[static_cast<size_t>((r * l.heads + hd) * l.dim + e)] =
-                    fp16_to_f32(h[static_cast<size_t>(l.offset(r, hd) + e)]);
+    each_element(l, [&](size_t i, size_t at) { x[i] = fp16_to_f32(h[at]); });
     return x;
 }
 
