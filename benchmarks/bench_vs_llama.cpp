@@ -154,6 +154,26 @@ struct row {
     moe_bench::rate_stats moe, llama;
 };
 
+// Seconds each engine took to load a file and make its context (once each, the file already in the page cache).
+struct load_row {
+    std::string model;
+    double moe = 0, llama = 0;
+};
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// Reads the whole file once so that neither engine's load time includes the disk, whichever goes first.
+void warm_page_cache(const std::string& path) {
+    std::FILE* f = std::fopen(path.c_str(), "rb");
+    if (f == nullptr) return;
+    std::vector<char> buf(size_t(8) << 20);
+    while (std::fread(buf.data(), 1, buf.size(), f) == buf.size()) {
+    }
+    std::fclose(f);
+}
+
 std::string base_name(const std::string& path) {
     const size_t s = path.find_last_of('/');
     return s == std::string::npos ? path : path.substr(s + 1);
@@ -220,15 +240,23 @@ int main(int argc, char** argv) {
     const std::string load_before = load_average();
     const std::string at_depth = o.depth > 0 ? " @ d" + std::to_string(o.depth) : "";
     std::vector<row> rows;
+    std::vector<load_row> loads;
     int rc = 0;
     for (const std::string& path : o.models) {
+        warm_page_cache(path);
+        load_row lr{base_name(path)};
+        auto t0 = std::chrono::steady_clock::now();
         moe::result<moe::model> m = moe::model::load(path);
         if (!m) { rc = fail(path + ": " + m.error().to_string()); break; }
         moe::result<moe_bench::moe_timer> mt = moe_bench::moe_timer::create(
             *m, o.p, o.n, o.threads, "cpu", 1, o.kv_f32 ? moe::dtype::f32 : moe::dtype::f16, o.depth);
         if (!mt) { rc = fail(path + ": " + mt.error().to_string()); break; }
+        lr.moe = seconds_since(t0);
         llama_timer lt;
+        t0 = std::chrono::steady_clock::now();
         if (std::string e = lt.open(path, o); !e.empty()) { rc = fail(e); break; }
+        lr.llama = seconds_since(t0);
+        loads.push_back(lr);
 
         const int64_t n_vocab = m->info().n_vocab;
         const std::vector<int32_t> prompt = moe_bench::bench_tokens(o.p, n_vocab, 1234);
@@ -261,6 +289,9 @@ int main(int argc, char** argv) {
         std::printf("| %s | %s | %.2f ± %.2f | %.2f ± %.2f | %.2f |\n", r.model.c_str(), r.test.c_str(),
                     r.moe.mean(), r.moe.stddev(), r.llama.mean(), r.llama.stddev(), ratio);
     }
+    std::printf("\n| model | moe load s | llama.cpp load s | llama.cpp / moe |\n| --- | ---: | ---: | ---: |\n");
+    for (const load_row& l : loads)
+        std::printf("| %s | %.2f | %.2f | %.2f |\n", l.model.c_str(), l.moe, l.llama, l.moe > 0 ? l.llama / l.moe : 0);
     std::printf("\n%d threads, %d repetitions (alternating), llama.cpp flash attention %s, KV %s; load average "
                 "%s before, %s after\n",
                 o.threads, o.reps, o.flash ? "on" : "off", o.kv_f32 ? "f32" : "f16", load_before.c_str(),

@@ -71,39 +71,38 @@ struct packed_dots : dots<P> {
         else base::template tile_q4_0_lanes<P::tile_acts_rows8, true>(w, wrb, r0, r1, a, na, out, k);
     }
 
-    // q8_0 weights repacked by repack_q8_0x8 (rows in the lanes, quants + 128 as unsigned): vector m of a block
-    // holds values 4m..4m+3 of the eight rows, so a product with the activation's four values broadcast, started
-    // from -128 * their sum, is each row's reference lane m (sum of products 4m..4m+3), exactly; acc[j][m] then
-    // takes the reference's fma(dx * dy, float(lane m)) per row lane. tab per block: RN activation scales (float),
-    // then RN x 8 values -128 * sum(y[4m..4m+3]) (int32).
+    // q8_0 weights repacked by repack_q8_0x8 (rows in the lanes, quants as in the file): vector m of a block holds
+    // values 4m..4m+3 of the rows. Per block and m, init = -128 * each row's sum of those four values (one dot with
+    // bytes 128, shared by the RN activations); then init + (y + 128) . w, four products per lane, is each row's
+    // reference lane m (the sum of products 4m..4m+3), exactly, and acc[j][m] takes the reference's
+    // fma(dx * dy, float(lane m)) per row lane. tab per block: RN activation scales (float), then RN x 32 bytes
+    // y + 128 (unsigned). The weights are loaded once per block for RN activations and no per-activation constant
+    // is broadcast from memory but the activation's own four bytes.
     template <int RN>
-    static void q8_0x8_rows(const uint8_t* grp, size_t next, const uint8_t* const* a, int64_t b0, int64_t b1,
-                            const float* tab, fv (*acc_io)[8]) noexcept {
-        const moe::block_q8_0* y[RN];
+    static void q8_0x8_rows(const uint8_t* grp, size_t next, int64_t b0, int64_t b1, const float* tab,
+                            fv (*acc_io)[8]) noexcept {
         fv acc[RN][8];
         MOE_SIMD_UNROLL
-        for (int j = 0; j < RN; ++j) {
-            y[j] = base::template rows<moe::block_q8_0>(a, j);
+        for (int j = 0; j < RN; ++j)
             MOE_SIMD_UNROLL
             for (int m = 0; m < 8; ++m) acc[j][m] = acc_io[j][m];
-        }
         constexpr size_t bb = moe::cpu::simd::q8_0x8_block_bytes;
+        const iv b128 = P::set8(-128);  // 0x80: 128 as unsigned bytes
         const uint8_t* p = grp + static_cast<size_t>(b0) * bb;
         for (int64_t b = b0; b < b1; ++b, tab += 9 * RN, p += bb) {
             if constexpr (RN == 1) prefetch_ahead<5>(p, 16, bb);  // decode, as the q4_0x8 kernel
-            iv v[8];
-            MOE_SIMD_UNROLL
-            for (int m = 0; m < 8; ++m) v[m] = base::load_groups(p + 32 * m, next);
             const fv dx = base::halves_groups(p + 256, next);
+            fv d[RN];
             MOE_SIMD_UNROLL
-            for (int j = 0; j < RN; ++j) {
-                const fv d = P::fmul(dx, P::fset1(tab[j]));
-                const auto* corr = reinterpret_cast<const int8_t*>(tab + RN + 8 * j);
+            for (int j = 0; j < RN; ++j) d[j] = P::fmul(dx, P::fset1(tab[j]));
+            const auto* yu = reinterpret_cast<const int8_t*>(tab + RN);
+            MOE_SIMD_UNROLL
+            for (int m = 0; m < 8; ++m) {
+                const iv v = base::load_groups(p + 32 * m, next);
+                const iv init = P::sub32(P::zero(), P::dot_u(P::zero(), b128, v));
                 MOE_SIMD_UNROLL
-                for (int m = 0; m < 8; ++m) {
-                    const iv s = P::dot_u(P::bcast32(corr + 4 * m), v[m], P::bcast32(y[j][b].qs + 4 * m));
-                    acc[j][m] = P::fmadd_v(d, s, acc[j][m]);
-                }
+                for (int j = 0; j < RN; ++j)
+                    acc[j][m] = P::fmadd_v(d[j], P::dot_u(init, P::bcast32(yu + 32 * j + 4 * m), v), acc[j][m]);
             }
         }
         MOE_SIMD_UNROLL
@@ -112,8 +111,8 @@ struct packed_dots : dots<P> {
             for (int m = 0; m < 8; ++m) acc_io[j][m] = acc[j][m];
     }
 
-    // The tile_fn over repack_q8_0x8's layout (r0, r1 multiples of 8) in lanes_tile's loops, activations RN (1 or
-    // 2) at a time; each row's eight lanes are summed at the end as the reference's hsum.
+    // The tile_fn over repack_q8_0x8's layout (r0, r1 multiples of 8) in lanes_tile's loops, activations RN (1 to 3)
+    // at a time; each row's eight lanes are summed at the end as the reference's hsum.
     template <int RN>
     static void tile_q8_0x8_n(const uint8_t* w, size_t wrb, int64_t r0, int64_t r1, const uint8_t* const* a, int na,
                               float* const* out, int64_t k) noexcept {
@@ -126,16 +125,13 @@ struct packed_dots : dots<P> {
                 for (int j = 0; j < RN; ++j) {
                     const moe::block_q8_0& yb = base::template rows<moe::block_q8_0>(ap, j)[b];
                     tab[j] = N::h2f(yb.d);
-                    const auto sums = N::dot_u(N::zero(), N::set8(1), N::load(yb.qs));  // per four values
-                    alignas(32) int32_t c[8];
-                    std::memcpy(c, &sums, sizeof c);
-                    for (int m = 0; m < 8; ++m) c[m] = -128 * c[m];
-                    std::memcpy(tab + RN + 8 * j, c, sizeof c);
+                    const auto yu = N::sub8(N::load(yb.qs), N::set8(-128));  // y + 128, wrapping as bytes
+                    std::memcpy(tab + RN + 8 * j, &yu, 32);
                 }
         };
-        auto run = [&](int64_t rb, int64_t re, const uint8_t* const* ap, int64_t c0, int64_t c1, const float* tab) {
+        auto run = [&](int64_t rb, int64_t re, const uint8_t* const*, int64_t c0, int64_t c1, const float* tab) {
             for (int64_t r = rb, g = 0; r < re; r += lanes, ++g)
-                q8_0x8_rows<RN>(w + static_cast<size_t>(r) * wrb, base::next_group(r, re, 8 * wrb), ap, c0, c1, tab,
+                q8_0x8_rows<RN>(w + static_cast<size_t>(r) * wrb, base::next_group(r, re, 8 * wrb), c0, c1, tab,
                                 acc[g]);
         };
         auto done = [&](int64_t rb, int64_t re, int i, int rn) {
@@ -152,8 +148,11 @@ struct packed_dots : dots<P> {
     }
     static void tile_q8_0x8(const uint8_t* w, size_t wrb, int64_t r0, int64_t r1, const uint8_t* const* a, int na,
                             float* const* out, int64_t k) noexcept {
-        if constexpr (lanes == 16)  // decode: eight lanes, as tile_q4_0x8
+        if constexpr (lanes == 16) {  // decode: eight lanes, as tile_q4_0x8; prompts three activations a pass
             if (na <= 2) return packed_dots<N>::tile_q8_0x8(w, wrb, r0, r1, a, na, out, k);
+            if (na == 4) return tile_q8_0x8_n<2>(w, wrb, r0, r1, a, na, out, k);
+            return tile_q8_0x8_n<3>(w, wrb, r0, r1, a, na, out, k);
+        }
         if (na == 1) tile_q8_0x8_n<1>(w, wrb, r0, r1, a, na, out, k);
         else tile_q8_0x8_n<2>(w, wrb, r0, r1, a, na, out, k);
     }

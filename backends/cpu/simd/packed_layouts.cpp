@@ -85,7 +85,7 @@ void repack_q8_0x8(const uint8_t* src, uint8_t* dst, int64_t rows, int64_t k) no
             for (int r = 0; r < 8; ++r) {
                 const block_q8_0& xb = x[static_cast<size_t>(r * nb + b)];
                 for (int i = 0; i < qk8_0; ++i)
-                    p[32 * (i / 4) + 4 * r + i % 4] = static_cast<uint8_t>(static_cast<uint8_t>(xb.qs[i]) ^ 0x80u);
+                    p[32 * (i / 4) + 4 * r + i % 4] = static_cast<uint8_t>(xb.qs[i]);
                 std::memcpy(p + 256 + 2 * r, &xb.d, 2);
             }
         }
@@ -109,7 +109,7 @@ void ref_tile_q8_0x8(const uint8_t* w, size_t wrb, int64_t r0, int64_t r1, const
                 for (int m = 0; m < 8; ++m) {
                     int32_t sumi = 0;
                     for (int q = 0; q < 4; ++q)
-                        sumi += (int32_t(p[32 * m + 4 * lane + q]) - 128) * int32_t(y[b].qs[4 * m + q]);
+                        sumi += int32_t(static_cast<int8_t>(p[32 * m + 4 * lane + q])) * int32_t(y[b].qs[4 * m + q]);
                     l[m] = std::fma(d, static_cast<float>(sumi), l[m]);
                 }
             }

@@ -36,6 +36,7 @@ struct x86_prims16 {
     static iv zero() noexcept { return _mm512_setzero_si512(); }
     static iv load(const void* p) noexcept { return _mm512_loadu_si512(p); }  // 64 bytes
     static iv add32(iv a, iv b) noexcept { return _mm512_add_epi32(a, b); }
+    static iv sub32(iv a, iv b) noexcept { return _mm512_sub_epi32(a, b); }
     static iv mullo32(iv a, iv b) noexcept { return _mm512_mullo_epi32(a, b); }
     static iv madd16(iv a, iv b) noexcept { return _mm512_madd_epi16(a, b); }
     // An eight-lane register of the first group in lanes 0-7 and one of the next group in lanes 8-15.

@@ -161,8 +161,8 @@ void axpy_f32_rows(const float* p, const float* v, int64_t stride, int64_t rows,
 void dot_f32_rows_multi(const float* const* x, int nx, const float* y, int64_t stride, int64_t rows, int64_t n,
                         float* const* out) noexcept;
 // q8_0 weights repacked eight rows at a time: group g starts at g * 8 * row_bytes(q8_0, k); its block b
-// (q8_0x8_block_bytes) holds byte 4m + q of row r's qs at 32m + 4r + q, plus 128 (as unsigned: the kernels' products
-// are u8 x s8), then the eight rows' f16 scales. Same size as the input.
+// (q8_0x8_block_bytes) holds byte 4m + q of row r's qs at 32m + 4r + q (as in the file, signed), then the eight rows'
+// f16 scales. Same size as the input.
 constexpr size_t q8_0x8_block_bytes = 272;
 void repack_q8_0x8(const uint8_t* src, uint8_t* dst, int64_t rows, int64_t k) noexcept;
 // The tile_fn contract over that layout (wrb: the q8_0 row bytes; r0, r1 multiples of 8), bit-identical to
