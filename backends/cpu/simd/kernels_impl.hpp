@@ -371,6 +371,35 @@ struct dots {
         }
     }
 
+    // For prompt tiles in lanes_tile's loops over w (rows r0 .. r1, wrb bytes each): a row block's first pass (its
+    // first RN activations) reads the weights from memory, the passes of the other activations from L2, and those
+    // also bring the next row block into L2, two lines per weight block (prefetch_l2), so that its first pass finds
+    // it there. stop(rb, re) at each run(): the end of what this pass may prefetch; pass_done() at each done().
+    struct next_block_prefetch {
+        const uint8_t* w;
+        size_t wrb;
+        int64_t r1;
+        int64_t seen = -1;
+        bool first = true;
+        const uint8_t *at = nullptr, *end = nullptr;
+        const uint8_t* stop(int64_t rb, int64_t re) noexcept {
+            if (rb != seen) {
+                seen = rb, first = true;
+                at = w + static_cast<size_t>(re) * wrb;
+                end = w + static_cast<size_t>(re + (re - rb) < r1 ? re + (re - rb) : r1) * wrb;
+            }
+            return first ? at : end;
+        }
+        void pass_done() noexcept { first = false; }
+    };
+    static void prefetch_l2(const uint8_t*& at, const uint8_t* stop) noexcept {
+        if (at < stop) {
+            __builtin_prefetch(at, 0, 2);  // locality 2: prefetcht1, into L2
+            __builtin_prefetch(at + 64, 0, 2);
+            at += 128;
+        }
+    }
+
     // Stores lanes 0 .. rm - 1 of v as rows r .. r + rm - 1 of out row `o`, and clears v.
     static void store_lanes(fv& v, float* o, int64_t r, int rm) noexcept {
         alignas(64) float res[lanes];
@@ -397,11 +426,14 @@ struct dots {
                     std::memcpy(tab + RN + j, &sy8, sizeof sy8);
                 }
         };
+        next_block_prefetch pf{w, wrb, r1};
         auto run = [&](int64_t rb, int64_t re, const uint8_t* const* ap, int64_t c0, int64_t c1, const float* tab) {
+            const uint8_t* stop = pf.stop(rb, re);
             for (int64_t r = rb, g = 0; r < re; r += lanes, ++g) {
                 if constexpr (Packed) {
                     packed_dots<P>::template q4_0x8_rows<RN>(w + static_cast<size_t>(r) * wrb,
-                                                             next_group(r, re, 8 * wrb), ap, c0, c1, tab, part[g]);
+                                                             next_group(r, re, 8 * wrb), ap, c0, c1, tab, part[g],
+                                                             pf.at, stop);
                 } else {
                     const uint8_t* wp[8];
                     pad_rows<8>(w, wrb, r, re - r < 8 ? static_cast<int>(re - r) : 8, wp);
@@ -414,6 +446,7 @@ struct dots {
                 for (int j = 0; j < RN; ++j)
                     if (j < rn) store_lanes(part[g][j], out[i + j], r, lanes_left(r, re));
                     else part[g][j] = P::fzero();
+            pf.pass_done();
         };
         lanes_tile<RN, 1024 / RN, 2>(r0, r1, a, na, k / moe::qk4_0, fill, run, done);
     }

@@ -29,9 +29,10 @@ struct packed_dots : dots<P> {
     // The same over eight rows repacked by repack_q4_0x8 (grp: the group's first block; with sixteen lanes also the
     // group `next` bytes on): the layout already is the lanes' order, so each block is four loads, their low and
     // high nibbles, and one load of the eight scales.
+    // pf .. stop: bytes to bring into L2 meanwhile (base::next_block_prefetch).
     template <int RN>
     static void q4_0x8_rows(const uint8_t* grp, size_t next, const uint8_t* const* a, int64_t b0, int64_t b1,
-                            const float* tab, fv* s_io) noexcept {
+                            const float* tab, fv* s_io, const uint8_t*& pf, const uint8_t* stop) noexcept {
         const moe::block_q8_0* y[RN];
         fv s[RN];  // the sums in registers for the whole pass
         MOE_SIMD_UNROLL
@@ -43,6 +44,7 @@ struct packed_dots : dots<P> {
                 // parallelism busy than the hardware prefetcher does on its own (olmoe tg +15-30 % at 2 threads)
                 prefetch_ahead<3>(p, 32, moe::cpu::simd::q4_0x8_block_bytes);
             }
+            base::prefetch_l2(pf, stop);
             iv v[8];
             MOE_SIMD_UNROLL
             for (int m = 0; m < 4; ++m) {
@@ -78,9 +80,10 @@ struct packed_dots : dots<P> {
     // fma(dx * dy, float(lane m)) per row lane. tab per block: RN activation scales (float), then RN x 32 bytes
     // y + 128 (unsigned). The weights are loaded once per block for RN activations and no per-activation constant
     // is broadcast from memory but the activation's own four bytes.
+    // pf .. stop: bytes to bring into L2 meanwhile (base::next_block_prefetch).
     template <int RN>
     static void q8_0x8_rows(const uint8_t* grp, size_t next, int64_t b0, int64_t b1, const float* tab,
-                            fv (*acc_io)[8]) noexcept {
+                            fv (*acc_io)[8], const uint8_t*& pf, const uint8_t* stop) noexcept {
         fv acc[RN][8];
         MOE_SIMD_UNROLL
         for (int j = 0; j < RN; ++j)
@@ -91,6 +94,7 @@ struct packed_dots : dots<P> {
         const uint8_t* p = grp + static_cast<size_t>(b0) * bb;
         for (int64_t b = b0; b < b1; ++b, tab += 9 * RN, p += bb) {
             if constexpr (RN == 1) prefetch_ahead<5>(p, 16, bb);  // decode, as the q4_0x8 kernel
+            base::prefetch_l2(pf, stop);
             const fv dx = base::halves_groups(p + 256, next);
             fv d[RN];
             MOE_SIMD_UNROLL
@@ -129,10 +133,12 @@ struct packed_dots : dots<P> {
                     std::memcpy(tab + RN + 8 * j, &yu, 32);
                 }
         };
+        typename base::next_block_prefetch pf{w, wrb, r1};
         auto run = [&](int64_t rb, int64_t re, const uint8_t* const*, int64_t c0, int64_t c1, const float* tab) {
+            const uint8_t* stop = pf.stop(rb, re);
             for (int64_t r = rb, g = 0; r < re; r += lanes, ++g)
                 q8_0x8_rows<RN>(w + static_cast<size_t>(r) * wrb, base::next_group(r, re, 8 * wrb), c0, c1, tab,
-                                acc[g]);
+                                acc[g], pf.at, stop);
         };
         auto done = [&](int64_t rb, int64_t re, int i, int rn) {
             for (int64_t r = rb, g = 0; r < re; r += lanes, ++g)
@@ -143,6 +149,7 @@ struct packed_dots : dots<P> {
                     if (j < rn) base::store_lanes(sum, out[i + j], r, base::lanes_left(r, re));
                     for (fv& v : l) v = P::fzero();
                 }
+            pf.pass_done();
         };
         base::template lanes_tile<RN, 224 / RN, 9>(r0, r1, a, na, k / moe::qk8_0, fill, run, done);
     }
