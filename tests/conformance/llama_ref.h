@@ -41,6 +41,7 @@ int is_little_endian(void);
 char *read_file(const char *path, size_t *len);
 int cmd_dequantize(int argc, char **argv);
 int cmd_vecdot(int argc, char **argv);
+int cmd_unary(int argc, char **argv);
 int cmd_quantize(int argc, char **argv);
 int cmd_model_quantize(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);

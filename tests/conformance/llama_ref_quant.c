@@ -220,6 +220,90 @@ int cmd_vecdot(int argc, char **argv)
     return 0;
 }
 
+/* unary --op silu|swiglu -x X.f32 [-g G.f32] -n N -o OUT.f32: ggml's float element-wise op over rows of N values on
+ * the CPU backend (swiglu: ggml_swiglu_split(x, g) = silu(x) * g). Writes one float per input value. */
+int cmd_unary(int argc, char **argv)
+{
+    const char *op = NULL, *xpath = NULL, *gpath = NULL, *out = NULL;
+    long n = 0;
+    size_t xlen, glen = 0;
+    int64_t rows;
+    float *x, *g = NULL, *res;
+    ggml_backend_t backend;
+    struct ggml_init_params ip;
+    struct ggml_context *ctx;
+    struct ggml_tensor *tx, *tg = NULL, *to;
+    struct ggml_cgraph *gf;
+    ggml_backend_buffer_t buf;
+    int i;
+
+    for (i = 2; i + 1 < argc; i += 2) {
+        if (strcmp(argv[i], "--op") == 0)
+            op = argv[i + 1];
+        else if (strcmp(argv[i], "-x") == 0)
+            xpath = argv[i + 1];
+        else if (strcmp(argv[i], "-g") == 0)
+            gpath = argv[i + 1];
+        else if (strcmp(argv[i], "-n") == 0)
+            n = parse_long(argv[i + 1], "-n", 1, 1L << 30);
+        else if (strcmp(argv[i], "-o") == 0)
+            out = argv[i + 1];
+        else
+            die("unknown option '%s'; run 'llama_ref --help'", argv[i]);
+    }
+    if (i != argc || op == NULL || xpath == NULL || out == NULL || n == 0)
+        die("unary needs --op, -x, -n and -o (and -g for swiglu)");
+    if (strcmp(op, "silu") != 0 && strcmp(op, "swiglu") != 0)
+        die("unary: unknown op '%s' (silu or swiglu)", op);
+    if (strcmp(op, "swiglu") == 0 && gpath == NULL)
+        die("unary swiglu needs -g");
+    x = read_blob(xpath, &xlen);
+    if (xlen == 0 || xlen % (sizeof(float) * (size_t)n) != 0)
+        die("unary: the input is not whole rows of %ld floats", n);
+    rows = (int64_t)(xlen / (sizeof(float) * (size_t)n));
+    if (gpath != NULL) {
+        g = read_blob(gpath, &glen);
+        if (glen != xlen)
+            die("unary: -g and -x differ in size");
+    }
+    load_backends();
+    backend = ggml_backend_init_by_type(GGML_BACKEND_DEVICE_TYPE_CPU, NULL);
+    if (backend == NULL)
+        die("no CPU backend");
+    ip.mem_size = ggml_tensor_overhead() * 8 + ggml_graph_overhead();
+    ip.mem_buffer = NULL;
+    ip.no_alloc = true;
+    ctx = ggml_init(ip);
+    if (ctx == NULL)
+        die("ggml_init failed");
+    tx = ggml_new_tensor_2d(ctx, GGML_TYPE_F32, n, rows);
+    if (g != NULL)
+        tg = ggml_new_tensor_2d(ctx, GGML_TYPE_F32, n, rows);
+    to = strcmp(op, "silu") == 0 ? ggml_silu(ctx, tx) : ggml_swiglu_split(ctx, tx, tg);
+    gf = ggml_new_graph(ctx);
+    ggml_build_forward_expand(gf, to);
+    buf = ggml_backend_alloc_ctx_tensors(ctx, backend);
+    if (buf == NULL)
+        die("cannot allocate the unary tensors");
+    ggml_backend_tensor_set(tx, x, 0, xlen);
+    if (tg != NULL)
+        ggml_backend_tensor_set(tg, g, 0, glen);
+    if (ggml_backend_graph_compute(backend, gf) != GGML_STATUS_SUCCESS)
+        die("ggml_backend_graph_compute failed: %s", first_error());
+    res = malloc(xlen);
+    if (res == NULL)
+        die("out of memory");
+    ggml_backend_tensor_get(to, res, 0, xlen);
+    write_blob(out, res, xlen);
+    ggml_backend_buffer_free(buf);
+    ggml_free(ctx);
+    ggml_backend_free(backend);
+    free(x);
+    free(g);
+    free(res);
+    return 0;
+}
+
 /* tensor-type subcommands (end)                                                                                */
 /* ------------------------------------------------------------------------------------------------------------ */
 

@@ -2,6 +2,7 @@
 // Before: src/quant dequantizers, backends/cpu/ref quantizers/kernels. After: nothing; the GPU math testable here.
 #include "backends/cuda/cuda_math.hpp"
 
+#include "backends/cpu/ref/ggml_f32_order.hpp"
 #include "backends/cpu/ref/vec_dot.hpp"
 #include "test_support.hpp"
 
@@ -245,6 +246,9 @@ TEST_CASE("cuda math: rope and rope_yarn angles and rotations match the CPU refe
     }
 }
 
+// silu and swiglu: the CUDA module computes llama.cpp's CUDA form, x / (1 + expf(-x)) per element, which is the
+// scalar form of the CPU reference (ggml_f32::swiglu with W = 0); the CPU kernels themselves follow llama.cpp's CPU
+// backend, ggml_v_expf in W-lane chunks on x86 hosts. sigmoid and swiglu_oai are one form on both.
 TEST_CASE("cuda math: silu, sigmoid, swiglu and swiglu_oai match the CPU reference kernels") {
     const int64_t R = 4, N = 300;
     moe_test::rng r(23);
@@ -262,10 +266,22 @@ TEST_CASE("cuda math: silu, sigmoid, swiglu and swiglu_oai match the CPU referen
     REQUIRE(b.run().ok());
     const std::vector<float> silu = b.get<float>(o_silu), sig = b.get<float>(o_sig), sw = b.get<float>(o_sw),
                              oai = b.get<float>(o_oai);
+    std::vector<float> silu_scalar(g.size()), sw_scalar(g.size());
+    moe::cpu::ggml_f32::swiglu(0, g.data(), nullptr, silu_scalar.data(), 0, R * N);
+    moe::cpu::ggml_f32::swiglu(0, g.data(), u.data(), sw_scalar.data(), 0, R * N);
+    const int W = moe::cpu::ggml_f32::lanes();
+    std::vector<float> silu_host(g.size()), sw_host(g.size());
+    for (int64_t row = 0; row < R; ++row) {
+        const int64_t o = row * N, n_vec = W ? N / W * W : 0;
+        moe::cpu::ggml_f32::swiglu(W, g.data() + o, nullptr, silu_host.data() + o, n_vec, N);
+        moe::cpu::ggml_f32::swiglu(W, g.data() + o, u.data() + o, sw_host.data() + o, n_vec, N);
+    }
+    CHECK(silu == silu_host);  // the CPU kernels give the host's form
+    CHECK(sw == sw_host);
     for (size_t i = 0; i < g.size(); ++i) {
-        CHECK(mc::silu(g[i]) == silu[i]);
+        CHECK(mc::silu(g[i]) == silu_scalar[i]);
         CHECK(mc::sigmoid(g[i]) == sig[i]);
-        CHECK(mc::swiglu(g[i], u[i]) == sw[i]);
+        CHECK(mc::swiglu(g[i], u[i]) == sw_scalar[i]);
         CHECK(mc::swiglu_oai(g[i], u[i], 1.702f, 7.0f) == oai[i]);
     }
 }

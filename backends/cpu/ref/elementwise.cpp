@@ -1,6 +1,8 @@
 // elementwise.cpp — reference kernels that work row by row: RMSNorm, add/mul with broadcast, scale, SwiGLU,
 // softmax and sum-normalisation. Sums run in double where llama.cpp's ggml sums in double, to round alike.
+#include "backends/cpu/ref/ggml_f32_order.hpp"
 #include "backends/cpu/ref/ref_kernels.hpp"
+#include "backends/cpu/simd/simd.hpp"
 
 #include <cmath>
 
@@ -75,9 +77,8 @@ status silu(context& c, const node&, const tensor_view& out, const tensor_view* 
     const int64_t d = in[0].sh.last(), R = in[0].sh.rows();
     const float* x = static_cast<const float*>(in[0].data);
     float* o = static_cast<float*>(out.data);
-    rows_parallel(c, R, [&](int64_t r) {
-        for (int64_t i = r * d; i < (r + 1) * d; ++i) o[i] = x[i] / (1.0f + std::exp(-x[i]));
-    });
+    const int W = ggml_f32::lanes();
+    rows_parallel(c, R, [&](int64_t r) { simd::ggml_swiglu(W, x + r * d, nullptr, o + r * d, W ? d / W * W : 0, d); });
     return {};
 }
 
@@ -105,8 +106,9 @@ status swiglu(context& c, const node&, const tensor_view& out, const tensor_view
     const float* g = static_cast<const float*>(in[0].data);
     const float* u = static_cast<const float*>(in[1].data);
     float* o = static_cast<float*>(out.data);
+    const int W = ggml_f32::lanes();
     rows_parallel(c, R, [&](int64_t r) {
-        for (int64_t i = r * d; i < (r + 1) * d; ++i) o[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
+        simd::ggml_swiglu(W, g + r * d, u + r * d, o + r * d, W ? d / W * W : 0, d);  // ggml_vec_swiglu_f32's order
     });
     return {};
 }

@@ -2,6 +2,7 @@
 // is a float with fused multiply-adds where ggml uses them; the lane trees follow the intrinsics' definitions.
 #include "backends/cpu/ref/ggml_f32_order.hpp"
 
+#include "backends/cpu/ref/expf_ref.hpp"
 #include "backends/cpu/ref/ref_kernels.hpp"
 
 #include <moe/half.hpp>
@@ -24,10 +25,13 @@ namespace ggml_f32 {
 
 int lanes() noexcept {
 #if MOE_GGML_X86
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq")) return 16;
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return 8;
-#endif
+    static const int w = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") ? 16
+                         : __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")   ? 8
+                                                                                              : 0;
+    return w;
+#else
     return 0;
+#endif
 }
 
 namespace {
@@ -119,6 +123,17 @@ double exp_sum(int W, const float* x, float max, float* y, int64_t n) noexcept {
         sum += static_cast<double>(lanes_tile(W, v));
     }
     return sum;
+}
+
+float v_expf(int W, float x) noexcept { return W == 16 ? expf_avx512(x) : expf_avx2(x); }
+
+void swiglu(int W, const float* g, const float* u, float* out, int64_t n_vec, int64_t n) noexcept {
+    if (W != 8 && W != 16) n_vec = 0;
+    for (int64_t i = 0; i < n; ++i) {
+        const float x = g[i];
+        const float s = i < n_vec ? x / (1.0f + v_expf(W, 0.0f - x)) : x / (1.0f + expf_ref(-x));
+        out[i] = u != nullptr ? s * u[i] : s;
+    }
 }
 
 namespace {

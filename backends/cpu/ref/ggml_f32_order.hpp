@@ -78,6 +78,14 @@ void weighted_rows(int W, bool tile, const float* p, const float* v, int64_t str
 void weighted_rows_f16(int W, const float* p, const uint16_t* v, int64_t stride, int64_t n, int64_t dv, float* out,
                        float* acc) noexcept;
 
+// ggml_vec_swiglu_f32 (u != nullptr: out = silu(g) * u) and ggml_vec_silu_f32 (u == nullptr: out = silu(g)) over a
+// row whose elements [0, n_vec) fall in ggml's W-lane chunks, g / (1 + ggml_v_expf(0 - g)), and the rest in its
+// scalar tail, g / (1 + expf(-g)) with expf = expf_ref. A row of n elements has n_vec = n / W * W; with W = 0 (a host
+// llama.cpp runs no x86 vector code on) n_vec is ignored and every element takes the scalar form.
+void swiglu(int W, const float* g, const float* u, float* out, int64_t n_vec, int64_t n) noexcept;
+// ggml_v_expf of W lanes (16: its AVX-512 form, 2^n by scalef; 8: its AVX2 form), one lane: W = 16 or 8.
+float v_expf(int W, float x) noexcept;
+
 }  // namespace ggml_f32
 }  // namespace cpu
 MOE_END_NAMESPACE

@@ -1,6 +1,7 @@
 // matmul.cpp — kernels that read weights: embedding lookup (get_rows), dense and per-expert products.
 // Activations are converted to the weight type's dot type once per call; rows then meet weights in the tiles of
 // backends/cpu/simd (the active ISA's kernels, or the reference vec_dot where a type has none; bit-exact either way).
+#include "backends/cpu/ref/ggml_f32_order.hpp"
 #include "backends/cpu/ref/ref_kernels.hpp"
 #include "backends/cpu/ref/vec_dot.hpp"
 #include "backends/cpu/simd/simd.hpp"
@@ -206,6 +207,8 @@ status mul_mat_glu(context& c, const node& nd, const tensor_view& out, const ten
     const uint8_t* const* ar = c.act_rows.data();
     float* const* orow = c.out_rows.data();
     const int64_t unit = row_unit(gw), units = n / unit;
+    const int W = ggml_f32::lanes();
+    const int64_t n_vec = W > 0 ? n / W * W : 0;
     c.pool.run([&](int ith, int nth) {
         const int64_t per = (units + nth - 1) / nth;
         const int64_t b = std::min(units, per * ith) * unit, e_row = std::min(units, per * (ith + 1)) * unit;
@@ -221,11 +224,9 @@ status mul_mat_glu(context& c, const node& nd, const tensor_view& out, const ten
                 const int na = static_cast<int>(offs[e + 1] - p < tile_rows ? offs[e + 1] - p : tile_rows);
                 weight_tile(gw, wg, wrb, b, e_row, ar + p, na, orow + p, k);
                 weight_tile(uw, wu, wrb, b, e_row, ar + p, na, ur, k);
-                for (int i = 0; i < na; ++i) {
-                    float* g = orow[p + i];
-                    const float* u = ur[i];
-                    for (int64_t r = b; r < e_row; ++r) g[r] = g[r] / (1.0f + std::exp(-g[r])) * u[r];  // swiglu's
-                }
+                for (int i = 0; i < na; ++i)  // swiglu's, element r of a row of n: in llama.cpp's chunks if r < n_vec
+                    simd::ggml_swiglu(W, orow[p + i] + b, ur[i] + b, orow[p + i] + b,
+                                      std::min(e_row, n_vec) - std::min(b, n_vec), e_row - b);
             }
         }
     });

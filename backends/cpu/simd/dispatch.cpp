@@ -222,6 +222,16 @@ void exp_f32(const float* x, float* y, int64_t n) noexcept {
     for (int64_t i = 0; i < n; ++i) y[i] = expf_ref(x[i]);
 }
 
+void ggml_swiglu(int W, const float* g, const float* u, float* out, int64_t n_vec, int64_t n) noexcept {
+    if ((W == 8 || W == 16) && n_vec > 0 && active().ggml_swiglu != nullptr) {
+        const int64_t v = n_vec < n ? n_vec : n;
+        active().ggml_swiglu(W, g, u, out, v);
+        g += v, out += v, n -= v, n_vec = 0;
+        if (u != nullptr) u += v;
+    }
+    ggml_f32::swiglu(W, g, u, out, n_vec, n);
+}
+
 void f16_to_f32(const uint16_t* h, float* f, int64_t n) noexcept {
     if (active().f16_to_f32 != nullptr) return active().f16_to_f32(h, f, n);
     for (int64_t i = 0; i < n; ++i) f[i] = fp16_to_f32(h[i]);

@@ -44,6 +44,14 @@ struct has_expf8 : std::false_type {};
 template <class P>
 struct has_expf8<P, std::void_t<decltype(static_cast<void>(P::expf8_main(typename P::fv{})))>> : std::true_type {};
 
+// Whether primitives P have ggml_silu8 (prims_x86.hpp).
+template <class P, class = void>
+struct has_ggml_silu8 : std::false_type {};
+template <class P>
+struct has_ggml_silu8<P, std::void_t<decltype(static_cast<void>(P::ggml_silu8(typename P::fv{}, true,
+                                                                              std::declval<int&>())))>>
+    : std::true_type {};
+
 template <class P>
 struct f32_kernels {
     using fv = typename P::fv;
@@ -62,6 +70,31 @@ struct f32_kernels {
                 if (special >> l & 1) y[i + l] = moe::cpu::expf_ref(in[l]);
         }
         for (; i < n; ++i) y[i] = moe::cpu::expf_ref(x[i]);
+    }
+
+    // ggml_f32::swiglu's vector form for all n elements (u == nullptr: silu alone), eight at a time; lanes whose
+    // e^-x leaves ggml_silu8's range again one by one through the scalar form. out may be g or u. W: 16 or 8.
+    static void ggml_swiglu(int W, const float* g, const float* u, float* out, int64_t n) noexcept {
+        int64_t i = 0;
+        for (; i + 8 <= n; i += 8) {
+            const fv x = P::floadu(g + i);
+            int special = 0;
+            fv s = P::ggml_silu8(x, W == 16, special);
+            if (u != nullptr) s = P::fmul(s, P::floadu(u + i));
+            if (special == 0) {
+                P::fstoreu(out + i, s);
+                continue;
+            }
+            alignas(32) float xs[8], us[8], res[8];
+            P::fstoreu(xs, x);
+            P::fstoreu(res, s);
+            if (u != nullptr) P::fstoreu(us, P::floadu(u + i));
+            for (int l = 0; l < 8; ++l)
+                if (special >> l & 1)
+                    moe::cpu::ggml_f32::swiglu(W, xs + l, u != nullptr ? us + l : nullptr, res + l, 1, 1);
+            P::fstoreu(out + i, P::floadu(res));
+        }
+        moe::cpu::ggml_f32::swiglu(W, g + i, u != nullptr ? u + i : nullptr, out + i, n - i, n - i);
     }
 
     // binary16 <-> float rows (the f16 KV cache): groups of eight by the prims, the rest one by one. Both directions

@@ -206,6 +206,30 @@ struct x86_prims {
         const __m256i big = _mm256_cmpgt_epi32(a, _mm256_set1_epi32(static_cast<int>(moe::cpu::expf_data::big) - 1));
         return _mm256_movemask_ps(_mm256_castsi256_ps(big));
     }
+    // ggml_v_silu of eight lanes, x / (1 + ggml_v_expf(0 - x)), ggml_v_expf in its AVX-512 form (scalef_form: 2^n
+    // by scalef) or AVX2 form (ref/ggml_f32_order.hpp), bit for bit where the lane's power of two n has |n| <= 126
+    // (there 2^n is a normal float, and j * 2^n rounds once as scalef does); special: the lanes (bit mask) where
+    // |n| > 126 or NaN, which the caller takes through the scalar form.
+    static fv ggml_silu8(fv x, bool scalef_form, int& special) noexcept {
+        const fv r = _mm256_set1_ps(0x1.8p23f), one = _mm256_set1_ps(1.0f);
+        const fv xn = _mm256_sub_ps(_mm256_setzero_ps(), x);
+        const fv z = _mm256_fmadd_ps(xn, _mm256_set1_ps(0x1.715476p+0f), r);
+        const fv n = _mm256_sub_ps(z, r);
+        const fv b = _mm256_fnmadd_ps(n, _mm256_set1_ps(0x1.7f7d1cp-20f),
+                                      _mm256_fnmadd_ps(n, _mm256_set1_ps(0x1.62e4p-1f), xn));
+        const __m256i e = _mm256_slli_epi32(_mm256_castps_si256(z), 23);
+        const fv k = _mm256_castsi256_ps(_mm256_add_epi32(e, _mm256_castps_si256(one)));  // 2^n
+        special = _mm256_movemask_ps(
+            _mm256_cmp_ps(_mm256_andnot_ps(_mm256_set1_ps(-0.0f), n), _mm256_set1_ps(126.0f), _CMP_NLE_UQ));
+        const fv u = _mm256_mul_ps(b, b);
+        const fv p = _mm256_fmadd_ps(
+            _mm256_fmadd_ps(_mm256_set1_ps(0x1.0e4020p-7f), b, _mm256_set1_ps(0x1.573e2ep-5f)), u,
+            _mm256_fmadd_ps(_mm256_set1_ps(0x1.555e66p-3f), b, _mm256_set1_ps(0x1.fffdb6p-2f)));
+        const fv c1 = _mm256_set1_ps(0x1.ffffecp-1f);
+        const fv ex = scalef_form ? _mm256_mul_ps(_mm256_fmadd_ps(p, u, _mm256_fmadd_ps(c1, b, one)), k)
+                                  : _mm256_fmadd_ps(_mm256_fmadd_ps(p, u, _mm256_mul_ps(c1, b)), k, k);
+        return _mm256_div_ps(x, _mm256_add_ps(one, ex));
+    }
     // The eight contiguous halves at p -> eight floats.
     static fv h2f8c(const uint16_t* p) noexcept {
         return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
