@@ -29,6 +29,7 @@ struct options {
     bool flash = false;
     bool kv_f32 = false;
     int64_t depth = 0;  // tokens in the KV cache before each test (llama-bench's -d)
+    int batch_seqs = 0;  // > 1: also tg with this many sequences decoded together in both engines
 };
 
 void print_help(std::FILE* f) {
@@ -46,6 +47,8 @@ void print_help(std::FILE* f) {
         "  --flash on|off llama.cpp flash attention (default off)\n"
         "  --kv f16|f32   KV cache type of both engines (default f16, llama-bench's default)\n"
         "  -d N           tokens already in both KV caches when pp and tg start (default 0), as llama-bench -d\n"
+        "  --batch-seqs S also tg with S sequences decoded together (one batch of S tokens per step, a token per\n"
+        "                 sequence, all from empty caches) in both engines: aggregate t/s\n"
         "environment: MOE_LLAMA_REF_LIB (folder of llama.cpp's libggml-cpu-*.so)\n",
         f);
 }
@@ -73,19 +76,24 @@ class llama_timer {
 public:
     ~llama_timer() {
         if (ctx_) llama_free(ctx_);
-        if (model_) llama_model_free(model_);
+        if (model_ && !borrowed_) llama_model_free(model_);
     }
-    std::string open(const std::string& path, const options& o) {
+    llama_model* model() const { return model_; }
+    // n_seq > 1: a context for time_tg_batched, n_seq sequences in one unified cache n_seq times as long; shared: a
+    // model already loaded (another timer's), used and not freed.
+    std::string open(const std::string& path, const options& o, int n_seq = 1, llama_model* shared = nullptr) {
         llama_model_params mp = llama_model_default_params();
         mp.n_gpu_layers = 0;
-        model_ = llama_model_load_from_file(path.c_str(), mp);
+        borrowed_ = shared != nullptr;
+        model_ = shared != nullptr ? shared : llama_model_load_from_file(path.c_str(), mp);
         if (model_ == nullptr) return "llama.cpp could not load " + path;
         llama_context_params cp = llama_context_default_params();
         const int64_t p = o.p > 0 ? o.p : 1;
         cp.n_ctx = static_cast<uint32_t>(o.depth + o.p + o.n);
         cp.n_batch = static_cast<uint32_t>(std::max<int64_t>(p, 512));  // pp in one batch; the depth in 512s
         cp.n_ubatch = cp.n_batch;
-        cp.n_seq_max = 1;
+        cp.n_seq_max = static_cast<uint32_t>(n_seq);
+        if (n_seq > 1) cp.n_ctx *= static_cast<uint32_t>(n_seq), cp.kv_unified = true;
         cp.n_threads = o.threads;
         cp.n_threads_batch = o.threads;
         cp.flash_attn_type = o.flash ? LLAMA_FLASH_ATTN_TYPE_ENABLED : LLAMA_FLASH_ATTN_TYPE_DISABLED;
@@ -142,7 +150,33 @@ public:
         return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     }
 
+    // Seconds for tokens.size() steps of one batch holding a token for each of the context's sequences (the same
+    // tokens as moe_timer::time_tg_batched), all caches empty first; negative on failure.
+    double time_tg_batched(const std::vector<int32_t>& tokens, int n_seq) {
+        llama_memory_clear(llama_get_memory(ctx_), true);
+        const int32_t V = llama_vocab_n_tokens(llama_model_get_vocab(model_));
+        llama_batch b = llama_batch_init(n_seq, 0, 1);
+        const auto t0 = std::chrono::steady_clock::now();
+        int rc = 0;
+        for (size_t i = 0; i < tokens.size() && rc == 0; ++i) {
+            for (int q = 0; q < n_seq; ++q) {
+                b.token[q] = 1 + (tokens[i] + 7919 * q) % (V - 1);
+                b.pos[q] = static_cast<llama_pos>(i);
+                b.n_seq_id[q] = 1;
+                b.seq_id[q][0] = q;
+                b.logits[q] = 1;
+            }
+            b.n_tokens = n_seq;
+            rc = llama_decode(ctx_, b);
+            llama_synchronize(ctx_);
+        }
+        const auto t1 = std::chrono::steady_clock::now();
+        llama_batch_free(b);
+        return rc == 0 ? std::chrono::duration<double>(t1 - t0).count() : -1.0;
+    }
+
 private:
+    bool borrowed_ = false;
     llama_model* model_ = nullptr;
     llama_context* ctx_ = nullptr;
     std::vector<int32_t> depth_;
@@ -222,6 +256,7 @@ int main(int argc, char** argv) {
         else if (a == "--flash" && (vs == "on" || vs == "off")) o.flash = vs == "on";
         else if (a == "--kv" && (vs == "f16" || vs == "f32")) o.kv_f32 = vs == "f32";
         else if (a == "-d" && moe_bench::parse_int(v, 0, x)) o.depth = x;
+        else if (a == "--batch-seqs" && moe_bench::parse_int(v, 2, x)) o.batch_seqs = static_cast<int>(x);
         else return fail("invalid option or value: " + a + " " + vs);
     }
     if (o.models.empty()) return fail("no model (-m FILE); see --help");
@@ -276,6 +311,23 @@ int main(int argc, char** argv) {
             if (!run_test(r, o.reps, static_cast<double>(o.n), [&] { return mt->time_tg(gen); },
                           [&] { return lt.time_tg(gen); }, err)) {
                 rc = fail(path + ": tg: " + err);
+                break;
+            }
+            rows.push_back(r);
+        }
+        if (o.n > 0 && o.batch_seqs > 1) {  // both engines' batched decode, from empty caches
+            const int S = o.batch_seqs;
+            moe::result<moe_bench::moe_timer> mb = moe_bench::moe_timer::create(
+                *m, 0, o.n, o.threads, "cpu", S, o.kv_f32 ? moe::dtype::f32 : moe::dtype::f16, 0);
+            if (!mb) { rc = fail(path + ": " + mb.error().to_string()); break; }
+            llama_timer lb;
+            options ob = o;
+            ob.depth = 0, ob.p = 0;
+            if (std::string e = lb.open(path, ob, S, lt.model()); !e.empty()) { rc = fail(e); break; }
+            row r{base_name(path), "tg" + std::to_string(o.n) + " x" + std::to_string(S) + " seqs", {}, {}};
+            if (!run_test(r, o.reps, static_cast<double>(o.n * S), [&] { return mb->time_tg_batched(gen); },
+                          [&] { return lb.time_tg_batched(gen, S); }, err)) {
+                rc = fail(path + ": batched tg: " + err);
                 break;
             }
             rows.push_back(r);
