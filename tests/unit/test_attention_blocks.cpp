@@ -34,7 +34,8 @@ struct blocked_case {
 };
 
 // One query row, the reference order written out: scores through dot_f32_rows, scaled, their maximum (and the
-// sink's), exp(s - max) summed in double in order, scaled by 1 / sum, then value rows added in order.
+// sink's), exp(s - max) summed in double in eight lanes (j % 8, then ((0+4)+(2+6))+((1+5)+(3+7))), scaled by
+// 1 / sum, then value rows added in order.
 void one_row(const float* q, const float* k, int64_t ks, const float* v, int64_t vs, int64_t dk, int64_t dv,
              int64_t first, int64_t len, float scale, const float* sink, float* out) {
     std::vector<float> s(static_cast<size_t>(len - first));
@@ -42,8 +43,9 @@ void one_row(const float* q, const float* k, int64_t ks, const float* v, int64_t
     float mx = -INFINITY;
     for (float& e : s) mx = std::max(mx, e = e * scale);
     if (sink) mx = std::max(mx, *sink);
-    double sum = 0.0;
-    for (float& e : s) sum += (e = std::exp(e - mx));
+    double lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    for (size_t j = 0; j < s.size(); ++j) lane[j % 8] += (s[j] = std::exp(s[j] - mx));
+    double sum = ((lane[0] + lane[4]) + (lane[2] + lane[6])) + ((lane[1] + lane[5]) + (lane[3] + lane[7]));
     if (sink) sum += static_cast<double>(std::exp(*sink - mx));  // the sink's term comes last
     for (float& e : s) e = e * static_cast<float>(1.0 / sum);
     std::fill(out, out + dv, 0.0f);

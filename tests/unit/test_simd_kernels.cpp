@@ -4,6 +4,7 @@
 #include "backends/cpu/ref/vec_dot.hpp"
 #include "backends/cpu/ref/expf_ref.hpp"
 #include "backends/cpu/ref/ggml_f32_order.hpp"
+#include "backends/cpu/ref/softmax_ref.hpp"
 #include "backends/cpu/simd/simd.hpp"
 
 #include "test_support.hpp"
@@ -724,5 +725,44 @@ TEST_CASE("simd: ggml_swiglu equals ggml_f32::swiglu bit for bit on every ISA; v
                        (same(silu[i], want_silu[i]) ? 0 : 1);
             CHECK(bad == 0);
         }
+    }
+}
+
+// Attention's softmax (ref/softmax_ref.hpp) on every ISA: rows of every length up to 40 and a long one, scores that
+// span e^x's range (underflow to 0, the sink the largest), -inf (masked) and NaN scores.
+TEST_CASE("simd: softmax_f32 equals softmax_ref bit for bit on every ISA") {
+    moe_test::rng g(91);
+    std::vector<std::vector<float>> rows;
+    for (int n = 1; n <= 40; ++n) rows.push_back(g.floats(static_cast<size_t>(n), -30, 30));
+    rows.push_back(g.floats(4099, -200, 20));
+    rows.push_back(g.floats(203, -900, 10));  // s - max below -88 (expf_ref's special cases): subnormal e^x and 0
+    rows.push_back(g.floats(37, -5, 5));
+    rows.back()[3] = -INFINITY, rows.back()[20] = std::numeric_limits<float>::quiet_NaN();
+    // e^x near 1 and near 2^-40 side by side, so that the double sums round (a changed lane order still rarely
+    // shows after 1 / sum is rounded to float: the order is written once, in softmax_ref, and shared)
+    for (int n : {45, 47, 203}) {
+        std::vector<float> r(static_cast<size_t>(n));
+        for (int j = 0; j < n; ++j) {
+            const auto f = static_cast<float>(j);
+            r[static_cast<size_t>(j)] = j % 3 == 0 ? 0.1f * f : -8.0f * (27.7f + 0.013f * f);
+        }
+        rows.push_back(r);
+    }
+    const float sink = 25.0f;
+    isa_guard guard;
+    for (simd::isa level : simd_levels()) {
+        const std::string level_name = simd::isa_name(level);
+        CAPTURE(level_name);
+        REQUIRE(simd::set_isa(level));
+        int bad = 0;
+        for (const std::vector<float>& r : rows)
+            for (const float* sk : {static_cast<const float*>(nullptr), &sink}) {
+                std::vector<float> got = r, want = r;
+                const int64_t n = static_cast<int64_t>(r.size());
+                simd::softmax_f32(got.data(), n, 0.125f, sk);
+                cpu::softmax_ref(want.data(), n, 0.125f, sk);
+                for (size_t j = 0; j < got.size(); ++j) bad += same(got[j], want[j]) ? 0 : 1;
+            }
+        CHECK(bad == 0);
     }
 }

@@ -42,22 +42,6 @@ const void* element(const void* base, bool f16, int64_t i) {
                : static_cast<const void*>(static_cast<const float*>(base) + i);
 }
 
-// s[0 .. n): scores -> probabilities, in the reference order (attend_cached.hpp; e^x is expf_ref's).
-void softmax_scores(float* s, int64_t n, float scale, const float* sink) {
-    float mx = -INFINITY;
-    for (int64_t j = 0; j < n; ++j) {
-        s[j] = s[j] * scale;
-        mx = s[j] > mx ? s[j] : mx;
-    }
-    if (sink) mx = std::max(mx, *sink);
-    for (int64_t j = 0; j < n; ++j) s[j] = s[j] - mx;
-    simd::exp_f32(s, s, n);
-    double sum = 0.0;
-    for (int64_t j = 0; j < n; ++j) sum += s[j];
-    if (sink) sum += static_cast<double>(expf_ref(*sink - mx));
-    const float inv = static_cast<float>(1.0 / sum);
-    for (int64_t j = 0; j < n; ++j) s[j] = s[j] * inv;
-}
 
 // Rows j0 .. j1 - 1 of one KV head (rows `stride` elements apart, d wide) -> dst as f32, rows d floats apart. The
 // cache interleaves heads, so a head's rows are 4-8 KiB apart and share a handful of cache sets; packed, a block
@@ -142,7 +126,7 @@ void attend_block(const query_row* qr, int nq, const head_rows& h, float scale, 
                     if (nfull > 0) simd::dot_f32_rows_multi(xs, nfull, pack, h.dk, e0 - b0, h.dk, outs);
                 });
     for (int i = 0; i < nq; ++i) {
-        softmax_scores(s + i * C + qr[i].first, qr[i].len - qr[i].first, scale, qr[i].sink);
+        simd::softmax_f32(s + i * C + qr[i].first, qr[i].len - qr[i].first, scale, qr[i].sink);
         std::memset(qr[i].out, 0, static_cast<size_t>(h.dv) * sizeof(float));
     }
     slot_blocks(qr, nq, lo, hi, false, h, pack,

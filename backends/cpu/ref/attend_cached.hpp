@@ -43,10 +43,10 @@ inline kv_cache cache_inputs(const tensor_view* in, int kc, int vc) {
 void write_kv(const kv_rows& rows, const cached_attention& a, const float* k, const float* v, const kv_cache& cache);
 
 // Every query row (t, h) attends to its slot's rows first .. rows.position(t) (KV head h / (Hq / Hkv)), with each
-// row's arithmetic exactly that of the reference order: scores dot(q, k_j) * scale (simd::dot_f32_rows), their
-// maximum (the sink's logit too), e_j = expf_ref(s_j - max) (ref/expf_ref.hpp, simd::exp_f32) summed in double in
-// j order, p_j = e_j / sum, then
-// out = sum over j in order of p_j * v_j (simd::axpy_f32_rows). Threads take (KV head, block of tokens) items.
+// row's arithmetic exactly that of the reference order: scores dot(q, k_j) * scale (simd::dot_f32_rows), then
+// simd::softmax_f32 (their maximum, the sink's logit too; e_j = expf_ref(s_j - max), summed in double in eight
+// lanes; p_j = e_j * (1 / sum)), then out = sum over j in order of p_j * v_j (simd::axpy_f32_rows). Threads take
+// (KV head, block of tokens) items.
 void attend_cached(context& c, const kv_rows& rows, const cached_attention& a, const float* q, const kv_cache& cache,
                    float* out);
 

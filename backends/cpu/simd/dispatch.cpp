@@ -5,6 +5,7 @@
 
 #include "backends/cpu/ref/expf_ref.hpp"
 #include "backends/cpu/ref/ggml_f32_order.hpp"
+#include "backends/cpu/ref/softmax_ref.hpp"
 #include "backends/cpu/ref/ref_kernels.hpp"
 #include "backends/cpu/ref/vec_dot.hpp"
 
@@ -220,6 +221,11 @@ void ggml_weighted_rows(int W, bool tile, const float* p, const float* v, int64_
 void exp_f32(const float* x, float* y, int64_t n) noexcept {
     if (active().exp_f32 != nullptr) return active().exp_f32(x, y, n);
     for (int64_t i = 0; i < n; ++i) y[i] = expf_ref(x[i]);
+}
+
+void softmax_f32(float* s, int64_t n, float scale, const float* sink) noexcept {
+    if (active().softmax_f32 != nullptr) return active().softmax_f32(s, n, scale, sink);
+    softmax_ref(s, n, scale, sink);
 }
 
 void ggml_swiglu(int W, const float* g, const float* u, float* out, int64_t n_vec, int64_t n) noexcept {

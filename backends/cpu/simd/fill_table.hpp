@@ -47,7 +47,7 @@ void fill_kernels(moe::cpu::simd::kernel_table& t) noexcept {
     set(dtype::f32, &D::template tile<typename F::f32>);  // dispatch.cpp drops it unless Eigen runs 4-wide
     t.dot_f32 = &F::f32::one;                              // likewise
     t.axpy_f32 = &F::axpy;
-    if constexpr (has_expf8<P>::value) t.exp_f32 = &F::exp_rows;
+    if constexpr (has_expf8<P>::value) t.exp_f32 = &F::exp_rows, t.softmax_f32 = &F::softmax;
     if constexpr (has_ggml_silu8<P>::value) t.ggml_swiglu = &F::ggml_swiglu;
     t.f16_to_f32 = &F::f16_to_f32;
     t.f16_rows_to_f32 = &F::f16_rows_to_f32;

@@ -8,6 +8,7 @@
 
 #include "backends/cpu/ref/expf_ref.hpp"
 #include "backends/cpu/ref/ggml_f32_order.hpp"
+#include "backends/cpu/ref/softmax_ref.hpp"
 #include "backends/cpu/simd/kernels_impl.hpp"
 
 #include <utility>
@@ -70,6 +71,51 @@ struct f32_kernels {
                 if (special >> l & 1) y[i + l] = moe::cpu::expf_ref(in[l]);
         }
         for (; i < n; ++i) y[i] = moe::cpu::expf_ref(x[i]);
+    }
+
+    // softmax_ref (ref/softmax_ref.hpp) eight lanes at a time, bit for bit: the lanes' maxima, e^x as exp_rows, the
+    // eight double lane sums in registers. Only for P with has_expf8.
+    static void softmax(float* s, int64_t n, float scale, const float* sink) noexcept {
+        const fv sc = P::fset1(scale);
+        fv m = P::fset1(-INFINITY);
+        int64_t i = 0;
+        for (; i + 8 <= n; i += 8) {
+            const fv v = P::fmul(P::floadu(s + i), sc);
+            P::fstoreu(s + i, v);
+            m = P::fmax_keep(v, m);
+        }
+        alignas(32) float ml[8];
+        P::fstoreu(ml, m);
+        float mx = -INFINITY;  // the lanes' maxima hold no NaN; any order gives the maximum (a zero's sign aside,
+        for (float x : ml) mx = x > mx ? x : mx;  // which s - max does not see)
+        for (; i < n; ++i) {
+            s[i] = s[i] * scale;
+            mx = s[i] > mx ? s[i] : mx;
+        }
+        if (sink) mx = std::max(mx, *sink);
+        const fv mv = P::fset1(mx);
+        typename P::dv lo = P::dzero(), hi = P::dzero();
+        for (i = 0; i + 8 <= n; i += 8) {
+            const fv v = P::fsub(P::floadu(s + i), mv);
+            const int special = P::expf8_special(v);
+            P::fstoreu(s + i, P::expf8_main(v));
+            if (special) {
+                alignas(32) float in[8];
+                P::fstoreu(in, v);
+                for (int l = 0; l < 8; ++l)
+                    if (special >> l & 1) s[i + l] = moe::cpu::expf_ref(in[l]);
+            }
+            P::dadd8(P::floadu(s + i), lo, hi);
+        }
+        alignas(32) double lane[8];
+        P::dstore8(lane, lo, hi);
+        for (; i < n; ++i) lane[i % 8] += static_cast<double>(s[i] = moe::cpu::expf_ref(s[i] - mx));
+        double sum = moe::cpu::lanes8_sum(lane);
+        if (sink) sum += static_cast<double>(moe::cpu::expf_ref(*sink - mx));
+        const float inv = static_cast<float>(1.0 / sum);
+        const fv iv = P::fset1(inv);
+        for (i = 0; i + 8 <= n; i += 8) P::fstoreu(s + i, P::fmul(P::floadu(s + i), iv));
+        for (; i < n; ++i) s[i] = s[i] * inv;
     }
 
     // ggml_f32::swiglu's vector form for all n elements (u == nullptr: silu alone), eight at a time; lanes whose

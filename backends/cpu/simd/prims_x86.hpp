@@ -201,6 +201,19 @@ struct x86_prims {
         }
         return _mm256_insertf128_ps(_mm256_castps128_ps256(half[0]), half[1], 1);
     }
+    // The softmax's double lanes (ref/softmax_ref.hpp): eight floats widened into two vectors of four doubles (lanes
+    // 0-3 and 4-7) and added; and per-lane v > m ? v : m (maxps returns its second operand on NaN or equality).
+    using dv = __m256d;
+    static dv dzero() noexcept { return _mm256_setzero_pd(); }
+    static void dadd8(fv v, dv& lo, dv& hi) noexcept {
+        lo = _mm256_add_pd(lo, _mm256_cvtps_pd(_mm256_castps256_ps128(v)));
+        hi = _mm256_add_pd(hi, _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)));
+    }
+    static void dstore8(double* p, dv lo, dv hi) noexcept {
+        _mm256_storeu_pd(p, lo);
+        _mm256_storeu_pd(p + 4, hi);
+    }
+    static fv fmax_keep(fv v, fv m) noexcept { return _mm256_max_ps(v, m); }
     static int expf8_special(fv x) noexcept {
         const __m256i a = _mm256_and_si256(_mm256_castps_si256(x), _mm256_set1_epi32(0x7fffffff));
         const __m256i big = _mm256_cmpgt_epi32(a, _mm256_set1_epi32(static_cast<int>(moe::cpu::expf_data::big) - 1));

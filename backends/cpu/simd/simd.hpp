@@ -39,6 +39,8 @@ struct kernel_table {
     void (*axpy_f32)(float a, const float* x, float* y, int64_t n) = nullptr;  // y[i] += a * x[i], each rounded
     // y[i] = expf_ref(x[i]) (ref/expf_ref.hpp), x and y may be the same; nullptr: expf_ref one by one
     void (*exp_f32)(const float* x, float* y, int64_t n) = nullptr;
+    // softmax_ref (ref/softmax_ref.hpp) over one row of scores; nullptr: that function
+    void (*softmax_f32)(float* s, int64_t n, float scale, const float* sink) = nullptr;
     // ggml_f32::swiglu's vector form over all n elements (u == nullptr: silu), W = 16 or 8; nullptr: that function
     void (*ggml_swiglu)(int W, const float* g, const float* u, float* out, int64_t n) = nullptr;
     // binary16 rows <-> float rows, as half.hpp converts (the f16 KV cache); nullptr: half.hpp element by element
@@ -157,6 +159,8 @@ void f32_to_f16(const float* f, uint16_t* h, int64_t n) noexcept;
 void f16_rows_to_f32(const uint16_t* h, int64_t stride, int64_t rows, int64_t d, float* f) noexcept;
 // y[i] = expf_ref(x[i]) for i < n (the reference's expf, ref/expf_ref.hpp), bit for bit; x and y may be the same.
 void exp_f32(const float* x, float* y, int64_t n) noexcept;
+// softmax_ref (ref/softmax_ref.hpp) bit for bit through the active table: attention's scores -> probabilities.
+void softmax_f32(float* s, int64_t n, float scale, const float* sink) noexcept;
 // ggml_f32::swiglu (ref/ggml_f32_order.hpp) bit for bit through the active table: out = silu(g) * u (u == nullptr:
 // silu(g)) in llama.cpp's order for a row whose first n_vec elements fall in its W-lane chunks. out may be g or u.
 void ggml_swiglu(int W, const float* g, const float* u, float* out, int64_t n_vec, int64_t n) noexcept;
