@@ -617,17 +617,25 @@ TEST_CASE("simd: f16 and bf16 repacked eight rows at a time give the GGUF rows' 
     }
 }
 
+namespace {
+// Every step-th float bit pattern (NaNs, infinities and subnormals among them).
+std::vector<float> float_sweep(uint64_t step) {
+    std::vector<float> x;
+    for (uint64_t b = 0; b < (uint64_t(1) << 32); b += step) {
+        float f;
+        const auto bits = static_cast<uint32_t>(b);
+        std::memcpy(&f, &bits, sizeof f);
+        x.push_back(f);
+    }
+    return x;
+}
+}  // namespace
+
 // The softmax's e^x (ref/expf_ref.hpp): every ISA's exp_f32 equals expf_ref bit for bit over a sweep of all float
 // bit patterns (every 251st, plus the special values and the edges of its special ranges), in place and not; and
 // expf_ref is an exp: within one unit in the last place of e^x computed in double.
 TEST_CASE("simd: exp_f32 equals expf_ref bit for bit; expf_ref is within 1 ulp") {
-    std::vector<float> x;
-    for (uint64_t b = 0; b < (uint64_t(1) << 32); b += 251) {
-        float f;
-        const auto u = static_cast<uint32_t>(b);
-        std::memcpy(&f, &u, sizeof f);
-        x.push_back(f);
-    }
+    std::vector<float> x = float_sweep(251);
     for (float f : {0.0f, -0.0f, 1.0f, -1.0f, 88.0f, -88.0f, 0x1.62e42ep6f, 0x1.62e430p6f, -0x1.9fe368p6f,
                     -0x1.9fe36ap6f, -0x1.9d1d9ep6f, -0x1.9d1da0p6f, -0x1.9d1d9cp6f, -103.5f, -104.0f,
                     std::numeric_limits<float>::infinity(), -std::numeric_limits<float>::infinity(),
@@ -679,13 +687,7 @@ TEST_CASE("simd: exp_f32 equals expf_ref bit for bit; expf_ref is within 1 ulp")
 // e^x within 2.5 ulp of the true value, so that it is no wild function (ggml states 1.45 ulp + 0.5 for its AVX2 /
 // ARM form; the AVX-512 form rounds once more, adding the 1 before scaling: 2.04 ulp seen).
 TEST_CASE("simd: ggml_swiglu equals ggml_f32::swiglu bit for bit on every ISA; v_expf is near e^x") {
-    std::vector<float> x;
-    for (uint64_t b = 0; b < (uint64_t(1) << 32); b += 4099) {
-        float f;
-        const auto bits = static_cast<uint32_t>(b);
-        std::memcpy(&f, &bits, sizeof f);
-        x.push_back(f);
-    }
+    std::vector<float> x = float_sweep(4099);
     for (float f : {0.0f, -0.0f, 1.0f, -1.0f, 87.3f, -87.3f, 87.5f, -87.5f, 88.0f, -88.0f, 88.8f, -88.8f, 104.0f,
                     -104.0f, 133.0f, -133.0f, 150.0f, -150.0f, std::numeric_limits<float>::infinity(),
                     -std::numeric_limits<float>::infinity(), std::numeric_limits<float>::quiet_NaN(),
