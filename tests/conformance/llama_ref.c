@@ -282,7 +282,7 @@ static void usage(FILE *f)
           "  llama_ref dequantize --type T -i IN.bin -o OUT.f32\n"
           "      dequantizes raw blocks with ggml's to_float and writes float32\n"
           "  llama_ref vecdot --type T -w W.bin -x X.f32 -k K -o OUT.f32 [--repack] [--batch]\n"
-          "  llama_ref unary --op silu|swiglu -x X.f32 [-g G.f32] -n N -o OUT.f32\n"
+          "  llama_ref unary --op silu|swiglu|soft_max -x X.f32 [-g G.f32] -n N -o OUT.f32\n"
           "      ggml CPU mul_mat of raw T weight rows with K-float columns (one column per graph unless --batch;\n"
           "      --repack: weights in the CPU_REPACK buffer type, as llama.cpp loads them)\n"
           "  llama_ref tokenize -m VOCAB.gguf --text-file F [--no-special] [--parse-special] [--batch] [--all-modes]\n"
@@ -526,7 +526,7 @@ int main(int argc, char **argv)
         return cmd_dequantize(argc, argv);
     if (strcmp(argv[1], "vecdot") == 0) /* issue 4 */
         return cmd_vecdot(argc, argv);
-    if (strcmp(argv[1], "unary") == 0) /* issue 5: silu / swiglu in ggml's order */
+    if (strcmp(argv[1], "unary") == 0) /* issue 5: silu, swiglu, soft_max in ggml's order */
         return cmd_unary(argc, argv);
     if (strcmp(argv[1], "tokenize") == 0)
         return cmd_tokenize(argc, argv);

@@ -220,8 +220,9 @@ int cmd_vecdot(int argc, char **argv)
     return 0;
 }
 
-/* unary --op silu|swiglu -x X.f32 [-g G.f32] -n N -o OUT.f32: ggml's float element-wise op over rows of N values on
- * the CPU backend (swiglu: ggml_swiglu_split(x, g) = silu(x) * g). Writes one float per input value. */
+/* unary --op silu|swiglu|soft_max -x X.f32 [-g G.f32] -n N -o OUT.f32: ggml's float op over rows of N values on the
+ * CPU backend (swiglu: ggml_swiglu_split(x, g) = silu(x) * g; soft_max: ggml_soft_max per row). Writes one float per
+ * input value. */
 int cmd_unary(int argc, char **argv)
 {
     const char *op = NULL, *xpath = NULL, *gpath = NULL, *out = NULL;
@@ -253,8 +254,8 @@ int cmd_unary(int argc, char **argv)
     }
     if (i != argc || op == NULL || xpath == NULL || out == NULL || n == 0)
         die("unary needs --op, -x, -n and -o (and -g for swiglu)");
-    if (strcmp(op, "silu") != 0 && strcmp(op, "swiglu") != 0)
-        die("unary: unknown op '%s' (silu or swiglu)", op);
+    if (strcmp(op, "silu") != 0 && strcmp(op, "swiglu") != 0 && strcmp(op, "soft_max") != 0)
+        die("unary: unknown op '%s' (silu, swiglu or soft_max)", op);
     if (strcmp(op, "swiglu") == 0 && gpath == NULL)
         die("unary swiglu needs -g");
     x = read_blob(xpath, &xlen);
@@ -279,7 +280,9 @@ int cmd_unary(int argc, char **argv)
     tx = ggml_new_tensor_2d(ctx, GGML_TYPE_F32, n, rows);
     if (g != NULL)
         tg = ggml_new_tensor_2d(ctx, GGML_TYPE_F32, n, rows);
-    to = strcmp(op, "silu") == 0 ? ggml_silu(ctx, tx) : ggml_swiglu_split(ctx, tx, tg);
+    to = strcmp(op, "silu") == 0 ? ggml_silu(ctx, tx)
+         : strcmp(op, "soft_max") == 0 ? ggml_soft_max(ctx, tx)
+                                        : ggml_swiglu_split(ctx, tx, tg);
     gf = ggml_new_graph(ctx);
     ggml_build_forward_expand(gf, to);
     buf = ggml_backend_alloc_ctx_tensors(ctx, backend);

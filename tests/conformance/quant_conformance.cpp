@@ -10,9 +10,10 @@
 //             six (prompt), weights in a plain buffer (ggml_vec_dot_*, our dot_path::vec_dot) or, for the types
 //             llama.cpp repacks on this host, in CPU_REPACK (its GEMV/GEMM, our dot_path::repacked): within 1e-4 of the
 //             column's largest result (bit-identical on x86 AVX2/AVX-512 hosts; the table says).
-//   silu, swiglu (issue 5): our kernels (every ISA this host runs) vs ggml's CPU ops on rows of 1003 values (its
-//             vector chunks and scalar tail): bit-identical where llama.cpp runs x86 vector code (ggml_f32::lanes() =
-//             8 or 16); elsewhere within 4 ulp (its NEON e^x is not re-enacted).
+//   silu, swiglu, soft_max (issue 5): our kernels (silu/swiglu on every ISA this host runs; soft_max, the router's,
+//             is scalar) vs ggml's CPU ops on rows of 1003 values (its vector chunks and scalar tail): bit-identical
+//             where llama.cpp runs x86 vector code (ggml_f32::lanes() = 8 or 16); elsewhere within 4 ulp (its NEON
+//             e^x is not re-enacted).
 #include "backends/cpu/ref/ggml_f32_order.hpp"
 #include "backends/cpu/ref/vec_dot.hpp"
 #include "backends/cpu/simd/simd.hpp"
@@ -372,7 +373,7 @@ row_result check_type(dtype t, bool must_be_exact, const std::vector<data_set>& 
 
 }  // namespace
 
-// silu and swiglu vs ggml's, on every ISA; prints one line, returns whether all matched.
+// silu and swiglu (on every ISA) and soft_max vs ggml's; prints one line, returns whether all matched.
 bool check_swiglu() {
     const int64_t n = 1003, rows = 64;
     std::mt19937 g(5150);
@@ -388,17 +389,31 @@ bool check_swiglu() {
     write_bytes(base + ".g.f32", u.data(), u.size() * sizeof(float));
     const std::string ref = std::string(MOE_LLAMA_REF_EXE) + " unary -x " + base + ".x.f32 -n " + std::to_string(n);
     const bool ok = run(ref + " --op silu -o " + base + ".silu.f32") &&
-                    run(ref + " --op swiglu -g " + base + ".g.f32 -o " + base + ".swiglu.f32");
-    check(ok, "llama_ref unary silu / swiglu");
+                    run(ref + " --op swiglu -g " + base + ".g.f32 -o " + base + ".swiglu.f32") &&
+                    run(ref + " --op soft_max -o " + base + ".soft_max.f32");
+    check(ok, "llama_ref unary silu / swiglu / soft_max");
     if (!ok) return false;
     const std::vector<float> silu_ggml = as_floats(read_bytes(base + ".silu.f32")),
-                             swiglu_ggml = as_floats(read_bytes(base + ".swiglu.f32"));
-    check(silu_ggml.size() == x.size() && swiglu_ggml.size() == x.size(), "llama_ref unary output sizes");
-    if (silu_ggml.size() != x.size() || swiglu_ggml.size() != x.size()) return false;
+                             swiglu_ggml = as_floats(read_bytes(base + ".swiglu.f32")),
+                             soft_max_ggml = as_floats(read_bytes(base + ".soft_max.f32"));
+    const bool sizes = silu_ggml.size() == x.size() && swiglu_ggml.size() == x.size() &&
+                       soft_max_ggml.size() == x.size();
+    check(sizes, "llama_ref unary output sizes");
+    if (!sizes) return false;
     namespace simd = moe::cpu::simd;
     const int W = moe::cpu::ggml_f32::lanes();
     const simd::isa before = simd::active().level;
     int64_t differ = 0, far = 0;
+    auto compare = [&](float ours, float theirs) {
+        if (same_float(ours, theirs)) return;
+        ++differ;
+        const float a = std::fabs(theirs);
+        far += std::fabs(ours - theirs) <= 4.0f * (std::nextafter(a, INFINITY) - a) ? 0 : 1;
+    };
+    std::vector<float> sm(x.size());
+    for (int64_t r = 0; r < rows; ++r)
+        moe::cpu::ggml_f32::soft_max_row(W, x.data() + r * n, sm.data() + r * n, n);
+    for (size_t i = 0; i < x.size(); ++i) compare(sm[i], soft_max_ggml[i]);
     std::string levels;
     for (simd::isa level : {simd::isa::ref, simd::isa::avx2, simd::isa::avx512, simd::isa::neon}) {
         if (!simd::set_isa(level)) continue;
@@ -409,18 +424,13 @@ bool check_swiglu() {
             simd::ggml_swiglu(W, x.data() + o, nullptr, silu.data() + o, W ? n / W * W : 0, n);
             simd::ggml_swiglu(W, x.data() + o, u.data() + o, sw.data() + o, W ? n / W * W : 0, n);
         }
-        for (size_t i = 0; i < x.size(); ++i)
-            for (const auto& pr : {std::make_pair(silu[i], silu_ggml[i]), std::make_pair(sw[i], swiglu_ggml[i])}) {
-                if (same_float(pr.first, pr.second)) continue;
-                ++differ;
-                const float a = std::fabs(pr.second);
-                far += std::fabs(pr.first - pr.second) <= 4.0f * (std::nextafter(a, INFINITY) - a) ? 0 : 1;
-            }
+        for (size_t i = 0; i < x.size(); ++i) compare(silu[i], silu_ggml[i]), compare(sw[i], swiglu_ggml[i]);
     }
     simd::set_isa(before);
     const bool exact = W == 8 || W == 16;
-    check(exact ? differ == 0 : far == 0, "silu / swiglu differ from ggml's");
-    std::printf("silu, swiglu vs ggml (%lld values each, rows of %lld; kernels %s; llama.cpp's x86 lanes %d): %s\n",
+    check(exact ? differ == 0 : far == 0, "silu / swiglu / soft_max differ from ggml's");
+    std::printf("silu, swiglu, soft_max vs ggml (%lld values each, rows of %lld; kernels %s; llama.cpp's x86 lanes "
+                "%d): %s\n",
                 static_cast<long long>(x.size()), static_cast<long long>(n), levels.c_str(), W,
                 differ == 0 ? "identical" : (std::to_string(differ) + " differ, " + std::to_string(far) +
                                              " by more than 4 ulp").c_str());

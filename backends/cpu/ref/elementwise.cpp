@@ -117,19 +117,8 @@ status softmax(context& c, const node&, const tensor_view& out, const tensor_vie
     const int64_t d = in[0].sh.last(), R = in[0].sh.rows();
     const float* x = static_cast<const float*>(in[0].data);
     float* o = static_cast<float*>(out.data);
-    rows_parallel(c, R, [&](int64_t r) {
-        const float* xr = x + r * d;
-        float* orow = o + r * d;
-        float mx = xr[0];
-        for (int64_t i = 1; i < d; ++i) mx = xr[i] > mx ? xr[i] : mx;
-        double sum = 0.0;
-        for (int64_t i = 0; i < d; ++i) {
-            orow[i] = std::exp(xr[i] - mx);
-            sum += orow[i];
-        }
-        const float inv = static_cast<float>(1.0 / sum);
-        for (int64_t i = 0; i < d; ++i) orow[i] *= inv;
-    });
+    const int W = ggml_f32::lanes();  // ggml's soft_max on this host (the router's probabilities)
+    rows_parallel(c, R, [&](int64_t r) { ggml_f32::soft_max_row(W, x + r * d, o + r * d, d); });
     return {};
 }
 

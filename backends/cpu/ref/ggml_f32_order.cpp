@@ -125,6 +125,16 @@ double exp_sum(int W, const float* x, float max, float* y, int64_t n) noexcept {
     return sum;
 }
 
+void soft_max_row(int W, const float* x, float* y, int64_t n) noexcept {
+    float mx = -INFINITY;
+    for (int64_t i = 0; i < n; ++i) mx = mx > x[i] ? mx : x[i];  // ggml_vec_max_f32: MAX(max, x[i])
+    const int64_t nv = W == 8 || W == 16 ? n / W * W : 0;
+    double sum = nv > 0 ? exp_sum(W, x, mx, y, nv) : 0.0;
+    for (int64_t i = nv; i < n; ++i) sum += static_cast<double>(y[i] = expf_ref(x[i] - mx));
+    const float inv = static_cast<float>(1.0 / sum);
+    for (int64_t i = 0; i < n; ++i) y[i] = y[i] * inv;
+}
+
 float v_expf(int W, float x) noexcept { return W == 16 ? expf_avx512(x) : expf_avx2(x); }
 
 void swiglu(int W, const float* g, const float* u, float* out, int64_t n_vec, int64_t n) noexcept {

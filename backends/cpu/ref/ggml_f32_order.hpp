@@ -83,6 +83,10 @@ void weighted_rows_f16(int W, const float* p, const uint16_t* v, int64_t stride,
 // scalar tail, g / (1 + expf(-g)) with expf = expf_ref. A row of n elements has n_vec = n / W * W; with W = 0 (a host
 // llama.cpp runs no x86 vector code on) n_vec is ignored and every element takes the scalar form.
 void swiglu(int W, const float* g, const float* u, float* out, int64_t n_vec, int64_t n) noexcept;
+// ggml's soft_max row (ggml_compute_forward_soft_max_f32 without mask or sinks): max in order, then
+// ggml_vec_soft_max_f32 (exp_sum over the W-lane chunks, then expf = expf_ref per tail element, each added in double),
+// then y *= float(1 / sum). W = 0: every element through the tail's form.
+void soft_max_row(int W, const float* x, float* y, int64_t n) noexcept;
 // ggml_v_expf of W lanes (16: its AVX-512 form, 2^n by scalef; 8: its AVX2 form), one lane: W = 16 or 8.
 float v_expf(int W, float x) noexcept;
 
