@@ -410,8 +410,9 @@ struct dots {
 
     // q4_0 with the eight weight rows in the lanes (lanes_tile's loops; short row groups padded as in tile_q4_0_n).
     // tab per block: RN activation scales, then RN values -8 * sum(y). Packed: w holds repack_q4_0x8's layout (r0,
-    // r1 multiples of 8), else GGUF rows.
-    template <int RN, bool Packed>
+    // r1 multiples of 8), else GGUF rows. Kern: whose q4_0x8_rows<RN> runs a packed group (packed_dots<P>'s, or
+    // with eight lanes on AVX-512 its decode_wide).
+    template <int RN, bool Packed, class Kern = packed_dots<P>>
     static void tile_q4_0_lanes(const uint8_t* w, size_t wrb, int64_t r0, int64_t r1, const uint8_t* const* a,
                                 int na, float* const* out, int64_t k) noexcept {
         fv part[8][RN];
@@ -431,9 +432,8 @@ struct dots {
             const uint8_t* stop = pf.stop(rb, re);
             for (int64_t r = rb, g = 0; r < re; r += lanes, ++g) {
                 if constexpr (Packed) {
-                    packed_dots<P>::template q4_0x8_rows<RN>(w + static_cast<size_t>(r) * wrb,
-                                                             next_group(r, re, 8 * wrb), ap, c0, c1, tab, part[g],
-                                                             pf.at, stop);
+                    Kern::template q4_0x8_rows<RN>(w + static_cast<size_t>(r) * wrb, next_group(r, re, 8 * wrb), ap,
+                                                   c0, c1, tab, part[g], pf.at, stop);
                 } else {
                     const uint8_t* wp[8];
                     pad_rows<8>(w, wrb, r, re - r < 8 ? static_cast<int>(re - r) : 8, wp);

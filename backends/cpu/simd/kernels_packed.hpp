@@ -58,6 +58,48 @@ struct packed_dots : dots<P> {
         for (int j = 0; j < RN; ++j) s_io[j] = s[j];
     }
 
+    // Decode's q4_0x8_rows with sixteen-lane registers over one eight-row group (lanes == 16 only; the sums and
+    // the stream are the eight-lane kernel's): a 64-byte load holds vectors m and m + 1 of a block, so a block is
+    // two loads whose nibbles make four registers of two vectors each, met by the activation's matching quads side
+    // by side (P::quad_pair). The halves' int32 sums add up to q4_0_lanes_block's block sum exactly, and its float
+    // steps follow on eight lanes: half the dot instructions and broadcasts per block, and shorter chains.
+    struct decode_wide {
+        template <int RN>
+        static void q4_0x8_rows(const uint8_t* grp, size_t, const uint8_t* const* a, int64_t b0, int64_t b1,
+                                const float* tab, typename N::fv* s_io, const uint8_t*& pf,
+                                const uint8_t* stop) noexcept {
+            using nfv = typename N::fv;
+            using niv = typename N::iv;
+            const moe::block_q8_0* y[RN];
+            nfv s[RN];
+            MOE_SIMD_UNROLL
+            for (int j = 0; j < RN; ++j) y[j] = base::template rows<moe::block_q8_0>(a, j), s[j] = s_io[j];
+            constexpr size_t bb = moe::cpu::simd::q4_0x8_block_bytes;
+            const uint8_t* p = grp + static_cast<size_t>(b0) * bb;
+            for (int64_t b = b0; b < b1; ++b, tab += 2 * RN, p += bb) {
+                prefetch_ahead<3>(p, 32, bb);  // as q4_0x8_rows
+                base::prefetch_l2(pf, stop);
+                const iv q01 = P::load(p), q23 = P::load(p + 64);
+                const iv v01 = P::lo4(q01), v45 = P::hi4(q01), v23 = P::lo4(q23), v67 = P::hi4(q23);
+                const nfv dx = N::h2f8c(reinterpret_cast<const uint16_t*>(p + 128));
+                MOE_SIMD_UNROLL
+                for (int j = 0; j < RN; ++j) {
+                    const iv yq = P::bcast256(y[j][b].qs);
+                    const iv lo = P::dot_u(P::dot_u(P::zero(), v01, P::template quad_pair<0>(yq)), v23,
+                                           P::template quad_pair<2>(yq));
+                    const iv hi = P::dot_u(P::dot_u(P::zero(), v45, P::template quad_pair<4>(yq)), v67,
+                                           P::template quad_pair<6>(yq));
+                    const iv t = P::add32(lo, hi);
+                    const niv sumi = N::add32(N::bcast32(reinterpret_cast<const int8_t*>(tab + RN + j)),
+                                              N::add32(P::half(t, 0), P::half(t, 1)));
+                    s[j] = N::fadd(s[j], N::fmul(N::cvtf(sumi), N::fmul(dx, N::fset1(tab[j]))));
+                }
+            }
+            MOE_SIMD_UNROLL
+            for (int j = 0; j < RN; ++j) s_io[j] = s[j];
+        }
+    };
+
     // The tile_fn over repack_q4_0x8's layout: every activation count goes through the lanes kernel (group g of
     // the rows starts 8 * g row-lengths in, as GGUF's row 8g does).
     static void tile_q4_0x8(const uint8_t* w, size_t wrb, int64_t r0, int64_t r1, const uint8_t* const* a, int na,
@@ -65,8 +107,10 @@ struct packed_dots : dots<P> {
         // One or two activation rows (decode) stream the weights from memory: there the eight-lane tile's one
         // sequential stream per thread measured faster than two groups read side by side (qwen3moe-shape Q4_0 tg
         // 79-94 vs 65-84 t/s, alternating runs), while every prompt size gains from sixteen lanes.
-        if constexpr (lanes == 16)
-            if (na <= 2) return packed_dots<N>::tile_q4_0x8(w, wrb, r0, r1, a, na, out, k);
+        if constexpr (lanes == 16) {
+            if (na == 1) return dots<N>::template tile_q4_0_lanes<1, true, decode_wide>(w, wrb, r0, r1, a, na, out, k);
+            if (na == 2) return dots<N>::template tile_q4_0_lanes<2, true, decode_wide>(w, wrb, r0, r1, a, na, out, k);
+        }
         if (na == 1) base::template tile_q4_0_lanes<1, true>(w, wrb, r0, r1, a, na, out, k);
         else if (na == 2) base::template tile_q4_0_lanes<2, true>(w, wrb, r0, r1, a, na, out, k);
         else if (na < 8) base::template tile_q4_0_lanes<4, true>(w, wrb, r0, r1, a, na, out, k);

@@ -47,6 +47,14 @@ struct x86_prims16 {
     static iv bcast256(const void* p) noexcept {
         return _mm512_broadcast_i64x4(_mm256_loadu_si256(static_cast<const __m256i*>(p)));
     }
+    // Int32 lane m of v in lanes 0-7 and lane m + 1 in lanes 8-15 (an activation's quads for two vectors of a
+    // block side by side).
+    template <int m>
+    static iv quad_pair(iv v) noexcept {
+        return _mm512_permutexvar_epi32(_mm512_setr_epi32(m, m, m, m, m, m, m, m, m + 1, m + 1, m + 1, m + 1, m + 1,
+                                                          m + 1, m + 1, m + 1),
+                                        v);
+    }
     static __m256i half(iv v, int h) noexcept {
         return h ? _mm512_extracti64x4_epi64(v, 1) : _mm512_castsi512_si256(v);
     }
