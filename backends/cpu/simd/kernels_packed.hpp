@@ -64,6 +64,15 @@ struct packed_dots : dots<P> {
     // by side (P::quad_pair). The halves' int32 sums add up to q4_0_lanes_block's block sum exactly, and its float
     // steps follow on eight lanes: half the dot instructions and broadcasts per block, and shorter chains.
     struct decode_wide {
+        // Lanes 2h and 2h + 1 of v side by side (P::quad_pair).
+        static iv quad_pair(iv v, int h) noexcept {
+            switch (h) {
+                case 0: return P::template quad_pair<0>(v);
+                case 1: return P::template quad_pair<2>(v);
+                case 2: return P::template quad_pair<4>(v);
+                default: return P::template quad_pair<6>(v);
+            }
+        }
         template <int RN>
         static void q4_0x8_rows(const uint8_t* grp, size_t, const uint8_t* const* a, int64_t b0, int64_t b1,
                                 const float* tab, typename N::fv* s_io, const uint8_t*& pf,
@@ -97,6 +106,46 @@ struct packed_dots : dots<P> {
             }
             MOE_SIMD_UNROLL
             for (int j = 0; j < RN; ++j) s_io[j] = s[j];
+        }
+
+        // q8_0x8_rows the same way: register h holds the reference's lanes 2h (low half) and 2h + 1 (high half)
+        // of every row, each doing exactly q8_0x8_rows's steps for its lane; split back into eight-lane
+        // accumulators at the end of the pass.
+        template <int RN>
+        static void q8_0x8_rows(const uint8_t* grp, size_t, int64_t b0, int64_t b1, const float* tab,
+                                typename N::fv (*acc_io)[8], const uint8_t*& pf, const uint8_t* stop) noexcept {
+            fv acc[RN][4];
+            MOE_SIMD_UNROLL
+            for (int j = 0; j < RN; ++j)
+                MOE_SIMD_UNROLL
+                for (int h = 0; h < 4; ++h) acc[j][h] = P::fjoin(acc_io[j][2 * h], acc_io[j][2 * h + 1]);
+            constexpr size_t bb = moe::cpu::simd::q8_0x8_block_bytes;
+            const iv b128 = P::set8(-128);  // 0x80: 128 as unsigned bytes
+            const uint8_t* p = grp + static_cast<size_t>(b0) * bb;
+            for (int64_t b = b0; b < b1; ++b, tab += 9 * RN, p += bb) {
+                prefetch_ahead<5>(p, 16, bb);  // as the eight-lane decode
+                base::prefetch_l2(pf, stop);
+                const typename N::fv dx8 = N::h2f8c(reinterpret_cast<const uint16_t*>(p + 256));
+                const fv dx = P::fjoin(dx8, dx8);
+                fv d[RN];
+                iv yq[RN];
+                MOE_SIMD_UNROLL
+                for (int j = 0; j < RN; ++j)
+                    d[j] = P::fmul(dx, P::fset1(tab[j])), yq[j] = P::bcast256(tab + RN + 8 * j);
+                MOE_SIMD_UNROLL
+                for (int h = 0; h < 4; ++h) {
+                    const iv v = P::load(p + 64 * h);
+                    const iv init = P::sub32(P::zero(), P::dot_u(P::zero(), b128, v));
+                    MOE_SIMD_UNROLL
+                    for (int j = 0; j < RN; ++j)
+                        acc[j][h] = P::fmadd_v(d[j], P::dot_u(init, quad_pair(yq[j], h), v), acc[j][h]);
+                }
+            }
+            MOE_SIMD_UNROLL
+            for (int j = 0; j < RN; ++j)
+                MOE_SIMD_UNROLL
+                for (int h = 0; h < 4; ++h)
+                    acc_io[j][2 * h] = P::half8(acc[j][h], 0), acc_io[j][2 * h + 1] = P::half8(acc[j][h], 1);
         }
     };
 
@@ -161,7 +210,7 @@ struct packed_dots : dots<P> {
 
     // The tile_fn over repack_q8_0x8's layout (r0, r1 multiples of 8) in lanes_tile's loops, activations RN (1 to 3)
     // at a time; each row's eight lanes are summed at the end as the reference's hsum.
-    template <int RN>
+    template <int RN, class Kern = packed_dots>
     static void tile_q8_0x8_n(const uint8_t* w, size_t wrb, int64_t r0, int64_t r1, const uint8_t* const* a, int na,
                               float* const* out, int64_t k) noexcept {
         fv acc[64 / lanes][RN][8];
@@ -181,8 +230,8 @@ struct packed_dots : dots<P> {
         auto run = [&](int64_t rb, int64_t re, const uint8_t* const*, int64_t c0, int64_t c1, const float* tab) {
             const uint8_t* stop = pf.stop(rb, re);
             for (int64_t r = rb, g = 0; r < re; r += lanes, ++g)
-                q8_0x8_rows<RN>(w + static_cast<size_t>(r) * wrb, base::next_group(r, re, 8 * wrb), c0, c1, tab,
-                                acc[g], pf.at, stop);
+                Kern::template q8_0x8_rows<RN>(w + static_cast<size_t>(r) * wrb, base::next_group(r, re, 8 * wrb),
+                                               c0, c1, tab, acc[g], pf.at, stop);
         };
         auto done = [&](int64_t rb, int64_t re, int i, int rn) {
             for (int64_t r = rb, g = 0; r < re; r += lanes, ++g)
@@ -200,7 +249,8 @@ struct packed_dots : dots<P> {
     static void tile_q8_0x8(const uint8_t* w, size_t wrb, int64_t r0, int64_t r1, const uint8_t* const* a, int na,
                             float* const* out, int64_t k) noexcept {
         if constexpr (lanes == 16) {  // decode: eight lanes, as tile_q4_0x8; prompts three activations a pass
-            if (na <= 2) return packed_dots<N>::tile_q8_0x8(w, wrb, r0, r1, a, na, out, k);
+            if (na == 1) return packed_dots<N>::template tile_q8_0x8_n<1, decode_wide>(w, wrb, r0, r1, a, na, out, k);
+            if (na == 2) return packed_dots<N>::template tile_q8_0x8_n<2, decode_wide>(w, wrb, r0, r1, a, na, out, k);
             if (na == 4) return tile_q8_0x8_n<2>(w, wrb, r0, r1, a, na, out, k);
             return tile_q8_0x8_n<3>(w, wrb, r0, r1, a, na, out, k);
         }
