@@ -355,6 +355,9 @@ struct dots {
                            Done done) noexcept {
         static_assert(Chunk * Tab * RN * sizeof(float) <= 8192, "8 KiB of stack: a host thread's may be small");
         alignas(32) float tab[Chunk * Tab * RN];
+        // One group of activations and one chunk (decode): the table is the same for every row block, filled once.
+        const bool fill_once = na <= RN && nb <= Chunk;
+        bool filled = false;
         for (int64_t rb = r0; rb < r1; rb += row_block) {
             const int64_t re = rb + row_block < r1 ? rb + row_block : r1;
             for (int i = 0; i < na; i += RN) {
@@ -363,7 +366,8 @@ struct dots {
                 pad_acts<RN>(a + i, rn, ap);
                 for (int64_t c0 = 0; c0 < nb; c0 += Chunk) {
                     const int64_t c1 = c0 + Chunk < nb ? c0 + Chunk : nb;
-                    fill(ap, c0, c1, tab);
+                    if (!filled) fill(ap, c0, c1, tab);
+                    filled = fill_once;
                     run(rb, re, ap, c0, c1, static_cast<const float*>(tab));
                 }
                 done(rb, re, i, rn);
