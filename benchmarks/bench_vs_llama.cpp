@@ -188,6 +188,21 @@ struct row {
     moe_bench::rate_stats moe, llama;
 };
 
+// The ratio of each repetition's two runs, which ran back to back (the memory's bandwidth mode, which changes
+// from minute to minute here, is then most likely the same for both): "min / median / max".
+std::string paired_ratios(const row& r) {
+    std::vector<double> q;
+    for (size_t i = 0; i < r.moe.samples.size() && i < r.llama.samples.size(); ++i)
+        if (r.llama.samples[i] > 0) q.push_back(r.moe.samples[i] / r.llama.samples[i]);
+    if (q.empty()) return "-";
+    std::sort(q.begin(), q.end());
+    const size_t n = q.size();
+    const double median = n % 2 ? q[n / 2] : 0.5 * (q[n / 2 - 1] + q[n / 2]);
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.2f / %.2f / %.2f", q.front(), median, q.back());
+    return buf;
+}
+
 // Seconds each engine took to load a file and make its context (once each, the file already in the page cache).
 struct load_row {
     std::string model;
@@ -334,12 +349,12 @@ int main(int argc, char** argv) {
         }
     }
 
-    std::printf("| model | test | moe t/s | llama.cpp t/s | moe / llama.cpp |\n");
-    std::printf("| --- | --- | ---: | ---: | ---: |\n");
+    std::printf("| model | test | moe t/s | llama.cpp t/s | moe / llama.cpp | per repetition: min / median / max |\n");
+    std::printf("| --- | --- | ---: | ---: | ---: | ---: |\n");
     for (const row& r : rows) {
         const double ratio = r.llama.mean() > 0 ? r.moe.mean() / r.llama.mean() : 0;
-        std::printf("| %s | %s | %.2f ± %.2f | %.2f ± %.2f | %.2f |\n", r.model.c_str(), r.test.c_str(),
-                    r.moe.mean(), r.moe.stddev(), r.llama.mean(), r.llama.stddev(), ratio);
+        std::printf("| %s | %s | %.2f ± %.2f | %.2f ± %.2f | %.2f | %s |\n", r.model.c_str(), r.test.c_str(),
+                    r.moe.mean(), r.moe.stddev(), r.llama.mean(), r.llama.stddev(), ratio, paired_ratios(r).c_str());
     }
     std::printf("\n| model | moe load s | llama.cpp load s | llama.cpp / moe |\n| --- | ---: | ---: | ---: |\n");
     for (const load_row& l : loads)
