@@ -3,13 +3,15 @@
 #include "read_bandwidth.hpp"
 
 #include <unistd.h>
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <cstring>
-#include <memory>
 #include <new>
 #include <thread>
 #include <vector>
@@ -32,6 +34,38 @@ uint64_t sum_slice(const u64x2* p, size_t n) {
     return s[0] + s[1];
 }
 
+// The test's buffer, in the memory the weights get: anonymous pages with transparent huge pages asked for (as the
+// library's repacked weights and KV caches), so that the TLB costs the read test as little as it costs decode.
+class read_buffer {
+public:
+    explicit read_buffer(size_t bytes) : bytes_(bytes) {
+#if defined(__linux__)
+        void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED) return;
+#ifdef MADV_HUGEPAGE
+        (void)madvise(p, bytes, MADV_HUGEPAGE);
+#endif
+        p_ = static_cast<u64x2*>(p);
+#else
+        p_ = new (std::nothrow) u64x2[bytes / sizeof(u64x2)];
+#endif
+    }
+    ~read_buffer() {
+#if defined(__linux__)
+        if (p_ != nullptr) munmap(p_, bytes_);
+#else
+        delete[] p_;
+#endif
+    }
+    read_buffer(const read_buffer&) = delete;
+    read_buffer& operator=(const read_buffer&) = delete;
+    u64x2* get() const { return p_; }
+
+private:
+    u64x2* p_ = nullptr;
+    size_t bytes_;
+};
+
 size_t last_level_cache_bytes() {
     long llc = 0;
 #ifdef _SC_LEVEL3_CACHE_SIZE
@@ -50,8 +84,8 @@ read_bandwidth measure_read_bandwidth(int n_threads, int passes) {
     // Some hypervisors report odd cache sizes: at least 1 GiB, at most 4 GiB.
     const size_t bytes = std::min(size_t{4} << 30, std::max(size_t{1} << 30, 32 * last_level_cache_bytes()));
     const size_t n_vec = bytes / sizeof(u64x2);
-    std::unique_ptr<u64x2[]> buf(new (std::nothrow) u64x2[n_vec]);
-    if (!buf) return r;
+    read_buffer buf(n_vec * sizeof(u64x2));
+    if (!buf.get()) return r;
     std::memset(static_cast<void*>(buf.get()), 1, n_vec * sizeof(u64x2));  // fault every page in before timing
 
     std::atomic<uint64_t> sink{0};
