@@ -160,9 +160,10 @@ struct packed_dots : dots<P> {
     // the rows starts 8 * g row-lengths in, as GGUF's row 8g does).
     static void tile_q4_0x8(const uint8_t* w, size_t wrb, int64_t r0, int64_t r1, const uint8_t* const* a, int na,
                             float* const* out, int64_t k) noexcept {
-        // One or two activation rows (decode) stream the weights from memory: there the eight-lane tile's one
-        // sequential stream per thread measured faster than two groups read side by side (qwen3moe-shape Q4_0 tg
-        // 79-94 vs 65-84 t/s, alternating runs), while every prompt size gains from sixteen lanes.
+        // One or two activation rows (decode) stream the weights from memory: there one eight-row group at a time
+        // (one sequential stream per thread) measured faster than two groups read side by side (qwen3moe-shape
+        // Q4_0 tg 79-94 vs 65-84 t/s, alternating runs), so with sixteen lanes decode_wide runs the eight-lane
+        // tile's loops; every prompt size gains from two groups side by side.
         if (na <= 2) prefetch_head(w + static_cast<size_t>(r0) * wrb, 32 * moe::cpu::simd::q4_0x8_block_bytes);
         if constexpr (lanes == 16) {
             if (na == 1) return dots<N>::template tile_q4_0_lanes<1, true, decode_wide>(w, wrb, r0, r1, a, na, out, k);
