@@ -46,6 +46,12 @@ struct narrow_of<P, std::void_t<typename P::narrow>> {
     using type = typename P::narrow;
 };
 
+// P::nibble_sums16 where P declares it (prims_x86.hpp without VNNI), else false.
+template <class P, class = void>
+struct nibble_sums16 : std::false_type {};
+template <class P>
+struct nibble_sums16<P, std::enable_if_t<P::nibble_sums16>> : std::true_type {};
+
 // Each dot<NA> computes NA activation rows against one weight row, so the weight bytes are unpacked once for NA
 // tokens; every row's own arithmetic is exactly that of a single-row dot.
 template <class P>
@@ -314,8 +320,20 @@ struct dots {
         MOE_SIMD_UNROLL
         for (int j = 0; j < RN; ++j) {
             iv sumi = P::bcast32(reinterpret_cast<const int8_t*>(tab + RN + j));  // -8 * sum(y) in every lane
-            MOE_SIMD_UNROLL
-            for (int m = 0; m < 8; ++m) sumi = P::dot_u(sumi, v[m], P::bcast32(y[j][b].qs + 4 * m));
+            if constexpr (nibble_sums16<P>::value) {
+                iv s16[2];  // two chains of four
+                MOE_SIMD_UNROLL
+                for (int h = 0; h < 2; ++h) {
+                    s16[h] = P::dot_u16(v[h], P::bcast32(y[j][b].qs + 4 * h));
+                    MOE_SIMD_UNROLL
+                    for (int m = h + 2; m < 8; m += 2)
+                        s16[h] = P::add16(s16[h], P::dot_u16(v[m], P::bcast32(y[j][b].qs + 4 * m)));
+                }
+                sumi = P::widen16(sumi, P::add16(s16[0], s16[1]));
+            } else {
+                MOE_SIMD_UNROLL
+                for (int m = 0; m < 8; ++m) sumi = P::dot_u(sumi, v[m], P::bcast32(y[j][b].qs + 4 * m));
+            }
             s[j] = P::fadd(s[j], P::fmul(P::cvtf(sumi), P::fmul(dx, P::fset1(tab[j]))));
         }
     }

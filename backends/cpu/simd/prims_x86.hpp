@@ -106,6 +106,15 @@ struct x86_prims {
             return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(u, y), _mm256_set1_epi16(1)));
         }
     }
+    // AVX2's q4_0 lanes kernel sums a block's eight nibble dots in 16 bits: maddubs's pair sums of nibbles (0..15)
+    // and int8 are at most 2 * 15 * 128 = 3840 in size, eight of them 30720 < 32768, so nothing saturates or wraps
+    // and one widening per block gives the same int32 sum as dot_u eight times.
+    static constexpr bool nibble_sums16 = !VNNI;
+    static iv dot_u16(iv u, iv y) noexcept { return _mm256_maddubs_epi16(u, y); }  // u . y pairs, 16-bit lanes
+    static iv add16(iv a, iv b) noexcept { return _mm256_add_epi16(a, b); }
+    static iv widen16(iv acc, iv s16) noexcept {
+        return _mm256_add_epi32(acc, _mm256_madd_epi16(s16, _mm256_set1_epi16(1)));
+    }
     // acc + scale * (u . y) per lane; s16: the scale in the 16-bit lanes (|u . y pair| <= 127 * 128 * 2).
     static iv dot_u_scaled(iv acc, iv u, iv y, iv s16) noexcept {
         if constexpr (VNNI) {
